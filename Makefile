@@ -1,0 +1,14 @@
+PYTHON ?= python3
+
+.PHONY: test run bootstrap lint
+
+## make test: bootstrap Odoo 18 in the user cache, lint, then run every test on a fresh database
+test:
+	$(PYTHON) scripts/harness.py test
+
+## make run: serve Odoo with the addon on http://127.0.0.1:8069 and print an API key
+run:
+	$(PYTHON) scripts/harness.py run
+
+bootstrap:
+	$(PYTHON) scripts/harness.py bootstrap

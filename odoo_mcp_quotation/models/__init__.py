@@ -1,0 +1,1 @@
+from . import quotation_task, quotation_task_line

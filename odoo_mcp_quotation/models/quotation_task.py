@@ -1,0 +1,439 @@
+import logging
+import secrets
+from datetime import timedelta
+
+from psycopg2 import IntegrityError
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools.sql import create_index
+
+from ..services.quotation_builder import (
+    QuotationBuilder,
+    QuotationBuildError,
+    QuotationRetryLater,
+)
+
+_logger = logging.getLogger(__name__)
+
+PENDING = "pending"
+PROCESSING = "processing"
+DONE = "done"
+FAILED = "failed"
+CANCELLED = "cancelled"
+STATES = [
+    (PENDING, "Pending"),
+    (PROCESSING, "Processing"),
+    (DONE, "Done"),
+    (FAILED, "Failed"),
+    (CANCELLED, "Cancelled"),
+]
+
+# Queue settings: ir.config_parameter keys and their defaults.
+PARAM_PREFIX = "odoo_mcp_quotation."
+DEFAULTS = {
+    "max_attempts": 5,
+    "backoff_seconds": 10,  # first retry after 10 s, then 20, 40, ...
+    "backoff_max_seconds": 3600,
+    "lease_seconds": 300,  # a task still processing after this was orphaned
+    "batch_size": 5,
+}
+CRON_LANES = (
+    "odoo_mcp_quotation.ir_cron_process_quotation_tasks",
+    "odoo_mcp_quotation.ir_cron_process_quotation_tasks_lane2",
+)
+
+
+class QuotationTask(models.Model):
+    """A quotation asked for by an agent: durable, retried, processed by cron.
+
+    The record owns its state machine: every state change goes through the
+    ``_set_*`` methods below, and the claim query is the only way into
+    ``processing``.
+    """
+
+    _name = "quotation.task"
+    _description = "Quotation Task"
+    _inherit = ["mail.thread"]
+    _order = "id desc"
+    _rec_name = "tracking_id"
+
+    tracking_id = fields.Char(
+        string="Tracking ID",
+        required=True,
+        readonly=True,
+        copy=False,
+        index=True,
+        default=lambda self: secrets.token_hex(16),
+        help="128 random bits given to the agent to follow the request.",
+    )
+    state = fields.Selection(
+        STATES, default=PENDING, required=True, readonly=True, index=True, tracking=True
+    )
+    channel = fields.Selection(
+        [("rest", "REST API"), ("mcp", "MCP"), ("ui", "Odoo UI")],
+        default="ui",
+        required=True,
+        readonly=True,
+        help="How the request reached Odoo.",
+    )
+    request_payload = fields.Json(string="Request as sent", readonly=True, copy=False)
+    customer_name = fields.Char(required=True)
+    email = fields.Char()
+    phone = fields.Char()
+    company_name = fields.Char()
+    lang = fields.Char(string="Language")
+    notes = fields.Text()
+    line_ids = fields.One2many(
+        "quotation.task.line", "task_id", string="Requested Lines", copy=True
+    )
+    idempotency_key = fields.Char(
+        readonly=True,
+        copy=False,
+        help="The same key from the same user returns this task instead of a new one.",
+    )
+    requested_by_id = fields.Many2one(
+        "res.users",
+        required=True,
+        readonly=True,
+        default=lambda self: self.env.user,
+        ondelete="restrict",
+    )
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        readonly=True,
+        default=lambda self: self.env.company,
+        index=True,
+    )
+    # results
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    lead_id = fields.Many2one("crm.lead", string="Opportunity", readonly=True)
+    sale_order_id = fields.Many2one("sale.order", string="Quotation", readonly=True)
+    amount_total = fields.Monetary(string="Total", readonly=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    error = fields.Text(readonly=True, help="Why the last attempt failed.")
+    # queue bookkeeping
+    attempts = fields.Integer(readonly=True, default=0)
+    max_attempts = fields.Integer(
+        readonly=True,
+        default=lambda self: self._queue_setting("max_attempts"),
+    )
+    next_attempt_at = fields.Datetime(readonly=True, copy=False)
+    lease_until = fields.Datetime(readonly=True, copy=False)
+    started_at = fields.Datetime(readonly=True, copy=False)
+    done_at = fields.Datetime(readonly=True, copy=False)
+    duration = fields.Float(
+        string="Processing Time (s)",
+        readonly=True,
+        copy=False,
+        aggregator="avg",
+        help="Seconds from the start of the last attempt to its end.",
+    )
+
+    _sql_constraints = [
+        ("tracking_id_uniq", "unique(tracking_id)", "The tracking ID must be unique."),
+        (
+            "idempotency_key_uniq",
+            "unique(requested_by_id, idempotency_key)",
+            "This idempotency key was already used by this user.",
+        ),
+    ]
+
+    def init(self):
+        create_index(
+            self.env.cr,
+            "quotation_task_due_idx",
+            self._table,
+            ["next_attempt_at", "id"],
+            where="state = 'pending'",
+        )
+
+    # ------------------------------------------------------------------ CRUD
+    @api.model_create_multi
+    def create(self, vals_list):
+        tasks = super().create(vals_list)
+        self._trigger_processing()
+        return tasks
+
+    @api.model
+    def _create_from_request(self, request, channel, idempotency_key=None):
+        """Create a task from a validated ``QuotationRequest`` (or find its twin).
+
+        The same idempotency key from the same user returns the existing task,
+        also when two identical requests race each other.
+        """
+        idempotency_key = idempotency_key or request.conversation_id
+        if idempotency_key:
+            existing = self._find_by_idempotency_key(idempotency_key)
+            if existing:
+                return existing
+        vals = self._prepare_from_request(request, channel, idempotency_key)
+        try:
+            with self.env.cr.savepoint():
+                return self.create(vals)
+        except IntegrityError:
+            existing = self._find_by_idempotency_key(idempotency_key)
+            if not existing:
+                raise
+            return existing
+
+    @api.model
+    def _prepare_from_request(self, request, channel, idempotency_key):
+        return {
+            "channel": channel,
+            "request_payload": request.model_dump(mode="json", exclude_none=True),
+            "customer_name": request.customer_name,
+            "email": request.email,
+            "phone": request.phone,
+            "company_name": request.company_name,
+            "lang": request.lang,
+            "notes": request.notes,
+            "idempotency_key": idempotency_key,
+            "line_ids": [
+                fields.Command.create(
+                    {
+                        "sequence": index,
+                        "product_ref": line.product,
+                        "quantity": line.quantity,
+                    }
+                )
+                for index, line in enumerate(request.lines, start=1)
+            ],
+        }
+
+    @api.model
+    def _find_by_idempotency_key(self, key):
+        return self.search(
+            [("requested_by_id", "=", self.env.uid), ("idempotency_key", "=", key)],
+            limit=1,
+        )
+
+    # ------------------------------------------------------------------ actions
+    def action_retry(self):
+        """Put failed or cancelled tasks back in the queue with fresh attempts."""
+        if self.filtered(lambda task: task.state not in (FAILED, CANCELLED)):
+            raise UserError(_("Only failed or cancelled tasks can be retried."))
+        self._set_pending(reset_attempts=True)
+        self.message_post(body=_("Retry requested by %s.", self.env.user.name))
+        self._trigger_processing()
+        return True
+
+    def action_cancel(self):
+        if self.filtered(lambda task: task.state != PENDING):
+            raise UserError(_("Only pending tasks can be cancelled."))
+        self._set_cancelled()
+        return True
+
+    # ------------------------------------------------------------------ state machine
+    def _set_pending(self, reset_attempts=False, delay=None):
+        vals = {
+            "state": PENDING,
+            "lease_until": False,
+            "next_attempt_at": fields.Datetime.now() + delay if delay else False,
+        }
+        if reset_attempts:
+            vals.update(
+                attempts=0,
+                error=False,
+                max_attempts=self._queue_setting("max_attempts"),
+            )
+        self.write(vals)
+
+    def _set_processing(self):
+        now = fields.Datetime.now()
+        lease = timedelta(seconds=self._queue_setting("lease_seconds"))
+        for task in self:
+            task.write(
+                {
+                    "state": PROCESSING,
+                    "attempts": task.attempts + 1,
+                    "started_at": now,
+                    "lease_until": now + lease,
+                    "next_attempt_at": False,
+                }
+            )
+
+    def _set_done(self, results):
+        now = fields.Datetime.now()
+        self.write(
+            dict(
+                results,
+                state=DONE,
+                error=False,
+                done_at=now,
+                lease_until=False,
+                duration=(now - self.started_at).total_seconds()
+                if self.started_at
+                else 0.0,
+            )
+        )
+
+    def _set_failed(self, error):
+        now = fields.Datetime.now()
+        self.write(
+            {
+                "state": FAILED,
+                "error": error,
+                "done_at": now,
+                "lease_until": False,
+                "duration": (now - self.started_at).total_seconds()
+                if self.started_at
+                else 0.0,
+            }
+        )
+
+    def _set_cancelled(self):
+        self.write({"state": CANCELLED, "lease_until": False, "next_attempt_at": False})
+
+    def _record_failed_attempt(self, error, retryable):
+        """Schedule a retry with exponential backoff, or fail for good."""
+        self.ensure_one()
+        if retryable and self.attempts < self.max_attempts:
+            delay = self._backoff(self.attempts)
+            self.error = error
+            self._set_pending(delay=delay)
+            self.message_post(
+                body=_(
+                    "Attempt %(attempt)s of %(max)s failed: %(error)s "
+                    "Next try in %(delay)s s.",
+                    attempt=self.attempts,
+                    max=self.max_attempts,
+                    error=error,
+                    delay=int(delay.total_seconds()),
+                )
+            )
+        else:
+            self._set_failed(error)
+            self.message_post(body=_("The quotation could not be created: %s", error))
+
+    @api.model
+    def _backoff(self, attempts):
+        base = self._queue_setting("backoff_seconds")
+        ceiling = self._queue_setting("backoff_max_seconds")
+        return timedelta(seconds=min(ceiling, base * 2 ** max(attempts - 1, 0)))
+
+    # ------------------------------------------------------------------ queue
+    @api.model
+    def _queue_setting(self, key):
+        value = self.env["ir.config_parameter"].sudo().get_param(PARAM_PREFIX + key)
+        try:
+            return int(value) if value else DEFAULTS[key]
+        except ValueError:
+            return DEFAULTS[key]
+
+    @api.model
+    def _trigger_processing(self):
+        """Wake the cron workers now rather than at the next interval."""
+        for xmlid in CRON_LANES:
+            cron = self.env.ref(xmlid, raise_if_not_found=False)
+            if cron:
+                cron.sudo()._trigger()
+
+    @api.model
+    def _due_domain(self):
+        return [
+            ("state", "=", PENDING),
+            "|",
+            ("next_attempt_at", "=", False),
+            ("next_attempt_at", "<=", fields.Datetime.now()),
+        ]
+
+    @api.model
+    def _claim_due_tasks(self, limit):
+        """Lock and take up to ``limit`` due tasks that no other worker holds.
+
+        ``SKIP LOCKED`` lets any number of cron workers and Odoo servers on the
+        same database claim side by side without ever taking the same task.
+        """
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT id FROM quotation_task
+             WHERE state = 'pending'
+               AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+             ORDER BY next_attempt_at NULLS FIRST, id
+             LIMIT %s
+               FOR UPDATE SKIP LOCKED
+            """,
+            [fields.Datetime.now(), limit],
+        )
+        tasks = self.browse(row[0] for row in self.env.cr.fetchall())
+        tasks._set_processing()
+        return tasks
+
+    @api.model
+    def _requeue_expired_leases(self):
+        """Give back tasks whose worker died: they resume without duplicates."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT id FROM quotation_task
+             WHERE state = 'processing' AND lease_until < %s
+               FOR UPDATE SKIP LOCKED
+            """,
+            [fields.Datetime.now()],
+        )
+        orphans = self.browse(row[0] for row in self.env.cr.fetchall())
+        for task in orphans:
+            _logger.warning(
+                "Quotation task %s: lease expired, requeued", task.tracking_id
+            )
+            task._record_failed_attempt(
+                _("The worker processing this task stopped before it finished."),
+                retryable=True,
+            )
+        return orphans
+
+    @api.model
+    def _cron_process_tasks(self):
+        self._process_due_tasks(commit=True)
+
+    @api.model
+    def _process_due_tasks(self, commit=False, limit=None):
+        """Claim a batch of due tasks and process each in its own transaction.
+
+        With ``commit`` (the cron) this loop owns the transaction, as queue_job's
+        runner does: it commits the claim, then each task, so one bad task never
+        rolls back another and a claimed task is visible as processing at once.
+        Tests call it without ``commit``; a savepoint then isolates each task.
+        """
+        self._requeue_expired_leases()
+        tasks = self._claim_due_tasks(limit or self._queue_setting("batch_size"))
+        if commit:
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+        for task in tasks:
+            task._process()
+            if commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        remaining = self.search_count(self._due_domain())
+        self.env["ir.cron"]._notify_progress(done=len(tasks), remaining=remaining)
+        return tasks
+
+    def _process(self):
+        """Build the quotation; never raise, so the cron is never deactivated."""
+        self.ensure_one()
+        # built as the requesting user: their access rights and companies apply
+        as_requester = self.with_user(self.requested_by_id).with_company(
+            self.company_id
+        )
+        try:
+            with self.env.cr.savepoint():
+                results = QuotationBuilder(as_requester.env).build(as_requester)
+                self._set_done(results)
+        except QuotationBuildError as error:
+            self._record_failed_attempt(str(error), retryable=False)
+        except QuotationRetryLater as error:
+            self._record_failed_attempt(str(error), retryable=True)
+        except Exception as error:
+            _logger.exception("Quotation task %s: attempt failed", self.tracking_id)
+            self._record_failed_attempt(
+                _(
+                    "Unexpected error (%(type)s): %(error)s",
+                    type=type(error).__name__,
+                    error=error,
+                ),
+                retryable=True,
+            )
+        else:
+            self.message_post(body=_("Quotation %s created.", self.sale_order_id.name))

@@ -1,0 +1,1 @@
+from . import quotation_builder, quotation_service, request_schema

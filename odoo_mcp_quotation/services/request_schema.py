@@ -1,0 +1,221 @@
+"""The one definition of a quotation request.
+
+Validation, the REST OpenAPI document and the MCP tools' input schemas are all
+derived from the models below; nothing else re-validates by hand. This module
+imports no Odoo so that every layer, the MCP protocol code included, can use it.
+"""
+
+import re
+from typing import Annotated
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+MAX_LINES = 100
+MAX_QUANTITY = 1_000_000
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PHONE_PATTERN = re.compile(r"^\+?[0-9 ().\-/]{5,32}$")
+
+# pydantic's own wording, rephrased for people and for models that read it aloud
+_MESSAGES = {
+    "missing": "This field is required.",
+    "extra_forbidden": "Unknown field: remove it or check its spelling.",
+    "string_too_short": "Must not be empty.",
+}
+
+
+def _field(description, *aliases, **kwargs):
+    """A field that also accepts the legacy names of the FastAPI server it replaces."""
+    if aliases:
+        kwargs["validation_alias"] = AliasChoices(*aliases)
+    return Field(description=description, **kwargs)
+
+
+Text = Annotated[str, Field(min_length=1)]
+
+
+class QuotationLine(BaseModel):
+    """One requested product and its quantity."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    product: Text = _field(
+        "Internal reference, barcode or name of the product.",
+        "product",
+        "product_code",
+        "default_code",
+        "product_name",
+        "name",
+        max_length=128,
+        examples=["FURN_8888"],
+    )
+    quantity: float = _field(
+        "Quantity in the product's sales unit.",
+        "quantity",
+        "qty",
+        "product_uom_qty",
+        default=1.0,
+        gt=0,
+        le=MAX_QUANTITY,
+    )
+
+
+class QuotationRequest(BaseModel):
+    """What an agent sends to ask for a quotation."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        title="QuotationRequest",
+    )
+
+    customer_name: Text = _field(
+        "Full name of the customer (a person).",
+        "customer_name",
+        "partner_name",
+        "name",
+        max_length=128,
+        examples=["Ana García"],
+    )
+    email: str | None = _field(
+        "Customer's e-mail; used first to find an existing customer.",
+        max_length=254,
+        default=None,
+        examples=["ana@example.com"],
+    )
+    phone: str | None = _field(
+        "Customer's phone number; used to find the customer when no e-mail matches.",
+        "phone",
+        "mobile",
+        max_length=32,
+        default=None,
+        examples=["+34 600 000 000"],
+    )
+    company_name: str | None = _field(
+        "Company the customer buys for, if any.",
+        "company_name",
+        "company",
+        max_length=128,
+        default=None,
+    )
+    lang: str | None = _field(
+        "Customer's language as an ISO code (en, es, es_ES): replies and the "
+        "quotation use it when Odoo has it installed.",
+        "lang",
+        "language",
+        max_length=16,
+        pattern=r"^[a-zA-Z]{2,3}([_-][a-zA-Z0-9]{2,8})?$",
+        default=None,
+    )
+    notes: str | None = _field(
+        "What the customer asked for, in their words; kept on the opportunity.",
+        "notes",
+        "note",
+        "description",
+        max_length=4000,
+        default=None,
+    )
+    lines: list[QuotationLine] = _field(
+        "Products and quantities to quote (1 to 100 lines).",
+        "lines",
+        "products",
+        "order_lines",
+        min_length=1,
+        max_length=MAX_LINES,
+    )
+    conversation_id: str | None = _field(
+        "Conversation or call id of the agent; a retried call with the same id "
+        "returns the same tracking id instead of creating a second quotation.",
+        max_length=128,
+        default=None,
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _check_email(cls, value):
+        if value and not EMAIL_PATTERN.match(value):
+            raise ValueError("Not a valid e-mail address.")
+        return value.lower() if value else None
+
+    @field_validator("phone")
+    @classmethod
+    def _check_phone(cls, value):
+        if value and not PHONE_PATTERN.match(value):
+            raise ValueError("Not a valid phone number: use digits, spaces and +.")
+        return value or None
+
+    @model_validator(mode="after")
+    def _check_contact(self):
+        if not self.email and not self.phone:
+            raise ValueError(
+                "Give the customer's e-mail or phone so they can be found or created."
+            )
+        return self
+
+
+class RequestInvalid(Exception):
+    """A request that breaks the schema; ``problems`` lists every one of them."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(f"{p['field']}: {p['message']}" for p in problems))
+        self.problems = problems
+
+
+def _field_path(location):
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part
+    return path
+
+
+def problems_of(error: ValidationError):
+    """Turn pydantic's errors into ``[{field, message}]``, one per problem."""
+    problems = []
+    for item in error.errors(include_url=False):
+        message = _MESSAGES.get(item["type"], item["msg"])
+        problems.append(
+            {
+                "field": _field_path(item["loc"]) or "(request)",
+                "message": message.removeprefix("Value error, "),
+            }
+        )
+    return problems
+
+
+def parse_request(payload) -> QuotationRequest:
+    """Validate a decoded JSON body; raise RequestInvalid listing every problem."""
+    if not isinstance(payload, dict):
+        raise RequestInvalid(
+            [{"field": "(request)", "message": "The body must be a JSON object."}]
+        )
+    try:
+        return QuotationRequest.model_validate(payload)
+    except ValidationError as error:
+        raise RequestInvalid(problems_of(error)) from None
+
+
+def _inline_refs(schema, definitions=None):
+    """Replace ``$ref`` with the definition: some MCP clients do not follow refs."""
+    if definitions is None:
+        definitions = schema.pop("$defs", {})
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return _inline_refs(
+                dict(definitions[schema["$ref"].split("/")[-1]]), definitions
+            )
+        return {key: _inline_refs(value, definitions) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_inline_refs(value, definitions) for value in schema]
+    return schema
+
+
+def request_json_schema():
+    """JSON Schema (2020-12) of a request, self-contained, for OpenAPI and MCP."""
+    return _inline_refs(QuotationRequest.model_json_schema(mode="validation"))

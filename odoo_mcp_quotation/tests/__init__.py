@@ -1,0 +1,1 @@
+from . import test_quotation_task, test_quotation_task_concurrency, test_request_schema

@@ -1,0 +1,71 @@
+from contextlib import closing
+
+from odoo import api
+from odoo.modules.registry import Registry
+from odoo.tests import BaseCase, get_db_name, tagged
+
+from ..services.request_schema import parse_request
+from .common import quotation_payload
+
+
+@tagged("post_install", "-at_install")
+class TestConcurrentClaims(BaseCase):
+    """Two workers on two real connections: committed tasks, real row locks."""
+
+    def setUp(self):
+        super().setUp()
+        self.registry = Registry(get_db_name())
+        with closing(self.registry.cursor()) as cr:
+            env = api.Environment(cr, api.SUPERUSER_ID, {})
+            tasks = env["quotation.task"]
+            for index in range(6):
+                tasks |= tasks.create(
+                    tasks._prepare_from_request(
+                        _request(index), "rest", idempotency_key=None
+                    )
+                )
+            cr.commit()  # pylint: disable=invalid-commit
+            self.task_ids = tasks.ids
+        self.addCleanup(self._delete_tasks)
+
+    def _delete_tasks(self):
+        with closing(self.registry.cursor()) as cr:
+            api.Environment(cr, api.SUPERUSER_ID, {})["quotation.task"].browse(
+                self.task_ids
+            ).unlink()
+            cr.commit()  # pylint: disable=invalid-commit
+
+    def test_two_claimers_never_take_the_same_task(self):
+        with (
+            closing(self.registry.cursor()) as cr1,
+            closing(self.registry.cursor()) as cr2,
+        ):
+            worker1 = api.Environment(cr1, api.SUPERUSER_ID, {})["quotation.task"]
+            worker2 = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
+            claimed1 = worker1._claim_due_tasks(4) & worker1.browse(self.task_ids)
+            claimed2 = worker2._claim_due_tasks(4) & worker2.browse(self.task_ids)
+            self.assertEqual(len(claimed1), 4)
+            self.assertEqual(
+                len(claimed2), 2, "the second worker skips the locked rows"
+            )
+            self.assertFalse(set(claimed1.ids) & set(claimed2.ids))
+            cr1.rollback()
+            cr2.rollback()
+
+    def test_a_rolled_back_claim_releases_its_tasks(self):
+        with closing(self.registry.cursor()) as cr1:
+            worker = api.Environment(cr1, api.SUPERUSER_ID, {})["quotation.task"]
+            self.assertEqual(
+                len(worker._claim_due_tasks(6) & worker.browse(self.task_ids)), 6
+            )
+            cr1.rollback()
+        with closing(self.registry.cursor()) as cr2:
+            worker = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
+            self.assertEqual(
+                len(worker._claim_due_tasks(6) & worker.browse(self.task_ids)), 6
+            )
+            cr2.rollback()
+
+
+def _request(index):
+    return parse_request(quotation_payload(email=f"concurrent{index}@example.com"))

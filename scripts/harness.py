@@ -1,0 +1,565 @@
+#!/usr/bin/env python3
+"""Bootstrap Odoo 18 for this addon, then test it or serve it.
+
+Run through ``make test`` / ``make run``. Uses only the standard library until
+the virtualenv exists, then re-executes itself inside it (psycopg2 is needed to
+talk to PostgreSQL). Everything heavy lives in a per-user cache outside the
+repository, so a second run starts in seconds.
+"""
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ADDON = "odoo_mcp_quotation"
+CACHE = Path(
+    os.environ.get("ODOO_MCP_CACHE")
+    or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / ADDON
+)
+ODOO_DIR = CACHE / "odoo-18.0"
+VENV = CACHE / "venv"
+VENV_PYTHON = VENV / "bin" / "python"
+DATA_DIR = CACHE / "data"
+ODOO_ARCHIVE_URL = "https://nightly.odoo.com/18.0/nightly/src/odoo_18.0.latest.tar.gz"
+PIP_BUILD_CONSTRAINTS = "setuptools<81\n"  # cbor2 needs pkg_resources
+# python-ldap only serves auth_ldap, which this addon never installs; leaving it
+# out spares every machine the LDAP/SASL headers it would need to compile.
+SKIPPED_ODOO_REQUIREMENTS = ("python-ldap",)
+DB_ROLE = os.environ.get("PGUSER") or "odoo_mcp"
+DEV_DATABASE = os.environ.get("ODOO_MCP_DEV_DB", "odoo_mcp_dev")
+HTTP_PORT = int(os.environ.get("ODOO_MCP_HTTP_PORT", "8069"))
+
+
+class HarnessError(Exception):
+    """A missing prerequisite, with the one line that says how to provide it."""
+
+
+def say(message):
+    print(f"[harness] {message}", flush=True)
+
+
+# ---------------------------------------------------------------- Odoo source
+def _odoo_layout(root):
+    """Return the addons path of an Odoo 18.0 tree, or None if it is not one."""
+    release = root / "odoo" / "release.py"
+    if not release.is_file() or "version_info = (18, 0" not in release.read_text():
+        return None
+    if (root / "odoo" / "addons" / "sale").is_dir():  # nightly: all under odoo/
+        return [root / "odoo" / "addons"]
+    if (root / "addons" / "sale").is_dir():  # git checkout
+        return [root / "addons", root / "odoo" / "addons"]
+    return None
+
+
+def _copy_odoo_source(source):
+    say(f"copying Odoo 18.0 from {source} into {ODOO_DIR} (once)")
+    staging = ODOO_DIR.with_name(ODOO_DIR.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".git")
+    nightly = (source / "odoo" / "addons" / "sale").is_dir()
+    for name in ("odoo", "odoo-bin", "requirements.txt", "setup.py", "addons"):
+        path = source / name
+        if name == "addons" and nightly:
+            continue  # an older duplicate in nightly trees; never on the path
+        if path.is_dir():
+            shutil.copytree(path, staging / name, ignore=ignore)
+        elif path.is_file():
+            shutil.copy2(path, staging / name)
+    (staging / ".source").write_text(str(source))
+    shutil.rmtree(ODOO_DIR, ignore_errors=True)
+    staging.rename(ODOO_DIR)
+
+
+def _download_odoo_source():
+    say(f"downloading the Odoo 18.0 source from {ODOO_ARCHIVE_URL}")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    archive = CACHE / "odoo_18.0.latest.tar.gz"
+    try:
+        with urllib.request.urlopen(ODOO_ARCHIVE_URL, timeout=30) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            with open(archive, "wb") as out:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    done += len(chunk)
+                    _progress(done, total)
+        print(flush=True)
+    except OSError as error:
+        raise HarnessError(
+            f"Odoo 18.0 source not found and the download failed ({error}): "
+            "set ODOO_SRC=/path/to/an/odoo-18.0/source/tree and run again"
+        ) from error
+    extract = Path(tempfile.mkdtemp(dir=CACHE))
+    with tarfile.open(archive) as tar:
+        tar.extractall(extract, filter="data")
+    (root,) = [p for p in extract.iterdir() if p.is_dir()]
+    _copy_odoo_source(root)
+    shutil.rmtree(extract)
+    archive.unlink()
+
+
+def _progress(done, total):
+    if total:
+        filled = int(40 * done / total)
+        bar = "#" * filled + "." * (40 - filled)
+        print(f"\r  [{bar}] {done >> 20}/{total >> 20} MiB", end="", flush=True)
+    else:
+        print(f"\r  {done >> 20} MiB", end="", flush=True)
+
+
+def ensure_odoo_source():
+    source = os.environ.get("ODOO_SRC")
+    if source:
+        source = Path(source).expanduser().resolve()
+        if not _odoo_layout(source):
+            raise HarnessError(
+                f"ODOO_SRC={source} is not an Odoo 18.0 source tree (expected "
+                "odoo/release.py of 18.0 and the sale addon): point it at one"
+            )
+        stamp = ODOO_DIR / ".source"
+        if not stamp.is_file() or stamp.read_text() != str(source):
+            _copy_odoo_source(source)
+    elif not _odoo_layout(ODOO_DIR):
+        _download_odoo_source()
+    return _odoo_layout(ODOO_DIR)
+
+
+# ---------------------------------------------------------------- virtualenv
+def _find_python():
+    for candidate in ("python3.11", "python3.12", "python3.10", "python3"):
+        path = shutil.which(candidate)
+        if not path:
+            continue
+        version = subprocess.run(
+            [
+                path,
+                "-c",
+                "import sys; print(sys.version_info[:2] >= (3, 10) "
+                "and sys.version_info[:2] <= (3, 12))",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        if version == "True":
+            return path
+    raise HarnessError(
+        "Odoo 18 needs Python 3.10 to 3.12 and none was found: install python3.11"
+    )
+
+
+def ensure_venv():
+    odoo_requirements = [
+        line
+        for line in (ODOO_DIR / "requirements.txt").read_text().splitlines()
+        if not line.lower().startswith(SKIPPED_ODOO_REQUIREMENTS)
+    ]
+    requirement_files = [REPO / "requirements.txt", REPO / "requirements-dev.txt"]
+    digest = hashlib.sha256("\n".join(odoo_requirements).encode())
+    for path in requirement_files:
+        digest.update(path.read_bytes())
+    stamp = VENV / ".requirements"
+    if stamp.is_file() and stamp.read_text() == digest.hexdigest():
+        return
+    say(f"building the virtualenv {VENV} (a few minutes, once)")
+    if not VENV_PYTHON.exists():
+        subprocess.run([_find_python(), "-m", "venv", str(VENV)], check=True)
+    constraints = CACHE / "pip-constraints.txt"
+    constraints.write_text(PIP_BUILD_CONSTRAINTS)
+    odoo_req_file = CACHE / "odoo-requirements.txt"
+    odoo_req_file.write_text("\n".join(odoo_requirements) + "\n")
+    env = dict(os.environ, PIP_CONSTRAINT=str(constraints))
+    pip = [str(VENV_PYTHON), "-m", "pip", "install", "--progress-bar", "on"]
+    try:
+        subprocess.run([*pip, "setuptools<81", "wheel"], check=True, env=env)
+        subprocess.run(
+            [
+                *pip,
+                "-r",
+                str(odoo_req_file),
+                *[arg for p in requirement_files for arg in ("-r", str(p))],
+            ],
+            check=True,
+            env=env,
+        )
+    except subprocess.CalledProcessError as error:
+        raise HarnessError(
+            "pip could not install Odoo's requirements (see above); a compile "
+            "error usually means missing headers: apt-get install "
+            "build-essential python3-dev libpq-dev libxml2-dev libxslt1-dev"
+        ) from error
+    site = subprocess.run(
+        [
+            str(VENV_PYTHON),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(site, "odoo_source.pth").write_text(f"{ODOO_DIR}\n")
+    stamp.write_text(digest.hexdigest())
+
+
+def bootstrap():
+    """Make sure the cache holds Odoo and the virtualenv, then re-run inside it."""
+    addons_path = ensure_odoo_source()
+    ensure_venv()
+    if Path(sys.prefix).resolve() != VENV.resolve():
+        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
+    return addons_path
+
+
+# ---------------------------------------------------------------- PostgreSQL
+PG = {
+    "host": os.environ.get("PGHOST", "127.0.0.1"),
+    "port": int(os.environ.get("PGPORT", "5432")),
+    "password": os.environ.get("PGPASSWORD") or None,
+}
+
+
+def pg_connect(dbname="postgres", user=DB_ROLE):
+    import psycopg2  # noqa: PLC0415  (only inside the virtualenv)
+
+    connection = psycopg2.connect(dbname=dbname, user=user, **PG)
+    connection.autocommit = True
+    return connection
+
+
+def ensure_db_role():
+    """Use PGUSER, or create the ``odoo_mcp`` role: Odoo refuses ``postgres``."""
+    import psycopg2  # noqa: PLC0415
+    from psycopg2 import sql  # noqa: PLC0415
+
+    where = f"{PG['host']}:{PG['port']}"
+    if DB_ROLE == "postgres":
+        raise HarnessError(
+            "Odoo refuses the postgres role: set PGUSER to another role "
+            "(created with CREATEDB if missing) and run again"
+        )
+    try:
+        pg_connect().close()
+        return
+    except psycopg2.OperationalError as error:
+        if f'role "{DB_ROLE}" does not exist' not in str(error):
+            raise HarnessError(
+                f"PostgreSQL is not reachable at {where} as {DB_ROLE} ({error}".strip()
+                + "): start it, or set PGHOST/PGPORT/PGUSER/PGPASSWORD"
+            ) from error
+    for admin in ("postgres", os.environ.get("USER") or "root"):
+        try:
+            connection = pg_connect(user=admin)
+        except psycopg2.OperationalError:
+            continue
+        with connection, connection.cursor() as cursor:
+            say(f"creating the PostgreSQL role {DB_ROLE} (LOGIN CREATEDB)")
+            cursor.execute(
+                sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(sql.Identifier(DB_ROLE))
+            )
+        connection.close()
+        return
+    raise HarnessError(
+        f"PostgreSQL at {where} has no role {DB_ROLE} and no superuser to create it: "
+        f"run createuser --createdb {DB_ROLE}, or set PGUSER/PGPASSWORD"
+    )
+
+
+def database_exists(name):
+    with pg_connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return bool(cursor.fetchone())
+
+
+def drop_database(name):
+    from psycopg2 import sql  # noqa: PLC0415
+
+    connection = pg_connect()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)
+            )
+        )
+    connection.close()
+    shutil.rmtree(DATA_DIR / "filestore" / name, ignore_errors=True)
+
+
+def copy_database(template, name):
+    """Clone a database and its filestore: under a second, against ~50 s to install."""
+    from psycopg2 import sql  # noqa: PLC0415
+
+    drop_database(name)
+    connection = pg_connect()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+    connection.close()
+    filestore = DATA_DIR / "filestore" / template
+    if filestore.is_dir():
+        shutil.copytree(filestore, DATA_DIR / "filestore" / name)
+
+
+# ---------------------------------------------------------------- Odoo
+def write_odoo_config(addons_path, path):
+    lines = [
+        "[options]",
+        f"addons_path = {','.join(str(p) for p in [REPO, *addons_path])}",
+        f"data_dir = {DATA_DIR}",
+        f"db_host = {PG['host']}",
+        f"db_port = {PG['port']}",
+        f"db_user = {DB_ROLE}",
+        f"db_password = {PG['password'] or False}",
+        "http_interface = 127.0.0.1",
+        "list_db = False",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def odoo_bin(config, *args, **kwargs):
+    command = [str(VENV_PYTHON), str(ODOO_DIR / "odoo-bin"), "-c", str(config), *args]
+    return subprocess.run(command, check=False, **kwargs)
+
+
+def _addon_digest():
+    """Key of the template database: any change to the installed addon rebuilds it."""
+    digest = hashlib.sha256((ODOO_DIR / ".source").read_bytes())
+    addon = REPO / ADDON
+    for path in sorted(addon.rglob("*")):
+        relative = path.relative_to(addon)
+        if path.is_file() and relative.parts[0] != "tests" and path.suffix != ".pyc":
+            digest.update(str(relative).encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def ensure_template(config):
+    """Install the addon once per change into a template database."""
+    template = f"omq_tmpl_{_addon_digest()}"
+    if database_exists(template):
+        return template
+    building = f"{template}_building"
+    drop_database(building)
+    say(f"installing {ADDON} into the template database {template} (about a minute)")
+    started = time.monotonic()
+    result = odoo_bin(
+        config,
+        "-d",
+        building,
+        "-i",
+        ADDON,
+        "--without-demo=all",
+        "--load-language=es_ES",
+        "--stop-after-init",
+        "--log-level=warn",
+    )
+    if result.returncode:
+        drop_database(building)
+        raise HarnessError(f"installing {ADDON} failed (see the log above)")
+    connection = pg_connect()
+    with connection.cursor() as cursor:
+        cursor.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
+        cursor.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'omq_tmpl_%%' "
+            "AND datname <> %s",
+            [template],
+        )
+        stale = [row[0] for row in cursor.fetchall()]
+    connection.close()
+    filestore = DATA_DIR / "filestore"
+    if (filestore / building).is_dir():
+        shutil.rmtree(filestore / template, ignore_errors=True)
+        (filestore / building).rename(filestore / template)
+    for name in stale:
+        drop_database(name)
+    say(f"template ready in {time.monotonic() - started:.0f} s")
+    return template
+
+
+# ---------------------------------------------------------------- commands
+def run_linters():
+    say("ruff check, ruff format --check, pylint-odoo")
+    bin_dir = VENV / "bin"
+    checks = [
+        [str(bin_dir / "ruff"), "check", "."],
+        [str(bin_dir / "ruff"), "format", "--check", "."],
+        [str(bin_dir / "pylint"), "--rcfile", str(REPO / ".pylintrc"), ADDON],
+    ]
+    failed = [
+        c[1] if "ruff" in c[0] else "pylint-odoo"
+        for c in checks
+        if subprocess.run(c, cwd=REPO, check=False).returncode
+    ]
+    if failed:
+        raise HarnessError(f"lint failed ({', '.join(failed)}): fix the findings above")
+
+
+def command_test(addons_path, pytest_args):
+    ensure_db_role()
+    run_linters()
+    workdir = Path(tempfile.mkdtemp(prefix="omq-test-"))
+    config = write_odoo_config(addons_path, workdir / "odoo.conf")
+    template = ensure_template(config)
+    database = f"omq_test_{os.getpid()}"
+    copy_database(template, database)
+    env = dict(
+        os.environ,
+        ODOO_RC=str(config),
+        ODOO_MCP_TEMPLATE_DB=template,
+        ODOO_MCP_ODOO_BIN=str(ODOO_DIR / "odoo-bin"),
+        ODOO_MCP_PYTHON=str(VENV_PYTHON),
+        ODOO_MCP_CACHE=str(CACHE),
+    )
+    try:
+        say(f"pytest on the database {database} (HttpCase included)")
+        result = subprocess.run(
+            [
+                str(VENV_PYTHON),
+                "-m",
+                "pytest",
+                f"--odoo-database={database}",
+                "--odoo-http",
+                *pytest_args,
+            ],
+            cwd=REPO,
+            env=env,
+            check=False,
+        )
+    finally:
+        drop_database(database)
+        shutil.rmtree(workdir, ignore_errors=True)
+    if result.returncode == 5:
+        say("pytest collected no test: that is a failure here, never a pass")
+        return 1
+    return result.returncode
+
+
+DEV_SETUP_SCRIPT = """
+products = env["product.product"]
+for code, name, price in [
+    ("DESK-STD", "Standing Desk", 520.0),
+    ("CHAIR-ERG", "Ergonomic Chair", 189.0),
+    ("LAMP-LED", "LED Desk Lamp", 39.9),
+    ("MON-27", "27-inch Monitor", 249.0),
+]:
+    if not products.search([("default_code", "=", code)]):
+        products.create({"default_code": code, "name": name, "list_price": price})
+user = env["res.users"].search([("login", "=", "ai_agent")])
+if not user:
+    user = env["res.users"].create({
+        "name": "AI Agent Integration",
+        "login": "ai_agent",
+        "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
+    })
+env["res.users.apikeys"].search(
+    [("user_id", "=", user.id), ("name", "=", "make run")]
+).sudo()._remove()
+key = env["res.users.apikeys"].with_user(user).sudo()._generate(None, "make run", None)
+env.cr.commit()
+print("OMQ_API_KEY=" + key)
+"""
+
+
+def command_run(addons_path):
+    """Serve a development database with the addon, demo products and an API key."""
+    ensure_db_role()
+    run_dir = CACHE / "run"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = write_odoo_config(addons_path, run_dir / "odoo.conf")
+    install = "-u" if database_exists(DEV_DATABASE) else "-i"
+    say(f"{'updating' if install == '-u' else 'creating'} the database {DEV_DATABASE}")
+    if odoo_bin(
+        config,
+        "-d",
+        DEV_DATABASE,
+        install,
+        ADDON,
+        "--without-demo=all",
+        "--stop-after-init",
+        "--log-level=warn",
+    ).returncode:
+        raise HarnessError(f"installing {ADDON} into {DEV_DATABASE} failed (see above)")
+    setup = odoo_bin(
+        config,
+        "shell",
+        "-d",
+        DEV_DATABASE,
+        "--log-level=warn",
+        input=DEV_SETUP_SCRIPT,
+        capture_output=True,
+        text=True,
+    )
+    keys = [
+        line for line in setup.stdout.splitlines() if line.startswith("OMQ_API_KEY=")
+    ]
+    if not keys:
+        print(setup.stdout, setup.stderr, file=sys.stderr)
+        raise HarnessError("creating the integration user and its API key failed")
+    key = keys[0].split("=", 1)[1]
+    base = f"http://127.0.0.1:{HTTP_PORT}"
+    print(
+        f"""
+Odoo is starting on {base} (database {DEV_DATABASE}; log in as admin / admin).
+Integration user ai_agent, API key (shown once, a new one each run):
+
+    export OMQ_KEY={key}
+
+    curl -s -X POST {base}/api/quotation/async \\\\
+      -H "Authorization: Bearer $OMQ_KEY" -H "Content-Type: application/json" \\\\
+      -d '{{"customer_name": "Ana García", "email": "ana@example.com",
+           "lines": [{{"product": "DESK-STD", "quantity": 2}}]}}'
+    curl -s {base}/api/quotation/status/<tracking_id> \\
+      -H "Authorization: Bearer $OMQ_KEY"
+    claude mcp add --transport http odoo {base}/mcp \\
+      --header "Authorization: Bearer $OMQ_KEY"
+
+Ctrl-C stops the server.
+""",
+        flush=True,
+    )
+    command = [
+        str(VENV_PYTHON),
+        str(ODOO_DIR / "odoo-bin"),
+        "-c",
+        str(config),
+        "-d",
+        DEV_DATABASE,
+        "--db-filter",
+        f"^{DEV_DATABASE}$",
+        "--http-port",
+        str(HTTP_PORT),
+        "--workers",
+        "2",
+        "--max-cron-threads",
+        "2",
+    ]
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["bootstrap", "test", "run"])
+    parser.add_argument("pytest_args", nargs="*", help="extra arguments for pytest")
+    args = parser.parse_args()
+    try:
+        addons_path = bootstrap()
+        if args.command == "test":
+            sys.exit(command_test(addons_path, args.pytest_args))
+        if args.command == "run":
+            sys.exit(command_run(addons_path))
+    except HarnessError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
