@@ -212,6 +212,44 @@ def ensure_venv():
     stamp.write_text(digest.hexdigest())
 
 
+def ensure_side_venvs():
+    """One virtualenv per ``tests/venvs/<name>.txt``, for tools that clash with Odoo.
+
+    The MCP client SDK and the S3 test server need newer idna, Werkzeug or
+    cryptography than Odoo 18 pins; they run as separate processes anyway.
+    Returns ``{"OMQ_VENV_<NAME>": python}`` for the tests' environment.
+    """
+    pythons = {}
+    for requirements in sorted((REPO / "tests" / "venvs").glob("*.txt")):
+        name = requirements.stem
+        venv = CACHE / f"venv-{name}"
+        python = venv / "bin" / "python"
+        stamp = venv / ".requirements"
+        digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+        if not (stamp.is_file() and stamp.read_text() == digest):
+            say(f"building the side virtualenv {venv} for {name}")
+            if not python.exists():
+                subprocess.run([_find_python(), "-m", "venv", str(venv)], check=True)
+            result = subprocess.run(
+                [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--progress-bar",
+                    "on",
+                    "-r",
+                    str(requirements),
+                ],
+                check=False,
+            )
+            if result.returncode:
+                raise HarnessError(f"pip could not install {requirements} (see above)")
+            stamp.write_text(digest)
+        pythons[f"OMQ_VENV_{name.upper().replace('-', '_')}"] = str(python)
+    return pythons
+
+
 def bootstrap():
     """Make sure the cache holds Odoo and the virtualenv, then re-run inside it."""
     addons_path = ensure_odoo_source()
@@ -330,8 +368,9 @@ def write_odoo_config(addons_path, path):
     return path
 
 
-def odoo_bin(config, *args, **kwargs):
-    command = [str(VENV_PYTHON), str(ODOO_DIR / "odoo-bin"), "-c", str(config), *args]
+def odoo_bin(config, *args, subcommand="server", **kwargs):
+    odoo = [str(VENV_PYTHON), str(ODOO_DIR / "odoo-bin"), subcommand]
+    command = [*odoo, "-c", str(config), *args]
     return subprocess.run(command, check=False, **kwargs)
 
 
@@ -347,8 +386,13 @@ def _addon_digest():
 
 
 def ensure_template(config):
-    """Install the addon once per change into a template database."""
-    template = f"omq_tmpl_{_addon_digest()}"
+    """Install the addon once per change into a template database.
+
+    Names carry the checkout's own prefix, so two checkouts testing side by
+    side never prune each other's templates.
+    """
+    checkout = hashlib.sha256(str(REPO).encode()).hexdigest()[:6]
+    template = f"omq_tmpl_{checkout}_{_addon_digest()}"
     if database_exists(template):
         return template
     building = f"{template}_building"
@@ -373,9 +417,9 @@ def ensure_template(config):
     with connection.cursor() as cursor:
         cursor.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
         cursor.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'omq_tmpl_%%' "
-            "AND datname <> %s",
-            [template],
+            "SELECT datname FROM pg_database WHERE datname LIKE %s "
+            "AND datname <> %s AND datname NOT LIKE '%%_building'",
+            [f"omq_tmpl_{checkout}_%", template],
         )
         stale = [row[0] for row in cursor.fetchall()]
     connection.close()
@@ -417,6 +461,7 @@ def command_test(addons_path, pytest_args):
     copy_database(template, database)
     env = dict(
         os.environ,
+        **ensure_side_venvs(),
         ODOO_RC=str(config),
         ODOO_MCP_TEMPLATE_DB=template,
         ODOO_MCP_ODOO_BIN=str(ODOO_DIR / "odoo-bin"),
@@ -494,10 +539,10 @@ def command_run(addons_path):
         raise HarnessError(f"installing {ADDON} into {DEV_DATABASE} failed (see above)")
     setup = odoo_bin(
         config,
-        "shell",
         "-d",
         DEV_DATABASE,
         "--log-level=warn",
+        subcommand="shell",
         input=DEV_SETUP_SCRIPT,
         capture_output=True,
         text=True,
