@@ -36,6 +36,9 @@ PIP_BUILD_CONSTRAINTS = "setuptools<81\n"  # cbor2 needs pkg_resources
 SKIPPED_ODOO_REQUIREMENTS = ("python-ldap",)
 DB_ROLE = os.environ.get("PGUSER") or "odoo_mcp"
 DEV_DATABASE = os.environ.get("ODOO_MCP_DEV_DB", "odoo_mcp_dev")
+# English stays the default language; Spanish is installed beside it so that
+# tests can check the shipped translation.
+TEMPLATE_INSTALL_ARGS = ("--without-demo=all", "--load-language=en_US,es_ES")
 HTTP_PORT = int(os.environ.get("ODOO_MCP_HTTP_PORT", "8069"))
 
 
@@ -377,6 +380,7 @@ def odoo_bin(config, *args, subcommand="server", **kwargs):
 def _addon_digest():
     """Key of the template database: any change to the installed addon rebuilds it."""
     digest = hashlib.sha256((ODOO_DIR / ".source").read_bytes())
+    digest.update(" ".join(TEMPLATE_INSTALL_ARGS).encode())
     addon = REPO / ADDON
     for path in sorted(addon.rglob("*")):
         relative = path.relative_to(addon)
@@ -405,8 +409,7 @@ def ensure_template(config):
         building,
         "-i",
         ADDON,
-        "--without-demo=all",
-        "--load-language=es_ES",
+        *TEMPLATE_INSTALL_ARGS,
         "--stop-after-init",
         "--log-level=warn",
     )

@@ -222,4 +222,6 @@ class QuotationBuilder:
             ],
             **self._utm_values(task),
         }
-        return self.env["sale.order"].create(values)
+        order = self.env["sale.order"].create(values)
+        order._portal_ensure_token()  # the status answer links to it without writing
+        return order

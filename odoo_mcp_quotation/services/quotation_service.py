@@ -6,7 +6,14 @@ they never search or write the ORM themselves.
 
 from odoo.exceptions import MissingError
 
+from . import agent_messages as messages
 from .request_schema import parse_request
+
+STATE_MESSAGES = {
+    "pending": messages.PENDING,
+    "processing": messages.PROCESSING,
+    "cancelled": messages.CANCELLED,
+}
 
 
 class QuotationService:
@@ -29,13 +36,20 @@ class QuotationService:
             limit=1,
         )
         if not task:
-            raise MissingError(
-                self.env._("No quotation request with tracking id %s.", tracking_id)
-            )
+            raise MissingError(messages.say(messages.NOT_FOUND, self.env.lang))
         return task
 
     def status(self, tracking_id):
         return self.summary(self.find_task(tracking_id))
+
+    def queued(self, task, status_url):
+        """The answer to a new request, in the request's language."""
+        return {
+            "tracking_id": task.tracking_id,
+            "status": task.state,
+            "status_url": status_url,
+            "message": messages.say(messages.QUEUED, self._lang(task)),
+        }
 
     def summary(self, task):
         """The task as agents see it: state, and the quotation once it exists."""
@@ -43,6 +57,7 @@ class QuotationService:
         summary = {
             "tracking_id": task.tracking_id,
             "status": task.state,
+            "message": self._state_message(task),
             "attempts": task.attempts,
             "created_at": task.create_date.isoformat() + "Z",
         }
@@ -56,3 +71,23 @@ class QuotationService:
         if task.error:
             summary["error"] = task.error
         return summary
+
+    def _lang(self, task):
+        return task.lang or task.requested_by_id.lang
+
+    def _state_message(self, task):
+        lang = self._lang(task)
+        if task.state == "done":
+            order = task.sale_order_id
+            return messages.say(
+                messages.DONE,
+                lang,
+                reference=order.name,
+                total=f"{order.amount_total:.2f}",
+                currency=order.currency_id.name,
+            )
+        if task.state == "failed":
+            return messages.say(messages.FAILED, lang, error=task.error)
+        if task.state == "pending" and task.error:
+            return messages.say(messages.RETRYING, lang)
+        return messages.say(STATE_MESSAGES[task.state], lang)

@@ -1,0 +1,238 @@
+"""REST API for voice agents (ElevenLabs server tools) and plain HTTP clients.
+
+Thin by design: parse, authenticate, count, one service call, one JSON reply.
+Every answer, errors included, carries a ``message`` an agent can read aloud.
+"""
+
+import hashlib
+import json
+import logging
+
+from odoo import http
+from odoo.exceptions import AccessError, MissingError, UserError
+from odoo.http import request
+from odoo.modules.module import get_manifest
+
+from ..services import agent_messages as messages
+from ..services.health import database_health
+from ..services.openapi import openapi_document
+from ..services.quotation_service import QuotationService
+from ..services.request_schema import RequestInvalid
+from .auth import WWW_AUTHENTICATE, Unauthenticated, authenticate
+
+_logger = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+RATE_LIMIT_PARAM = "odoo_mcp_quotation.rate_limit_per_minute"
+DEFAULT_RATE_LIMIT = 60
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"/>
+<title>Odoo AI Quotations API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"/>
+</head><body>
+<redoc spec-url="/api/quotation/openapi.json"></redoc>
+<script src="/odoo_mcp_quotation/static/lib/redoc/redoc.standalone.js"></script>
+</body></html>
+"""
+
+
+class ApiError(Exception):
+    """An HTTP error with the body every client of this API gets."""
+
+    def __init__(self, status, code, message, details=(), headers=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = list(details)
+        self.headers = headers or {}
+
+
+def addon_version():
+    return get_manifest("odoo_mcp_quotation")["version"]
+
+
+def json_response(body, status=200, headers=None):
+    return request.make_json_response(body, headers=headers, status=status)
+
+
+class QuotationRestController(http.Controller):
+    @http.route(
+        "/api/quotation/async",
+        type="http",
+        auth="public",
+        csrf=False,
+        save_session=False,
+    )
+    def create_quotation(self):
+        return self._serve(("POST",), self._create_quotation, with_body=True)
+
+    @http.route(
+        "/api/quotation/status/<string:tracking_id>",
+        type="http",
+        auth="public",
+        csrf=False,
+        save_session=False,
+    )
+    def quotation_status(self, tracking_id):
+        return self._serve(("GET",), lambda: (200, self._service().status(tracking_id)))
+
+    @http.route("/health", type="http", auth="none", csrf=False, save_session=False)
+    def health(self):
+        health = database_health(addon_version())
+        return json_response(health, status=200 if health["ok"] else 503)
+
+    @http.route(
+        "/api/quotation/openapi.json",
+        type="http",
+        auth="public",
+        csrf=False,
+        save_session=False,
+        methods=["GET"],
+    )
+    def openapi(self):
+        return json_response(
+            openapi_document(request.httprequest.host_url.rstrip("/"), addon_version())
+        )
+
+    @http.route(
+        "/api/quotation/docs",
+        type="http",
+        auth="public",
+        csrf=False,
+        save_session=False,
+        methods=["GET"],
+    )
+    def docs(self):
+        return request.make_response(
+            DOCS_PAGE, headers=[("Content-Type", "text/html; charset=utf-8")]
+        )
+
+    # ------------------------------------------------------------------ plumbing
+    def _service(self):
+        return QuotationService(request.env)
+
+    def _create_quotation(self, payload):
+        httprequest = request.httprequest
+        service = self._service()
+        task = service.submit(
+            payload, "rest", httprequest.headers.get("Idempotency-Key")
+        )
+        status_url = f"{httprequest.host_url}api/quotation/status/{task.tracking_id}"
+        return 202, service.queued(task, status_url)
+
+    def _serve(self, methods, handler, with_body=False):
+        """Run ``handler`` and map every outcome to a JSON answer.
+
+        The handler runs in a savepoint: whatever goes wrong, it leaves nothing
+        behind. Messages follow the body's ``lang``, else Accept-Language.
+        """
+        lang = request.httprequest.accept_languages.best
+        try:
+            if request.httprequest.method not in methods:
+                raise ApiError(
+                    405,
+                    "method_not_allowed",
+                    messages.say(messages.BAD_METHOD, lang, methods=", ".join(methods)),
+                    headers={"Allow": ", ".join(methods)},
+                )
+            token = self._authenticate(lang)
+            self._check_rate_limit(token, lang)
+            args = ()
+            if with_body:
+                payload = self._json_body(lang)
+                if isinstance(payload, dict) and isinstance(payload.get("lang"), str):
+                    lang = payload["lang"]
+                args = (payload,)
+            with request.env.cr.savepoint():
+                status, body = handler(*args)
+        except Exception as error:  # every outcome gets a JSON answer
+            return self._error_response(self._api_error(error, lang))
+        return json_response(body, status=status)
+
+    def _api_error(self, error, lang):
+        """The HTTP error for an exception; tracebacks stay in the server log."""
+        if isinstance(error, ApiError):
+            return error
+        if isinstance(error, RequestInvalid):
+            return self._invalid(error, lang)
+        if isinstance(error, MissingError):
+            return ApiError(404, "not_found", messages.say(messages.NOT_FOUND, lang))
+        if isinstance(error, AccessError):
+            reason = messages.say(messages.FORBIDDEN, lang, reason=error)
+            return ApiError(403, "forbidden", reason)
+        if isinstance(error, UserError):
+            return ApiError(400, "bad_request", str(error))
+        _logger.exception("Quotation API: unexpected error")
+        return ApiError(
+            500, "internal_error", messages.say(messages.INTERNAL_ERROR, lang)
+        )
+
+    def _authenticate(self, lang):
+        try:
+            return authenticate()
+        except Unauthenticated as error:
+            raise ApiError(
+                401,
+                "unauthenticated",
+                messages.say(messages.UNAUTHENTICATED, lang, reason=error),
+                headers={"WWW-Authenticate": WWW_AUTHENTICATE},
+            ) from None
+
+    def _check_rate_limit(self, token, lang):
+        limit = request.env["ir.config_parameter"].sudo().get_param(RATE_LIMIT_PARAM)
+        limit = int(limit) if limit and limit.isdigit() else DEFAULT_RATE_LIMIT
+        key = hashlib.sha256(token.encode()).hexdigest()
+        wait = request.env["quotation.rate.limit"].sudo()._hit(key, limit)
+        if wait:
+            raise ApiError(
+                429,
+                "rate_limited",
+                messages.say(messages.RATE_LIMITED, lang, seconds=wait),
+                headers={"Retry-After": str(wait)},
+            )
+
+    def _json_body(self, lang):
+        httprequest = request.httprequest
+        if httprequest.mimetype != "application/json":
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                messages.say(messages.BAD_CONTENT_TYPE, lang),
+            )
+        too_large = ApiError(
+            413, "payload_too_large", messages.say(messages.TOO_LARGE, lang, limit=64)
+        )
+        if (httprequest.content_length or 0) > MAX_BODY:
+            raise too_large
+        data = httprequest.get_data(cache=False)
+        if len(data) > MAX_BODY:  # chunked bodies announce no length
+            raise too_large
+        try:
+            return json.loads(data)
+        except ValueError as error:
+            raise ApiError(
+                400,
+                "malformed_json",
+                messages.say(messages.BAD_JSON, lang, reason=error),
+            ) from None
+
+    def _invalid(self, error, lang):
+        problems = "; ".join(f"{p['field']}: {p['message']}" for p in error.problems)
+        return ApiError(
+            422,
+            "invalid_request",
+            messages.say(messages.INVALID_REQUEST, lang, problems=problems),
+            details=error.problems,
+        )
+
+    def _error_response(self, error):
+        body = {
+            "error": {
+                "code": error.code,
+                "message": error.message,
+                "details": error.details,
+            },
+            "message": error.message,
+        }
+        return json_response(body, status=error.status, headers=error.headers)

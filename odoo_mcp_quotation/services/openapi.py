@@ -1,0 +1,134 @@
+"""The OpenAPI 3.1 document, generated from the same models the API validates with."""
+
+from .request_schema import request_json_schema
+from .response_schema import (
+    ErrorResponse,
+    Health,
+    QuotationQueued,
+    QuotationStatus,
+)
+
+ERRORS = {
+    "400": "Malformed JSON.",
+    "401": "Missing or invalid API key (see WWW-Authenticate).",
+    "404": "No such request for this API key (also another user's).",
+    "405": "Wrong method.",
+    "413": "Body over 64 KiB.",
+    "415": "Body not sent as application/json.",
+    "422": "The body breaks the schema: every problem in error.details.",
+    "429": "Rate limit reached: wait Retry-After seconds.",
+}
+
+
+def _json(schema_ref, description):
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": schema_ref}}},
+    }
+
+
+def _errors(*codes):
+    return {
+        code: _json("#/components/schemas/ErrorResponse", ERRORS[code])
+        for code in codes
+    }
+
+
+def _schema(model):
+    return model.model_json_schema(ref_template="#/components/schemas/{model}")
+
+
+def openapi_document(server_url, version):
+    schemas = {"QuotationRequest": request_json_schema()}
+    for model in (QuotationQueued, QuotationStatus, ErrorResponse, Health):
+        schema = _schema(model)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Odoo AI Quotations API",
+            "version": version,
+            "description": (
+                "Voice agents and other HTTP clients ask Odoo for a draft sales "
+                "quotation: the request is queued at once and Odoo builds the "
+                "customer, the opportunity and the quotation in the background."
+            ),
+        },
+        "servers": [{"url": server_url}],
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "odooApiKey": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An Odoo user API key "
+                    "(Preferences > Account Security > New API Key).",
+                }
+            },
+        },
+        "security": [{"odooApiKey": []}],
+        "paths": {
+            "/api/quotation/async": {
+                "post": {
+                    "operationId": "createQuotation",
+                    "summary": "Queue a quotation request",
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "maxLength": 128},
+                            "description": "A retried call with the same key returns "
+                            "the same tracking id and creates nothing new.",
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "$ref": "#/components/schemas/QuotationRequest"
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": _json("#/components/schemas/QuotationQueued", "Queued."),
+                        **_errors("400", "401", "405", "413", "415", "422", "429"),
+                    },
+                }
+            },
+            "/api/quotation/status/{tracking_id}": {
+                "get": {
+                    "operationId": "getQuotationStatus",
+                    "summary": "Where a quotation request stands",
+                    "parameters": [
+                        {
+                            "name": "tracking_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {
+                        "200": _json("#/components/schemas/QuotationStatus", "Status."),
+                        **_errors("401", "404", "405", "429"),
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "Liveness and queue figures, for load balancers",
+                    "security": [],
+                    "responses": {
+                        "200": _json("#/components/schemas/Health", "Healthy."),
+                        "503": _json(
+                            "#/components/schemas/Health", "Database unreachable."
+                        ),
+                    },
+                }
+            },
+        },
+    }

@@ -1,0 +1,282 @@
+import json
+
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from ..services.request_schema import request_json_schema
+from .common import quotation_payload
+
+ASYNC = "/api/quotation/async"
+
+
+@tagged("post_install", "-at_install")
+class TestRestApi(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.agent = new_test_user(
+            cls.env, login="omq_voice", groups="sales_team.group_sale_salesman"
+        )
+        cls.key = cls._api_key(cls.agent)
+        cls.env["product.product"].create(
+            [
+                {
+                    "name": "Standing Desk",
+                    "default_code": "OMQ-DESK",
+                    "list_price": 500,
+                },
+                {"name": "Ergonomic Chair", "list_price": 120},
+            ]
+        )
+
+    @classmethod
+    def _api_key(cls, user):
+        apikeys = cls.env["res.users.apikeys"].with_user(user).sudo()
+        return apikeys._generate(None, "tests", None)
+
+    def call(self, method, path, body=None, *, key=None, headers=None, raw=None):
+        headers = {
+            "Authorization": f"Bearer {key or self.key}",
+            "Content-Type": "application/json",
+            **(headers or {}),
+        }
+        data = (
+            raw if raw is not None else (json.dumps(body) if body is not None else None)
+        )
+        return self.opener.request(
+            method, self.base_url() + path, data=data, headers=headers, timeout=20
+        )
+
+    def tasks(self):
+        return self.env["quotation.task"].search([])
+
+    def assert_error(self, response, status, code):
+        self.assertEqual(response.status_code, status, response.text)
+        self.assertTrue(response.headers["Content-Type"].startswith("application/json"))
+        body = response.json()
+        self.assertEqual(body["error"]["code"], code)
+        self.assertTrue(body["message"])
+        self.assertEqual(body["message"], body["error"]["message"])
+        return body
+
+    # ------------------------------------------------------------------ happy path
+    def test_post_queues_a_task_and_status_follows_it_to_the_quotation(self):
+        response = self.call("POST", ASYNC, quotation_payload())
+        self.assertEqual(response.status_code, 202, response.text)
+        body = response.json()
+        self.assertEqual(body["status"], "pending")
+        self.assertTrue(body["message"].startswith("Thank you"))
+        self.assertTrue(body["status_url"].endswith(f"/status/{body['tracking_id']}"))
+        task = self.tasks().filtered(lambda t: t.tracking_id == body["tracking_id"])
+        self.assertEqual((task.channel, task.requested_by_id), ("rest", self.agent))
+
+        status = self.call("GET", f"/api/quotation/status/{body['tracking_id']}")
+        self.assertEqual(status.status_code, 200)
+        self.assertEqual(status.json()["status"], "pending")
+
+        self.env["quotation.task"]._process_due_tasks()
+        done = self.call("GET", f"/api/quotation/status/{body['tracking_id']}").json()
+        self.assertEqual(done["status"], "done")
+        self.assertEqual(done["order_reference"], task.sale_order_id.name)
+        self.assertAlmostEqual(done["total"], task.sale_order_id.amount_total)
+        self.assertIn(task.sale_order_id.name, done["message"])
+        self.assertIn("access_token=", done["portal_url"])
+
+    def test_elevenlabs_tool_call_as_sent(self):
+        # the body an ElevenLabs webhook tool builds from docs/elevenlabs.md's schema,
+        # conversation_id filled from system__conversation_id
+        body = {
+            "customer_name": "Lucía Fernández",
+            "email": "lucia@example.com",
+            "phone": "+34 611 222 333",
+            "lang": "es",
+            "notes": "Llamada entrante: necesita dos escritorios.",
+            "lines": [{"product": "OMQ-DESK", "quantity": 2}],
+            "conversation_id": "conv_01jx9x2m3n4p5q6r7s8t9v0w1x",
+        }
+        first = self.call("POST", ASYNC, body)
+        retried = self.call("POST", ASYNC, body)
+        self.assertEqual(first.status_code, 202)
+        self.assertEqual(first.json()["tracking_id"], retried.json()["tracking_id"])
+        self.assertIn("Gracias", first.json()["message"])
+        self.env["quotation.task"]._process_due_tasks()
+        status = self.call(
+            "GET", f"/api/quotation/status/{first.json()['tracking_id']}"
+        )
+        self.assertEqual(status.json()["status"], "done")
+        self.assertIn("está listo", status.json()["message"])
+
+    def test_legacy_field_names_are_accepted(self):
+        response = self.call(
+            "POST",
+            ASYNC,
+            {
+                "partner_name": "Old Agent",
+                "email": "old@example.com",
+                "products": [{"product_code": "OMQ-DESK", "qty": 1}],
+            },
+        )
+        self.assertEqual(response.status_code, 202, response.text)
+
+    def test_idempotency_key_header_returns_the_same_tracking_id(self):
+        headers = {"Idempotency-Key": "retry-1"}
+        first = self.call("POST", ASYNC, quotation_payload(), headers=headers)
+        second = self.call("POST", ASYNC, quotation_payload(), headers=headers)
+        self.assertEqual(first.json()["tracking_id"], second.json()["tracking_id"])
+        self.assertEqual(len(self.tasks()), 1)
+
+    # ------------------------------------------------------------------ errors
+    def test_missing_or_bad_key_is_401_with_www_authenticate(self):
+        for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"}):
+            response = self.opener.post(
+                self.base_url() + ASYNC,
+                data=json.dumps(quotation_payload()),
+                headers={"Content-Type": "application/json", **headers},
+                timeout=20,
+            )
+            self.assert_error(response, 401, "unauthenticated")
+            self.assertTrue(response.headers["WWW-Authenticate"].startswith("Bearer"))
+        self.assertFalse(self.tasks())
+
+    def test_bad_input_gets_a_clear_error_and_creates_nothing(self):
+        cases = [
+            ("POST", ASYNC, {"raw": "{not json"}, 400, "malformed_json"),
+            ("POST", ASYNC, {"raw": "x" * (65 * 1024)}, 413, "payload_too_large"),
+            (
+                "POST",
+                ASYNC,
+                {"raw": "a=b", "headers": {"Content-Type": "text/plain"}},
+                415,
+                "unsupported_media_type",
+            ),
+            ("GET", ASYNC, {}, 405, "method_not_allowed"),
+            ("PUT", ASYNC, {"body": quotation_payload()}, 405, "method_not_allowed"),
+            ("POST", "/api/quotation/status/abc", {}, 405, "method_not_allowed"),
+            ("GET", "/api/quotation/status/" + "0" * 32, {}, 404, "not_found"),
+        ]
+        for method, path, kwargs, status, code in cases:
+            with self.subTest(method=method, path=path, code=code):
+                self.assert_error(self.call(method, path, **kwargs), status, code)
+        self.assertFalse(self.tasks())
+
+    def test_schema_violations_list_every_field_at_once(self):
+        response = self.call(
+            "POST",
+            ASYNC,
+            {
+                "customer_name": "",
+                "email": "bad",
+                "lines": [{"product": "OMQ-DESK", "quantity": 0}],
+                "colour": "red",
+            },
+        )
+        body = self.assert_error(response, 422, "invalid_request")
+        self.assertEqual(
+            {detail["field"] for detail in body["error"]["details"]},
+            {"customer_name", "email", "lines[0].quantity", "colour"},
+        )
+        self.assertIn("email", body["message"])
+        self.assertFalse(self.tasks())
+
+    def test_error_messages_follow_the_request_language(self):
+        body = self.assert_error(
+            self.call("POST", ASYNC, {"lang": "es", "lines": []}),
+            422,
+            "invalid_request",
+        )
+        self.assertIn("Faltan datos", body["message"])
+
+    def test_another_users_task_is_404_like_an_unknown_one(self):
+        task_id = self.call("POST", ASYNC, quotation_payload()).json()["tracking_id"]
+        other = new_test_user(
+            self.env, login="omq_other", groups="sales_team.group_sale_manager"
+        )
+        response = self.call(
+            "GET", f"/api/quotation/status/{task_id}", key=self._api_key(other)
+        )
+        self.assert_error(response, 404, "not_found")
+
+    def test_another_companys_task_is_404(self):
+        task_id = self.call("POST", ASYNC, quotation_payload()).json()["tracking_id"]
+        company_b = self.env["res.company"].create({"name": "Company B"})
+        task = self.tasks().filtered(lambda t: t.tracking_id == task_id)
+        task.company_id = company_b  # a company the agent's user does not belong to
+        response = self.call("GET", f"/api/quotation/status/{task_id}")
+        self.assert_error(response, 404, "not_found")
+
+    def test_rate_limit_per_key_answers_429_with_retry_after(self):
+        self.env["ir.config_parameter"].set_param(
+            "odoo_mcp_quotation.rate_limit_per_minute", "3"
+        )
+        statuses = [
+            self.call("GET", "/api/quotation/status/x").status_code for _ in range(3)
+        ]
+        self.assertEqual(statuses, [404, 404, 404])
+        limited = self.call("POST", ASYNC, quotation_payload())
+        self.assert_error(limited, 429, "rate_limited")
+        self.assertTrue(1 <= int(limited.headers["Retry-After"]) <= 60)
+        other = new_test_user(
+            self.env, login="omq_other2", groups="sales_team.group_sale_salesman"
+        )
+        fresh_key = self.call(
+            "POST", ASYNC, quotation_payload(), key=self._api_key(other)
+        )
+        self.assertEqual(fresh_key.status_code, 202, "each key has its own budget")
+        self.assertEqual(len(self.tasks()), 1)
+
+    # ------------------------------------------------------------------ health and docs
+    def test_health_reports_the_queue_without_authentication(self):
+        self.call("POST", ASYNC, quotation_payload())
+        response = self.opener.get(self.base_url() + "/health", timeout=20)
+        self.assertEqual(response.status_code, 200)
+        health = response.json()
+        self.assertTrue(health["ok"])
+        self.assertEqual(health["database"], self.env.cr.dbname)
+        self.assertEqual(health["version"], "18.0.1.0.0")
+        self.assertGreaterEqual(health["queue"]["pending"], 1)
+        self.assertIsNotNone(health["queue"]["oldest_pending_age_s"])
+
+    def test_openapi_document_is_generated_from_the_request_schema(self):
+        response = self.opener.get(
+            self.base_url() + "/api/quotation/openapi.json", timeout=20
+        )
+        self.assertEqual(response.status_code, 200)
+        document = response.json()
+        self.assertEqual(document["openapi"], "3.1.0")
+        self.assertEqual(
+            document["components"]["schemas"]["QuotationRequest"], request_json_schema()
+        )
+        post = document["paths"]["/api/quotation/async"]["post"]
+        self.assertEqual(
+            set(post["responses"]),
+            {"202", "400", "401", "405", "413", "415", "422", "429"},
+        )
+        for ref in _refs(document):
+            name = ref.split("/")[-1]
+            self.assertIn(name, document["components"]["schemas"], ref)
+
+    def test_api_page_uses_only_the_addons_own_files(self):
+        page = self.opener.get(self.base_url() + "/api/quotation/docs", timeout=20)
+        self.assertEqual(page.status_code, 200)
+        self.assertNotIn("https://", page.text)
+        self.assertIn(
+            "/odoo_mcp_quotation/static/lib/redoc/redoc.standalone.js", page.text
+        )
+        script = self.opener.get(
+            self.base_url()
+            + "/odoo_mcp_quotation/static/lib/redoc/redoc.standalone.js",
+            timeout=20,
+        )
+        self.assertEqual(script.status_code, 200)
+        self.assertIn("Redoc", script.text[:2000])
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
