@@ -480,6 +480,7 @@ def command_test(addons_path, pytest_args):
                 "pytest",
                 f"--odoo-database={database}",
                 "--odoo-http",
+                f"--basetemp={workdir / 'pytest'}",
                 *pytest_args,
             ],
             cwd=REPO,

@@ -36,6 +36,10 @@ print("OMQ_API_KEY=" + key)
 """
 
 
+# agents in these tests poll twice a second: more than a production default allows
+TEST_PARAMS = {"odoo_mcp_quotation.rate_limit_per_minute": "600"}
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,28 +74,32 @@ def _wait_until_healthy(server, timeout=90):
     )
 
 
-def start_odoo_server(tmp_path, *, workers=2, extra_args=()):
-    """Copy the template, add demo data and an API key, start ``odoo-bin``."""
+def start_odoo_server(
+    tmp_path, *, database=None, workers=2, cron_threads=2, params=None
+):
+    """Start ``odoo-bin`` the way production should run it.
+
+    Without ``database``, copies the template and adds demo products, an
+    integration user and its API key (``server.api_key``); with it, serves that
+    existing database again (a restart). ``params`` are set as
+    ir.config_parameter first. The addon is a server-wide module, so that
+    ``/health`` still answers when the database is gone.
+    """
     template = os.environ.get("ODOO_MCP_TEMPLATE_DB")
     if not template:
         pytest.fail("outside-in tests need the harness: run them with `make test`")
     config = Path(os.environ["ODOO_RC"])
-    database = f"omq_it_{os.getpid()}_{free_port()}"
-    harness.copy_database(template, database)
-    setup = harness.odoo_bin(
-        config,
-        "-d",
-        database,
-        "--log-level=warn",
-        subcommand="shell",
-        input=SERVER_SETUP_SCRIPT,
-        capture_output=True,
-        text=True,
-    )
-    keys = [
-        line for line in setup.stdout.splitlines() if line.startswith("OMQ_API_KEY=")
-    ]
-    assert keys, setup.stdout + setup.stderr
+    api_key = None
+    if database is None:
+        database = f"omq_it_{os.getpid()}_{free_port()}"
+        harness.copy_database(template, database)
+        try:
+            api_key = _prepare_database(
+                config, database, {**TEST_PARAMS, **(params or {})}
+            )
+        except BaseException:
+            harness.drop_database(database)
+            raise
     port = free_port()
     log_path = tmp_path / f"odoo-{port}.log"
     command = [
@@ -103,6 +111,8 @@ def start_odoo_server(tmp_path, *, workers=2, extra_args=()):
         database,
         "--db-filter",
         f"^{database}$",
+        "--load",
+        "base,web,odoo_mcp_quotation",
         "--http-port",
         str(port),
         "--gevent-port",
@@ -110,12 +120,11 @@ def start_odoo_server(tmp_path, *, workers=2, extra_args=()):
         "--workers",
         str(workers),
         "--max-cron-threads",
-        "2",
+        str(cron_threads),
         "--log-level",
         "info",
         "--logfile",
         str(log_path),
-        *extra_args,
     ]
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
@@ -123,26 +132,53 @@ def start_odoo_server(tmp_path, *, workers=2, extra_args=()):
     server = OdooServer(
         url=f"http://127.0.0.1:{port}",
         database=database,
-        api_key=keys[0].split("=", 1)[1],
+        api_key=api_key,
         process=process,
         log_path=log_path,
     )
     try:
         _wait_until_healthy(server)
-    except Exception:
+    except BaseException:
         stop_odoo_server(server)
         raise
     return server
 
 
-def stop_odoo_server(server):
+def _prepare_database(config, database, params):
+    script = (
+        SERVER_SETUP_SCRIPT
+        + "".join(
+            f"env['ir.config_parameter'].set_param({key!r}, {value!r})\n"
+            for key, value in params.items()
+        )
+        + "env.cr.commit()\n"
+    )
+    setup = harness.odoo_bin(
+        config,
+        "-d",
+        database,
+        "--log-level=warn",
+        subcommand="shell",
+        input=script,
+        capture_output=True,
+        text=True,
+    )
+    keys = [
+        line for line in setup.stdout.splitlines() if line.startswith("OMQ_API_KEY=")
+    ]
+    assert keys, setup.stdout + setup.stderr
+    return keys[0].split("=", 1)[1]
+
+
+def stop_odoo_server(server, drop=True):
     server.process.terminate()
     try:
         server.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
-    harness.drop_database(server.database)
+    if drop:
+        harness.drop_database(server.database)
 
 
 @pytest.fixture(scope="session")

@@ -38,6 +38,7 @@ DEFAULTS = {
     "lease_seconds": 300,  # a task still processing after this was orphaned
     "batch_size": 5,
 }
+STALLED_AFTER = 5  # seconds a due task may wait before status requests wake the crons
 CRON_LANES = (
     "odoo_mcp_quotation.ir_cron_process_quotation_tasks",
     "odoo_mcp_quotation.ir_cron_process_quotation_tasks_lane2",
@@ -330,6 +331,21 @@ class QuotationTask(models.Model):
             if cron:
                 cron.sudo()._trigger()
 
+    def _wake_if_stalled(self):
+        """Wake the cron workers for a due task left waiting.
+
+        After a restart, Odoo's cron workers sleep until their next poll (about
+        a minute) before looking at work queued while they were down; an agent
+        asking for the status of such a task wakes them instead.
+        """
+        stalled_since = fields.Datetime.now() - timedelta(seconds=STALLED_AFTER)
+        if any(
+            task.state == PENDING
+            and (task.next_attempt_at or task.create_date) < stalled_since
+            for task in self
+        ):
+            self._trigger_processing()
+
     @api.model
     def _due_domain(self):
         return [
@@ -398,6 +414,8 @@ class QuotationTask(models.Model):
         rolls back another and a claimed task is visible as processing at once.
         Tests call it without ``commit``; a savepoint then isolates each task.
         """
+        if commit:
+            self._begin_claim_transaction()
         self._requeue_expired_leases()
         tasks = self._claim_due_tasks(limit or self._queue_setting("batch_size"))
         if commit:
@@ -409,6 +427,17 @@ class QuotationTask(models.Model):
         remaining = self.search_count(self._due_domain())
         self.env["ir.cron"]._notify_progress(done=len(tasks), remaining=remaining)
         return tasks
+
+    @api.model
+    def _begin_claim_transaction(self):
+        """End the current transaction and start a READ COMMITTED one.
+
+        Under Odoo's REPEATABLE READ, locking a row that another worker claimed
+        after our snapshot was taken raises a serialization error; under READ
+        COMMITTED, ``SKIP LOCKED`` re-reads the row and simply passes it by.
+        """
+        self.env.cr.commit()  # pylint: disable=invalid-commit
+        self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
     def _process(self):
         """Build the quotation; never raise, so the cron is never deactivated."""

@@ -40,7 +40,9 @@ class QuotationService:
         return task
 
     def status(self, tracking_id):
-        return self.summary(self.find_task(tracking_id))
+        task = self.find_task(tracking_id)
+        task._wake_if_stalled()
+        return self.summary(task)
 
     def queued(self, task, status_url):
         """The answer to a new request, in the request's language."""

@@ -190,6 +190,24 @@ class TestQuotationTask(QuotationTaskCase):
             self.env["crm.lead"].search_count([("partner_id", "=", partner.id)]), 1
         )
 
+    def test_status_of_a_stalled_task_wakes_the_crons(self):
+        task = self.submit()
+        triggers = self.env["ir.cron.trigger"]
+        lanes = self.env.ref("odoo_mcp_quotation.ir_cron_process_quotation_tasks")
+        before = triggers.search_count([("cron_id", "=", lanes.id)])
+        self.service.status(task.tracking_id)  # fresh: the creation trigger is enough
+        self.assertEqual(triggers.search_count([("cron_id", "=", lanes.id)]), before)
+        self.env.cr.execute(
+            "UPDATE quotation_task SET create_date = create_date - interval '1 minute' "
+            "WHERE id = %s",
+            [task.id],
+        )
+        task.invalidate_recordset(["create_date"])
+        self.service.status(task.tracking_id)
+        self.assertEqual(
+            triggers.search_count([("cron_id", "=", lanes.id)]), before + 1
+        )
+
     def test_live_lease_is_left_alone(self):
         task = self.submit()
         task.write(

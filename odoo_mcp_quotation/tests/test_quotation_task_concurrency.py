@@ -1,5 +1,7 @@
 from contextlib import closing
 
+import psycopg2
+
 from odoo import api
 from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, get_db_name, tagged
@@ -51,6 +53,36 @@ class TestConcurrentClaims(BaseCase):
             self.assertFalse(set(claimed1.ids) & set(claimed2.ids))
             cr1.rollback()
             cr2.rollback()
+
+    def test_a_worker_with_an_older_snapshot_skips_claimed_tasks(self):
+        """The cron's claim transaction survives a claim committed meanwhile."""
+        for isolate, expected_error in ((False, True), (True, False)):
+            with (
+                self.subTest(read_committed=isolate),
+                closing(self.registry.cursor()) as cr1,
+                closing(self.registry.cursor()) as cr2,
+            ):
+                worker1 = api.Environment(cr1, api.SUPERUSER_ID, {})["quotation.task"]
+                worker2 = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
+                if isolate:
+                    worker2._begin_claim_transaction()
+                worker2._requeue_expired_leases()  # its snapshot starts here
+                claimed1 = worker1._claim_due_tasks(4) & worker1.browse(self.task_ids)
+                ids1 = set(claimed1.ids)
+                cr1.commit()  # pylint: disable=invalid-commit
+                try:
+                    claimed2 = worker2._claim_due_tasks(6) & worker2.browse(
+                        self.task_ids
+                    )
+                except psycopg2.errors.SerializationFailure:
+                    self.assertTrue(expected_error, "READ COMMITTED must not fail")
+                else:
+                    self.assertFalse(expected_error, "the control case should fail")
+                    self.assertEqual(len(claimed2), 2)
+                    self.assertFalse(ids1 & set(claimed2.ids))
+                cr2.rollback()
+                worker1.browse(list(ids1))._set_pending()
+                cr1.commit()  # pylint: disable=invalid-commit
 
     def test_a_rolled_back_claim_releases_its_tasks(self):
         with closing(self.registry.cursor()) as cr1:

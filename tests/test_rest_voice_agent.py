@@ -1,0 +1,121 @@
+"""A voice agent's calls against a real ``odoo-bin --workers 2``: crons included."""
+
+import time
+
+import requests
+from conftest import start_odoo_server, stop_odoo_server
+
+# What an ElevenLabs webhook tool sends, built from the body schema in
+# docs/elevenlabs.md; conversation_id comes from system__conversation_id.
+ELEVENLABS_BODY = {
+    "customer_name": "Lucía Fernández",
+    "email": "lucia.fernandez@example.com",
+    "phone": "+34 611 222 333",
+    "lang": "es",
+    "notes": "Llamada: quiere dos escritorios y cuatro sillas.",
+    "lines": [
+        {"product": "DESK-STD", "quantity": 2},
+        {"product": "Ergonomic Chair", "quantity": 4},
+    ],
+    "conversation_id": "conv_8b1f0c2d9e",
+}
+
+
+def post_quotation(server, body, **headers):
+    return requests.post(
+        f"{server.url}/api/quotation/async",
+        json=body,
+        headers={"Authorization": f"Bearer {server.api_key}", **headers},
+        timeout=20,
+    )
+
+
+def wait_until_final(server, status_url, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = requests.get(
+            status_url,
+            headers={"Authorization": f"Bearer {server.api_key}"},
+            timeout=20,
+        )
+        assert response.status_code == 200, response.text
+        status = response.json()
+        if status["status"] in ("done", "failed", "cancelled"):
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"still {status['status']} after {timeout} s: {status}")
+
+
+def test_voice_agent_gets_a_quotation_within_seconds(odoo_server):
+    started = time.monotonic()
+    response = post_quotation(odoo_server, ELEVENLABS_BODY)
+    assert response.status_code == 202, response.text
+    queued = response.json()
+    assert queued["message"].startswith("Gracias")
+
+    status = wait_until_final(odoo_server, queued["status_url"])
+    elapsed = time.monotonic() - started
+    assert status["status"] == "done", status
+    assert status["order_reference"].startswith("S")
+    assert status["total"] > 2 * 520 + 4 * 189 - 0.01
+    assert status["order_reference"] in status["message"]
+    assert "/my/orders/" in status["portal_url"]
+    assert elapsed < 10, f"the cron picked the task up late ({elapsed:.1f} s)"
+
+
+def test_retried_tool_call_returns_the_same_tracking_id(odoo_server):
+    body = dict(ELEVENLABS_BODY, conversation_id="conv_retry_42")
+    first = post_quotation(odoo_server, body).json()
+    second = post_quotation(odoo_server, body).json()
+    assert first["tracking_id"] == second["tracking_id"]
+
+
+def test_unknown_product_fails_with_a_sentence_to_read_aloud(odoo_server):
+    body = dict(ELEVENLABS_BODY, conversation_id=None, lang="en")
+    body["lines"] = [{"product": "Flux Capacitor", "quantity": 1}]
+    status = wait_until_final(
+        odoo_server, post_quotation(odoo_server, body).json()["status_url"]
+    )
+    assert status["status"] == "failed"
+    assert "Flux Capacitor" in status["error"]
+    assert status["message"].startswith("The quotation could not be created")
+
+
+def test_tasks_survive_a_restart(tmp_path):
+    """Queued while no cron runs, the server stops, another one finishes them."""
+    first = start_odoo_server(tmp_path, cron_threads=0)
+    try:
+        urls = [
+            post_quotation(first, dict(ELEVENLABS_BODY, conversation_id=f"c{n}")).json()
+            for n in range(3)
+        ]
+    finally:
+        stop_odoo_server(first, drop=False)
+    second = start_odoo_server(tmp_path, database=first.database)
+    second.api_key = first.api_key
+    try:
+        for queued in urls:
+            status_url = queued["status_url"].replace(first.url, second.url)
+            assert wait_until_final(second, status_url)["status"] == "done"
+    finally:
+        stop_odoo_server(second)
+
+
+def test_health_answers_503_when_the_database_is_gone(tmp_path):
+    server = start_odoo_server(tmp_path)
+    try:
+        healthy = requests.get(f"{server.url}/health", timeout=10)
+        assert healthy.status_code == 200
+        assert healthy.json()["queue"]["pending"] == 0
+        import harness  # noqa: PLC0415  (put on sys.path by conftest)
+
+        harness.drop_database(server.database)
+        down = requests.get(f"{server.url}/health", timeout=10)
+        assert down.status_code == 503
+        assert down.json() == {
+            "ok": False,
+            "database": server.database,
+            "version": "18.0.1.0.0",
+        }
+    finally:
+        stop_odoo_server(server)
