@@ -294,6 +294,7 @@ class QuotationTask(models.Model):
             delay = self._backoff(self.attempts)
             self.error = error
             self._set_pending(delay=delay)
+            self._trigger_processing(at=self.next_attempt_at)
             self.message_post(
                 body=_(
                     "Attempt %(attempt)s of %(max)s failed: %(error)s "
@@ -324,25 +325,23 @@ class QuotationTask(models.Model):
             return DEFAULTS[key]
 
     @api.model
-    def _trigger_processing(self):
-        """Wake the cron workers now rather than at the next interval."""
+    def _trigger_processing(self, at=None):
+        """Wake the cron workers now (or ``at``) rather than at their next interval."""
         for xmlid in CRON_LANES:
             cron = self.env.ref(xmlid, raise_if_not_found=False)
             if cron:
-                cron.sudo()._trigger()
+                cron.sudo()._trigger(at)
 
-    def _wake_if_stalled(self):
-        """Wake the cron workers for a due task left waiting.
+    @api.model
+    def _wake_if_stalled(self, due_since):
+        """Wake the cron workers when a task has been due for a while.
 
-        After a restart, Odoo's cron workers sleep until their next poll (about
-        a minute) before looking at work queued while they were down; an agent
-        asking for the status of such a task wakes them instead.
+        After a restart, Odoo's cron workers sleep until their first poll
+        (about a minute) before they look at work queued while they were down;
+        a status request or a load balancer's health check wakes them instead.
         """
-        stalled_since = fields.Datetime.now() - timedelta(seconds=STALLED_AFTER)
-        if any(
-            task.state == PENDING
-            and (task.next_attempt_at or task.create_date) < stalled_since
-            for task in self
+        if due_since and due_since < fields.Datetime.now() - timedelta(
+            seconds=STALLED_AFTER
         ):
             self._trigger_processing()
 

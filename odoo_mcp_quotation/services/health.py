@@ -1,4 +1,4 @@
-"""Health figures for load balancers: one cheap query, no ORM, no login.
+"""Health figures for load balancers: one cheap query, no login.
 
 Works even when the registry cannot be loaded (the database is down), as long
 as the addon is a server-wide module (``--load base,web,odoo_mcp_quotation``).
@@ -6,7 +6,7 @@ as the addon is a server-wide module (``--load base,web,odoo_mcp_quotation``).
 
 import psycopg2
 
-from odoo import sql_db
+from odoo import SUPERUSER_ID, sql_db
 from odoo.http import request
 from odoo.tools import config
 
@@ -16,7 +16,8 @@ SELECT count(*) FILTER (WHERE state = 'pending'),
        count(*) FILTER (WHERE state = 'failed'
                           AND done_at > (now() AT TIME ZONE 'UTC') - interval '1 hour'),
        extract(epoch FROM (now() AT TIME ZONE 'UTC')
-                          - min(create_date) FILTER (WHERE state = 'pending'))
+                          - min(create_date) FILTER (WHERE state = 'pending')),
+       min(coalesce(next_attempt_at, create_date)) FILTER (WHERE state = 'pending')
   FROM quotation_task
  WHERE state IN ('pending', 'processing', 'failed')
 """
@@ -25,7 +26,11 @@ SELECT count(*) FILTER (WHERE state = 'pending'),
 def _queue_figures(database):
     if request and request.db:  # the registry is up: use the request's cursor
         request.env.cr.execute(QUEUE_QUERY)
-        return request.env.cr.fetchone()
+        figures = request.env.cr.fetchone()
+        # a health check is also the first sign of life after a restart
+        tasks = request.env(user=SUPERUSER_ID)["quotation.task"]
+        tasks._wake_if_stalled(figures[-1])
+        return figures
     with sql_db.db_connect(database).cursor() as cr:
         cr.execute(QUEUE_QUERY)
         return cr.fetchone()
@@ -38,7 +43,7 @@ def database_health(version):
     if not database:
         return health
     try:
-        pending, processing, failed, oldest = _queue_figures(database)
+        pending, processing, failed, oldest, _due_since = _queue_figures(database)
     except psycopg2.Error:
         return health
     health.update(

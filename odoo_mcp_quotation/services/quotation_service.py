@@ -41,7 +41,8 @@ class QuotationService:
 
     def status(self, tracking_id):
         task = self.find_task(tracking_id)
-        task._wake_if_stalled()
+        if task.state == "pending":
+            self.tasks._wake_if_stalled(task.next_attempt_at or task.create_date)
         return self.summary(task)
 
     def queued(self, task, status_url):

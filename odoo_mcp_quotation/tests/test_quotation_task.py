@@ -192,11 +192,11 @@ class TestQuotationTask(QuotationTaskCase):
 
     def test_status_of_a_stalled_task_wakes_the_crons(self):
         task = self.submit()
+        lane = self.env.ref("odoo_mcp_quotation.ir_cron_process_quotation_tasks")
         triggers = self.env["ir.cron.trigger"]
-        lanes = self.env.ref("odoo_mcp_quotation.ir_cron_process_quotation_tasks")
-        before = triggers.search_count([("cron_id", "=", lanes.id)])
+        before = triggers.search_count([("cron_id", "=", lane.id)])
         self.service.status(task.tracking_id)  # fresh: the creation trigger is enough
-        self.assertEqual(triggers.search_count([("cron_id", "=", lanes.id)]), before)
+        self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before)
         self.env.cr.execute(
             "UPDATE quotation_task SET create_date = create_date - interval '1 minute' "
             "WHERE id = %s",
@@ -204,8 +204,18 @@ class TestQuotationTask(QuotationTaskCase):
         )
         task.invalidate_recordset(["create_date"])
         self.service.status(task.tracking_id)
-        self.assertEqual(
-            triggers.search_count([("cron_id", "=", lanes.id)]), before + 1
+        self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before + 1)
+
+    def test_a_retry_is_scheduled_at_its_backoff(self):
+        task = self.submit()
+        self.api_user.groups_id = self.env.ref("base.group_user")
+        self.process()
+        lane = self.env.ref("odoo_mcp_quotation.ir_cron_process_quotation_tasks")
+        self.assertEqual(task.state, "pending")
+        self.assertTrue(
+            self.env["ir.cron.trigger"].search_count(
+                [("cron_id", "=", lane.id), ("call_at", "=", task.next_attempt_at)]
+            )
         )
 
     def test_live_lease_is_left_alone(self):

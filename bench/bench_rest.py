@@ -1,0 +1,111 @@
+"""POST /api/quotation/async against Odoo's own /web/health, side by side.
+
+Run with ``make bench`` (or ``python3 scripts/harness.py bench bench_rest``).
+One real ``odoo-bin --workers 2`` on a copy of the template database; crons
+are off while the HTTP figures are taken, so that the background work the
+POSTs create does not steal the CPU from the requests being measured. Then the
+crons are turned on and the backlog those POSTs created is timed as it drains.
+"""
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from conftest import start_odoo_server, stop_odoo_server
+from loadgen import run
+
+PLAN = [(1, 300), (20, 1000)]  # (concurrent clients, requests) per endpoint
+
+
+def quotation_body(index):
+    return {
+        "customer_name": f"Bench Customer {index}",
+        "email": f"bench{index}@example.com",
+        "lines": [{"product": "DESK-STD", "quantity": 1 + index % 3}],
+    }
+
+
+def main():
+    tmp = Path(tempfile.mkdtemp(prefix="omq-bench-"))
+    params = {"odoo_mcp_quotation.rate_limit_per_minute": "1000000"}
+    print(
+        "starting odoo-bin --workers 2 (crons off for the HTTP figures)...", flush=True
+    )
+    server = start_odoo_server(tmp, cron_threads=0, params=params)
+    auth = {
+        "Authorization": f"Bearer {server.api_key}",
+        "Content-Type": "application/json",
+    }
+    try:
+        run("warm-up", f"{server.url}/web/health", requests=50, concurrency=2)
+        run(
+            "warm-up",
+            f"{server.url}/api/quotation/async",
+            requests=20,
+            concurrency=2,
+            method="POST",
+            body=quotation_body,
+            headers=auth,
+        )
+        rows = []
+        for concurrency, count in PLAN:
+            health = run(
+                "GET /web/health (Odoo's own)",
+                f"{server.url}/web/health",
+                requests=count,
+                concurrency=concurrency,
+            )
+            print(health.row(), flush=True)
+            post = run(
+                "POST /api/quotation/async",
+                f"{server.url}/api/quotation/async",
+                requests=count,
+                concurrency=concurrency,
+                method="POST",
+                body=quotation_body,
+                headers=auth,
+            )
+            print(post.row(), flush=True)
+            rows.append((concurrency, health, post))
+        print("\nratio POST / health, same server, same run:")
+        for concurrency, health, post in rows:
+            print(
+                f"  c={concurrency:<3} throughput {post.rps / health.rps:5.2f}x   "
+                f"p50 {post.percentile(50):.1f} ms vs {health.percentile(50):.1f} ms"
+            )
+        backlog = requests.get(f"{server.url}/health", timeout=10).json()["queue"][
+            "pending"
+        ]
+    finally:
+        stop_odoo_server(server, drop=False)
+
+    print(
+        f"\n{backlog} tasks queued; starting the crons (2 lanes) to drain them...",
+        flush=True,
+    )
+    server = start_odoo_server(tmp, database=server.database)
+    try:
+        started = time.monotonic()
+        pending = backlog
+        while pending and time.monotonic() - started < 300:
+            time.sleep(1)
+            queue = requests.get(f"{server.url}/health", timeout=10).json()["queue"]
+            pending = queue["pending"] + queue["processing"]
+            print(f"  {backlog - pending}/{backlog} done", end="\r", flush=True)
+        seconds = time.monotonic() - started
+        print(
+            f"\n  drained {backlog - pending} quotations in {seconds:.0f} s: "
+            f"{(backlog - pending) / seconds:.1f} quotations/s "
+            "(customer + opportunity + order, in-process)"
+        )
+    finally:
+        stop_odoo_server(server)
+
+
+if __name__ == "__main__":
+    main()
