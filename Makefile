@@ -1,6 +1,6 @@
 PYTHON ?= python3
 
-.PHONY: test run bootstrap lint
+.PHONY: test run bootstrap bench
 
 ## make test: bootstrap Odoo 18 in the user cache, lint, then run every test on a fresh database
 test:
@@ -12,3 +12,7 @@ run:
 
 bootstrap:
 	$(PYTHON) scripts/harness.py bootstrap
+
+## make bench: benchmarks against real servers, figures and ratios printed side by side
+bench:
+	$(PYTHON) scripts/harness.py bench

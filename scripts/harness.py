@@ -454,14 +454,11 @@ def run_linters():
         raise HarnessError(f"lint failed ({', '.join(failed)}): fix the findings above")
 
 
-def command_test(addons_path, pytest_args):
+def prepare_odoo(addons_path, workdir):
+    """Role, config and template database; the environment tests and benches need."""
     ensure_db_role()
-    run_linters()
-    workdir = Path(tempfile.mkdtemp(prefix="omq-test-"))
     config = write_odoo_config(addons_path, workdir / "odoo.conf")
     template = ensure_template(config)
-    database = f"omq_test_{os.getpid()}"
-    copy_database(template, database)
     env = dict(
         os.environ,
         **ensure_side_venvs(),
@@ -471,6 +468,15 @@ def command_test(addons_path, pytest_args):
         ODOO_MCP_PYTHON=str(VENV_PYTHON),
         ODOO_MCP_CACHE=str(CACHE),
     )
+    return template, env
+
+
+def command_test(addons_path, pytest_args):
+    run_linters()
+    workdir = Path(tempfile.mkdtemp(prefix="omq-test-"))
+    template, env = prepare_odoo(addons_path, workdir)
+    database = f"omq_test_{os.getpid()}"
+    copy_database(template, database)
     try:
         say(f"pytest on the database {database} (HttpCase included)")
         result = subprocess.run(
@@ -494,6 +500,25 @@ def command_test(addons_path, pytest_args):
         say("pytest collected no test: that is a failure here, never a pass")
         return 1
     return result.returncode
+
+
+def command_bench(addons_path, names):
+    """Run ``bench/<name>.py`` (all of them without names) against real servers."""
+    workdir = Path(tempfile.mkdtemp(prefix="omq-bench-"))
+    _template, env = prepare_odoo(addons_path, workdir)
+    scripts = [REPO / "bench" / f"{name}.py" for name in names] or sorted(
+        (REPO / "bench").glob("bench_*.py")
+    )
+    failed = 0
+    try:
+        for script in scripts:
+            say(f"benchmark {script.name}")
+            failed |= subprocess.run(
+                [str(VENV_PYTHON), str(script)], cwd=REPO, env=env, check=False
+            ).returncode
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return failed
 
 
 DEV_SETUP_SCRIPT = """
@@ -586,6 +611,8 @@ Ctrl-C stops the server.
         str(config),
         "-d",
         DEV_DATABASE,
+        "--load",
+        f"base,web,{ADDON}",
         "--db-filter",
         f"^{DEV_DATABASE}$",
         "--http-port",
@@ -600,13 +627,17 @@ Ctrl-C stops the server.
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["bootstrap", "test", "run"])
-    parser.add_argument("pytest_args", nargs="*", help="extra arguments for pytest")
+    parser.add_argument("command", choices=["bootstrap", "test", "run", "bench"])
+    parser.add_argument(
+        "args", nargs="*", help="test: extra pytest arguments; bench: benchmark names"
+    )
     args = parser.parse_args()
     try:
         addons_path = bootstrap()
         if args.command == "test":
-            sys.exit(command_test(addons_path, args.pytest_args))
+            sys.exit(command_test(addons_path, args.args))
+        if args.command == "bench":
+            sys.exit(command_bench(addons_path, args.args))
         if args.command == "run":
             sys.exit(command_run(addons_path))
     except HarnessError as error:

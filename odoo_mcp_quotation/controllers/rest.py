@@ -14,6 +14,7 @@ from odoo.http import request
 from odoo.modules.module import get_manifest
 
 from ..services import agent_messages as messages
+from ..services.elevenlabs_tools import elevenlabs_tools
 from ..services.health import database_health
 from ..services.openapi import openapi_document
 from ..services.quotation_service import QuotationService
@@ -94,6 +95,17 @@ class QuotationRestController(http.Controller):
         return json_response(
             openapi_document(request.httprequest.host_url.rstrip("/"), addon_version())
         )
+
+    @http.route(
+        "/api/quotation/elevenlabs-tools.json",
+        type="http",
+        auth="public",
+        csrf=False,
+        save_session=False,
+        methods=["GET"],
+    )
+    def elevenlabs_tool_definitions(self):
+        return json_response(elevenlabs_tools(request.httprequest.host_url.rstrip("/")))
 
     @http.route(
         "/api/quotation/docs",

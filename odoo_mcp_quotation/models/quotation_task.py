@@ -170,9 +170,12 @@ class QuotationTask(models.Model):
             if existing:
                 return existing
         vals = self._prepare_from_request(request, channel, idempotency_key)
+        # no "created" log nor follower for the API user: both cost a request
+        # more than the task itself, and the chatter starts with the outcome
+        quiet = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
         try:
             with self.env.cr.savepoint():
-                return self.create(vals)
+                return quiet.create(vals)
         except IntegrityError:
             existing = self._find_by_idempotency_key(idempotency_key)
             if not existing:
@@ -325,9 +328,14 @@ class QuotationTask(models.Model):
             return DEFAULTS[key]
 
     @api.model
-    def _trigger_processing(self, at=None):
-        """Wake the cron workers now (or ``at``) rather than at their next interval."""
-        for xmlid in CRON_LANES:
+    def _trigger_processing(self, at=None, all_lanes=False):
+        """Wake a cron worker now (or ``at``) rather than at its next interval.
+
+        One lane is enough for a new task; a lane that finds more work than its
+        batch wakes the others. Each wake-up costs Odoo a NOTIFY on a fresh
+        connection, so a request pays for one, not one per lane.
+        """
+        for xmlid in CRON_LANES if all_lanes else CRON_LANES[:1]:
             cron = self.env.ref(xmlid, raise_if_not_found=False)
             if cron:
                 cron.sudo()._trigger(at)
@@ -417,6 +425,8 @@ class QuotationTask(models.Model):
             self._begin_claim_transaction()
         self._requeue_expired_leases()
         tasks = self._claim_due_tasks(limit or self._queue_setting("batch_size"))
+        if tasks and self.search_count(self._due_domain(), limit=1):
+            self._trigger_processing(all_lanes=True)  # more than a batch: call for help
         if commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
         for task in tasks:
