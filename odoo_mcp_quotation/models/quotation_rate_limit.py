@@ -1,55 +1,67 @@
+import math
+
 from odoo import api, fields, models
 
 
 class QuotationRateLimit(models.Model):
-    """Requests counted per API key and minute, shared by every worker process.
+    """One row per API request, counted over a sliding minute per key.
 
-    Counting happens on its own short transaction so that concurrent requests
-    with the same key never wait on each other's row lock, and so that a
-    request that fails still counts.
+    Rows are only ever inserted, never updated, so requests of the same key on
+    several worker processes never wait on, nor conflict with, each other; and
+    the count is the same whichever worker or server answers.
     """
 
     _name = "quotation.rate.limit"
-    _description = "API Rate Limit Counter"
+    _description = "API Request Log for Rate Limits"
     _log_access = False
+    _order = "hit_at desc"
 
     key = fields.Char(required=True, help="SHA-256 of the API key, never the key.")
-    window_start = fields.Datetime(required=True)
-    count = fields.Integer(required=True, default=0)
+    hit_at = fields.Datetime(required=True)
 
-    _sql_constraints = [
-        (
-            "key_window_uniq",
-            "unique(key, window_start)",
-            "One counter per key and window.",
-        ),
-    ]
+    def init(self):
+        self.env.cr.execute(
+            "CREATE INDEX IF NOT EXISTS quotation_rate_limit_key_hit_at_idx "
+            "ON quotation_rate_limit (key, hit_at DESC)"
+        )
 
     @api.model
     def _hit(self, key, limit, window_seconds=60):
-        """Count one request; return the seconds to wait, or 0 when allowed."""
+        """Count one request; return the seconds to wait, or 0 when allowed.
+
+        Counted on a short transaction of its own, so that a request that fails
+        still counts and that its outcome does not hold the row.
+        """
         with self.env.registry.cursor() as cr:
-            # a lost count after a crash is harmless: do not wait for the WAL flush
+            # a lost row after a crash is harmless: do not wait for the WAL flush
             cr.execute("SET LOCAL synchronous_commit TO OFF")
             cr.execute(
                 """
-                INSERT INTO quotation_rate_limit (key, window_start, count)
-                VALUES (%(key)s, to_timestamp(
-                    floor(extract(epoch FROM now()) / %(window)s) * %(window)s
-                ) AT TIME ZONE 'UTC', 1)
-                ON CONFLICT (key, window_start)
-                DO UPDATE SET count = quotation_rate_limit.count + 1
-                RETURNING count,
-                          %(window)s - extract(epoch FROM now())::int %% %(window)s
+                INSERT INTO quotation_rate_limit (key, hit_at)
+                VALUES (%s, now() AT TIME ZONE 'UTC')
                 """,
-                {"key": key, "window": window_seconds},
+                [key],
             )
-            count, seconds_left = cr.fetchone()
-        return 0 if count <= limit else max(int(seconds_left), 1)
+            # the request before the last ``limit`` ones, if still in the window
+            cr.execute(
+                """
+                SELECT %(window)s
+                       - extract(epoch FROM (now() AT TIME ZONE 'UTC') - hit_at)
+                  FROM quotation_rate_limit
+                 WHERE key = %(key)s
+                   AND hit_at > (now() AT TIME ZONE 'UTC')
+                                - make_interval(secs => %(window)s)
+                 ORDER BY hit_at DESC
+                OFFSET %(limit)s LIMIT 1
+                """,
+                {"key": key, "window": window_seconds, "limit": limit},
+            )
+            row = cr.fetchone()
+        return max(math.ceil(row[0]), 1) if row else 0
 
     @api.model
     def _cron_vacuum(self):
         self.env.cr.execute(
-            "DELETE FROM quotation_rate_limit WHERE window_start < "
-            "(now() AT TIME ZONE 'UTC') - interval '1 hour'"
+            "DELETE FROM quotation_rate_limit "
+            "WHERE hit_at < (now() AT TIME ZONE 'UTC') - interval '1 hour'"
         )
