@@ -433,6 +433,38 @@ def ensure_template(config):
     return template
 
 
+# ---------------------------------------------------------------- browser
+# The names Odoo 18 looks for on PATH (odoo/tests/common.py, _find_executable).
+BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
+
+
+def _browser():
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
+def ensure_browser():
+    """Odoo's browser tours run headless Chromium: install Debian's when missing.
+
+    A tour without a browser would be skipped by Odoo with a mere warning; here
+    a missing browser stops the run instead, so no tour is ever skipped silently.
+    """
+    if _browser():
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        say("installing Debian's chromium for the browser tours (once)")
+        apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-q"], check=False, env=apt_env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "chromium"], check=False, env=apt_env
+        )
+        if _browser():
+            return
+    raise HarnessError(
+        "the browser tours need Chromium or Google Chrome on PATH: "
+        "install it (apt-get install chromium) and run again"
+    )
+
+
 # ---------------------------------------------------------------- commands
 def run_linters():
     say("ruff check, ruff format --check, pylint-odoo")
@@ -453,6 +485,7 @@ def run_linters():
 
 def command_test(addons_path, pytest_args):
     ensure_db_role()
+    ensure_browser()
     run_linters()
     workdir = Path(tempfile.mkdtemp(prefix="omq-test-"))
     config = write_odoo_config(addons_path, workdir / "odoo.conf")
