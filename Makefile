@@ -1,6 +1,6 @@
 PYTHON ?= python3
 
-.PHONY: test run bootstrap lint
+.PHONY: test run bootstrap lint screenshots
 
 ## make test: bootstrap Odoo 18 in the user cache, lint, then run every test on a fresh database
 test:
@@ -12,3 +12,7 @@ run:
 
 bootstrap:
 	$(PYTHON) scripts/harness.py bootstrap
+
+## make screenshots: photograph the list, form, kanban, graph and settings from a real server
+screenshots:
+	$(PYTHON) scripts/harness.py screenshots

@@ -23,6 +23,7 @@
         "views/res_config_settings_views.xml",
         "views/odoo_mcp_quotation_menus.xml",
     ],
+    "images": ["static/description/screenshot_list.png"],
     "assets": {
         "web.assets_tests": ["odoo_mcp_quotation/static/tests/tours/*.js"],
     },

@@ -380,7 +380,12 @@ def _addon_digest():
     addon = REPO / ADDON
     for path in sorted(addon.rglob("*")):
         relative = path.relative_to(addon)
-        if path.is_file() and relative.parts[0] != "tests" and path.suffix != ".pyc":
+        if (
+            path.is_file()
+            and relative.parts[0] != "tests"
+            and relative.parts[:2] != ("static", "description")  # Apps page only
+            and path.suffix != ".pyc"
+        ):
             digest.update(str(relative).encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -629,7 +634,7 @@ Ctrl-C stops the server.
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["bootstrap", "test", "run"])
+    parser.add_argument("command", choices=["bootstrap", "test", "run", "screenshots"])
     parser.add_argument("pytest_args", nargs="*", help="extra arguments for pytest")
     args = parser.parse_args()
     try:
@@ -638,6 +643,10 @@ if __name__ == "__main__":
             sys.exit(command_test(addons_path, args.pytest_args))
         if args.command == "run":
             sys.exit(command_run(addons_path))
+        if args.command == "screenshots":
+            import screenshots
+
+            sys.exit(screenshots.command_screenshots(addons_path))
     except HarnessError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

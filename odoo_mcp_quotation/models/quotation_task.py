@@ -1,6 +1,7 @@
 import json
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from psycopg2 import IntegrityError
@@ -327,7 +328,7 @@ class QuotationTask(models.Model):
                 }
             )
 
-    def _set_done(self, results):
+    def _set_done(self, results, duration=None):
         now = fields.Datetime.now()
         self.write(
             dict(
@@ -336,13 +337,11 @@ class QuotationTask(models.Model):
                 error=False,
                 done_at=now,
                 lease_until=False,
-                duration=(now - self.started_at).total_seconds()
-                if self.started_at
-                else 0.0,
+                duration=self._attempt_duration(now, duration),
             )
         )
 
-    def _set_failed(self, error):
+    def _set_failed(self, error, duration=None):
         now = fields.Datetime.now()
         self.write(
             {
@@ -350,16 +349,23 @@ class QuotationTask(models.Model):
                 "error": error,
                 "done_at": now,
                 "lease_until": False,
-                "duration": (now - self.started_at).total_seconds()
-                if self.started_at
-                else 0.0,
+                "duration": self._attempt_duration(now, duration),
             }
         )
+
+    def _attempt_duration(self, now, measured):
+        """The attempt's measured seconds; else whole seconds since it started.
+
+        Datetime fields drop microseconds, and an attempt takes milliseconds.
+        """
+        if measured is not None:
+            return measured
+        return (now - self.started_at).total_seconds() if self.started_at else 0.0
 
     def _set_cancelled(self):
         self.write({"state": CANCELLED, "lease_until": False, "next_attempt_at": False})
 
-    def _record_failed_attempt(self, error, retryable):
+    def _record_failed_attempt(self, error, retryable, duration=None):
         """Schedule a retry with exponential backoff, or fail for good."""
         self.ensure_one()
         if retryable and self.attempts < self.max_attempts:
@@ -377,7 +383,7 @@ class QuotationTask(models.Model):
                 )
             )
         else:
-            self._set_failed(error)
+            self._set_failed(error, duration)
             self.message_post(body=_("The quotation could not be created: %s", error))
 
     @api.model
@@ -490,12 +496,15 @@ class QuotationTask(models.Model):
         as_requester = self.with_user(self.requested_by_id).with_company(
             self.company_id
         )
+        started = time.perf_counter()
         try:
             with self.env.cr.savepoint():
                 results = QuotationBuilder(as_requester.env).build(as_requester)
-                self._set_done(results)
+                self._set_done(results, time.perf_counter() - started)
         except QuotationBuildError as error:
-            self._record_failed_attempt(str(error), retryable=False)
+            self._record_failed_attempt(
+                str(error), retryable=False, duration=time.perf_counter() - started
+            )
         except QuotationRetryLater as error:
             self._record_failed_attempt(str(error), retryable=True)
         except Exception as error:

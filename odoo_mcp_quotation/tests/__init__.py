@@ -1,4 +1,5 @@
 from . import (
+    test_i18n,
     test_quotation_builder_settings,
     test_quotation_task,
     test_quotation_task_concurrency,

@@ -25,11 +25,13 @@ class TestQuotationTaskTour(HttpCase):
         agent = new_test_user(
             self.env, login="omq_tour_agent", groups="sales_team.group_sale_salesman"
         )
+        self.env["res.lang"]._activate_lang("en_US")  # the tour reads English
         new_test_user(
             self.env,
             login="omq_tour_seller",
             password="omq_tour_seller",
             groups="sales_team.group_sale_salesman",
+            lang="en_US",
         )
         service = QuotationService(self.env(user=agent))
         lines = [{"product": "OMQ-TOUR-DESK", "quantity": 3}]

@@ -119,6 +119,16 @@ class TestQuotationTaskViews(QuotationTaskCase):
         stranger = self.env["res.partner"].create({"name": "No requests"})
         self.assertEqual(stranger.quotation_task_count, 0)
 
+    def test_processing_time_is_measured_below_the_second(self):
+        done = self.submit()
+        failed = self.submit(email="x@example.com", lines=[{"product": "Nothing"}])
+        self.process()
+        for task in (done, failed):
+            with self.subTest(state=task.state):
+                self.assertGreater(task.duration, 0)
+                self.assertLess(task.duration, 5)
+                self.assertNotEqual(task.duration, round(task.duration), "not whole")
+
     def test_processing_time_average_and_p90_per_state(self):
         tasks = self.env["quotation.task"]
         now = fields.Datetime.now()

@@ -6,6 +6,11 @@ PARAM = "odoo_mcp_quotation.{}"
 
 @tagged("post_install", "-at_install")
 class TestAIQuotationSettings(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env = cls.env(context=dict(cls.env.context, lang="en_US"))
+
     def _param(self, key):
         return self.env["ir.config_parameter"].get_param(PARAM.format(key))
 
