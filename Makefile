@@ -1,6 +1,6 @@
 PYTHON ?= python3
 
-.PHONY: test run bootstrap bench
+.PHONY: test run bootstrap bench screenshots
 
 ## make test: bootstrap Odoo 18 in the user cache, lint, then run every test on a fresh database
 test:
@@ -16,3 +16,7 @@ bootstrap:
 ## make bench: benchmarks against real servers, figures and ratios printed side by side
 bench:
 	$(PYTHON) scripts/harness.py bench
+
+## make screenshots: photograph the list, form, kanban, graph and settings from a real server
+screenshots:
+	$(PYTHON) scripts/harness.py screenshots

@@ -16,7 +16,17 @@
         "security/ir.model.access.csv",
         "data/utm_data.xml",
         "data/ir_cron_data.xml",
+        "views/quotation_task_views.xml",
+        "views/sale_order_views.xml",
+        "views/crm_lead_views.xml",
+        "views/res_partner_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/odoo_mcp_quotation_menus.xml",
     ],
+    "images": ["static/description/screenshot_list.png"],
+    "assets": {
+        "web.assets_tests": ["odoo_mcp_quotation/static/tests/tours/*.js"],
+    },
     "installable": True,
     "application": False,
 }

@@ -384,7 +384,12 @@ def _addon_digest():
     addon = REPO / ADDON
     for path in sorted(addon.rglob("*")):
         relative = path.relative_to(addon)
-        if path.is_file() and relative.parts[0] != "tests" and path.suffix != ".pyc":
+        if (
+            path.is_file()
+            and relative.parts[0] != "tests"
+            and relative.parts[:2] != ("static", "description")  # Apps page only
+            and path.suffix != ".pyc"
+        ):
             digest.update(str(relative).encode() + path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -436,6 +441,38 @@ def ensure_template(config):
     return template
 
 
+# ---------------------------------------------------------------- browser
+# The names Odoo 18 looks for on PATH (odoo/tests/common.py, _find_executable).
+BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
+
+
+def _browser():
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
+
+
+def ensure_browser():
+    """Odoo's browser tours run headless Chromium: install Debian's when missing.
+
+    A tour without a browser would be skipped by Odoo with a mere warning; here
+    a missing browser stops the run instead, so no tour is ever skipped silently.
+    """
+    if _browser():
+        return
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        say("installing Debian's chromium for the browser tours (once)")
+        apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-q"], check=False, env=apt_env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "chromium"], check=False, env=apt_env
+        )
+        if _browser():
+            return
+    raise HarnessError(
+        "the browser tours need Chromium or Google Chrome on PATH: "
+        "install it (apt-get install chromium) and run again"
+    )
+
+
 # ---------------------------------------------------------------- commands
 def run_linters():
     say("ruff check, ruff format --check, pylint-odoo")
@@ -472,6 +509,7 @@ def prepare_odoo(addons_path, workdir):
 
 
 def command_test(addons_path, pytest_args):
+    ensure_browser()
     run_linters()
     workdir = Path(tempfile.mkdtemp(prefix="omq-test-"))
     template, env = prepare_odoo(addons_path, workdir)
@@ -627,7 +665,9 @@ Ctrl-C stops the server.
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["bootstrap", "test", "run", "bench"])
+    parser.add_argument(
+        "command", choices=["bootstrap", "test", "run", "bench", "screenshots"]
+    )
     parser.add_argument(
         "args", nargs="*", help="test: extra pytest arguments; bench: benchmark names"
     )
@@ -640,6 +680,10 @@ if __name__ == "__main__":
             sys.exit(command_bench(addons_path, args.args))
         if args.command == "run":
             sys.exit(command_run(addons_path))
+        if args.command == "screenshots":
+            import screenshots
+
+            sys.exit(screenshots.command_screenshots(addons_path))
     except HarnessError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -1,11 +1,14 @@
+import json
 import logging
 import secrets
+import time
 from datetime import timedelta
 
 from psycopg2 import IntegrityError
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
 from ..services.quotation_builder import (
@@ -58,6 +61,7 @@ class QuotationTask(models.Model):
     _inherit = ["mail.thread"]
     _order = "id desc"
     _rec_name = "tracking_id"
+    _mail_post_access = "read"  # sales staff discuss a task they may not change
 
     tracking_id = fields.Char(
         string="Tracking ID",
@@ -69,7 +73,13 @@ class QuotationTask(models.Model):
         help="128 random bits given to the agent to follow the request.",
     )
     state = fields.Selection(
-        STATES, default=PENDING, required=True, readonly=True, index=True, tracking=True
+        STATES,
+        default=PENDING,
+        required=True,
+        readonly=True,
+        index=True,
+        tracking=True,
+        group_expand=True,  # the kanban shows every state, even an empty one
     )
     channel = fields.Selection(
         [("rest", "REST API"), ("mcp", "MCP"), ("ui", "Odoo UI")],
@@ -131,6 +141,22 @@ class QuotationTask(models.Model):
         aggregator="avg",
         help="Seconds from the start of the last attempt to its end.",
     )
+    duration_p90 = fields.Float(
+        string="Processing Time p90 (s)",
+        compute="_compute_duration_p90",
+        aggregator="p90",
+        help="90th percentile of the processing time: 9 tasks in 10 were faster.",
+    )
+    request_payload_pretty = fields.Text(
+        string="Request (JSON)", compute="_compute_request_payload_pretty"
+    )
+    # who follows the quotation, for "mine", grouping and record rules
+    user_id = fields.Many2one(
+        related="sale_order_id.user_id", string="Salesperson", store=True, index=True
+    )
+    team_id = fields.Many2one(
+        related="sale_order_id.team_id", string="Sales Team", store=True
+    )
 
     _sql_constraints = [
         ("tracking_id_uniq", "unique(tracking_id)", "The tracking ID must be unique."),
@@ -140,6 +166,33 @@ class QuotationTask(models.Model):
             "This idempotency key was already used by this user.",
         ),
     ]
+
+    @api.depends("duration")
+    def _compute_duration_p90(self):
+        """One task's p90 is its own time; groups get theirs from SQL."""
+        for task in self:
+            task.duration_p90 = task.duration
+
+    @api.depends("request_payload")
+    def _compute_request_payload_pretty(self):
+        for task in self:
+            task.request_payload_pretty = (
+                json.dumps(task.request_payload, indent=2, ensure_ascii=False)
+                if task.request_payload
+                else False
+            )
+
+    @api.model
+    def _read_group_select(self, aggregate_spec, query):
+        """Aggregate ``duration_p90`` as PostgreSQL's 90th percentile of duration.
+
+        Odoo knows no percentile aggregate; the graph and pivot views ask for
+        ``duration_p90:p90`` like any measure and get it from here.
+        """
+        if aggregate_spec == "duration_p90:p90":
+            duration = self._field_to_sql(self._table, "duration", query)
+            return SQL("PERCENTILE_CONT(0.9) WITHIN GROUP (ORDER BY %s)", duration)
+        return super()._read_group_select(aggregate_spec, query)
 
     def init(self):
         create_index(
@@ -229,6 +282,27 @@ class QuotationTask(models.Model):
         self._set_cancelled()
         return True
 
+    def action_open_quotation(self):
+        self.ensure_one()
+        if not self.sale_order_id:
+            raise UserError(_("This request has no quotation yet."))
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "sale.order",
+            "res_id": self.sale_order_id.id,
+            "views": [(False, "form")],
+        }
+
+    def _action_open_tasks(self, name):
+        """These tasks in the task views: the smart buttons' target."""
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "odoo_mcp_quotation.action_quotation_task"
+        )
+        action.update(name=name, domain=[("id", "in", self.ids)], context={})
+        if len(self) == 1:
+            action.update(res_id=self.id, views=[(False, "form")])
+        return action
+
     # ------------------------------------------------------------------ state machine
     def _set_pending(self, reset_attempts=False, delay=None):
         vals = {
@@ -258,7 +332,7 @@ class QuotationTask(models.Model):
                 }
             )
 
-    def _set_done(self, results):
+    def _set_done(self, results, duration=None):
         now = fields.Datetime.now()
         self.write(
             dict(
@@ -267,13 +341,11 @@ class QuotationTask(models.Model):
                 error=False,
                 done_at=now,
                 lease_until=False,
-                duration=(now - self.started_at).total_seconds()
-                if self.started_at
-                else 0.0,
+                duration=self._attempt_duration(now, duration),
             )
         )
 
-    def _set_failed(self, error):
+    def _set_failed(self, error, duration=None):
         now = fields.Datetime.now()
         self.write(
             {
@@ -281,16 +353,23 @@ class QuotationTask(models.Model):
                 "error": error,
                 "done_at": now,
                 "lease_until": False,
-                "duration": (now - self.started_at).total_seconds()
-                if self.started_at
-                else 0.0,
+                "duration": self._attempt_duration(now, duration),
             }
         )
+
+    def _attempt_duration(self, now, measured):
+        """The attempt's measured seconds; else whole seconds since it started.
+
+        Datetime fields drop microseconds, and an attempt takes milliseconds.
+        """
+        if measured is not None:
+            return measured
+        return (now - self.started_at).total_seconds() if self.started_at else 0.0
 
     def _set_cancelled(self):
         self.write({"state": CANCELLED, "lease_until": False, "next_attempt_at": False})
 
-    def _record_failed_attempt(self, error, retryable):
+    def _record_failed_attempt(self, error, retryable, duration=None):
         """Schedule a retry with exponential backoff, or fail for good."""
         self.ensure_one()
         if retryable and self.attempts < self.max_attempts:
@@ -309,7 +388,7 @@ class QuotationTask(models.Model):
                 )
             )
         else:
-            self._set_failed(error)
+            self._set_failed(error, duration)
             self.message_post(body=_("The quotation could not be created: %s", error))
 
     @api.model
@@ -455,12 +534,15 @@ class QuotationTask(models.Model):
         as_requester = self.with_user(self.requested_by_id).with_company(
             self.company_id
         )
+        started = time.perf_counter()
         try:
             with self.env.cr.savepoint():
                 results = QuotationBuilder(as_requester.env).build(as_requester)
-                self._set_done(results)
+                self._set_done(results, time.perf_counter() - started)
         except QuotationBuildError as error:
-            self._record_failed_attempt(str(error), retryable=False)
+            self._record_failed_attempt(
+                str(error), retryable=False, duration=time.perf_counter() - started
+            )
         except QuotationRetryLater as error:
             self._record_failed_attempt(str(error), retryable=True)
         except Exception as error:

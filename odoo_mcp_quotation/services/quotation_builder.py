@@ -15,6 +15,8 @@ CHANNEL_MEDIUMS = {
     "mcp": "odoo_mcp_quotation.utm_medium_mcp",
 }
 AMBIGUOUS_SHOWN = 5
+SETTING = "odoo_mcp_quotation.{}"  # ir.config_parameter keys set in Sales settings
+QUOTATION_EMAIL_LAYOUT = "mail.mail_notification_layout_with_responsible_signature"
 
 
 class QuotationBuildError(Exception):
@@ -38,7 +40,12 @@ class QuotationBuilder:
         products = self._resolve_products(task.line_ids)
         partner = task.partner_id or self._find_or_create_customer(task)
         lead = task.lead_id or self._create_opportunity(task, partner)
-        order = task.sale_order_id or self._create_order(task, partner, lead, products)
+        order = task.sale_order_id
+        if not order:
+            order = self._create_order(task, partner, lead, products)
+            self._assign_salesperson((lead, order), task, partner)
+            if self._setting("send_quotation_email") and partner.email:
+                self._send_quotation(order)
         return {
             "line_ids": [
                 Command.update(line.id, {"product_id": product.id})
@@ -195,10 +202,14 @@ class QuotationBuilder:
         }
 
     def _create_opportunity(self, task, partner):
+        team = self._configured_team(task.company_id)
         values = {
             "type": "opportunity",
             "name": _("Quotation request: %s", task.customer_name),
             "partner_id": partner.id,
+            # assigned by _assign_salesperson, never to the integration user
+            "user_id": False,
+            "team_id": team.id or False,
             "email_from": task.email or partner.email,
             "phone": task.phone or partner.phone,
             "description": task.notes or False,
@@ -213,6 +224,7 @@ class QuotationBuilder:
             "opportunity_id": lead.id,
             "company_id": task.company_id.id,
             "origin": task.tracking_id,
+            "user_id": False,
             "team_id": lead.team_id.id or False,
             "order_line": [
                 Command.create(
@@ -222,6 +234,71 @@ class QuotationBuilder:
             ],
             **self._utm_values(task),
         }
+        pricelist = self._configured_pricelist(task.company_id)
+        if pricelist:
+            values["pricelist_id"] = pricelist.id
         order = self.env["sale.order"].create(values)
         order._portal_ensure_token()  # the status answer links to it without writing
         return order
+
+    def _assign_salesperson(self, records, task, partner):
+        """Give the opportunity and quotation to the customer's salesperson.
+
+        Like a quotation typed in Odoo: the customer's own salesperson first,
+        else the one chosen in the settings, else nobody (every salesperson
+        sees unassigned documents). The choice is the admin's, so it is written
+        with sudo: an integration user limited to its own documents may not
+        hand a document to someone else.
+        """
+        salesperson = (
+            partner.user_id
+            or partner.commercial_partner_id.user_id
+            or self._configured_salesperson(task.company_id)
+        )
+        if not salesperson:
+            return
+        values = {"user_id": salesperson.id}
+        team = self._configured_team(task.company_id)
+        if team:
+            values["team_id"] = team.id  # else the salesperson's own team
+        for record in records:
+            record.sudo().write(dict(values))  # crm.lead's write adds to its vals
+
+    def _send_quotation(self, order):
+        """E-mail the quotation with Sale's own template, as "Send by Email" does.
+
+        Odoo sends chatter e-mails after the commit, so a task that fails
+        after this point never leaves an e-mail about a quotation that is gone.
+        """
+        order.sudo().with_context(mark_so_as_sent=True).message_post_with_source(
+            order._find_mail_template(),
+            email_layout_xmlid=QUOTATION_EMAIL_LAYOUT,
+            subtype_xmlid="mail.mt_comment",
+        )
+
+    # ------------------------------------------------------------------ settings
+    def _setting(self, key):
+        return self.env["ir.config_parameter"].sudo().get_param(SETTING.format(key))
+
+    def _configured(self, key, model):
+        value = self._setting(key)
+        record_id = int(value) if value and value.isdigit() else None
+        return self.env[model].sudo().browse(record_id).exists()
+
+    def _configured_salesperson(self, company):
+        user = self._configured("user_id", "res.users")
+        return user if user.active and company in user.company_ids else user.browse()
+
+    def _configured_team(self, company):
+        team = self._configured("team_id", "crm.team")
+        return (
+            team
+            if team.company_id in (company, team.company_id.browse())
+            else team.browse()
+        )
+
+    def _configured_pricelist(self, company):
+        pricelist = self._configured("pricelist_id", "product.pricelist")
+        if pricelist.company_id in (company, pricelist.company_id.browse()):
+            return pricelist
+        return pricelist.browse()

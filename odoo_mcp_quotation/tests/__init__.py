@@ -1,2 +1,10 @@
-from . import test_quotation_task, test_quotation_task_concurrency, test_request_schema
+from . import test_request_schema
+from . import test_quotation_task
+from . import test_quotation_task_concurrency
 from . import test_rest_api
+from . import test_i18n
+from . import test_quotation_builder_settings
+from . import test_quotation_task_tour
+from . import test_quotation_task_views
+from . import test_res_config_settings
+from . import test_security

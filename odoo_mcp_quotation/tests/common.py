@@ -26,7 +26,10 @@ class QuotationTaskCase(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.env = cls.env(context=dict(cls.env.context, tracking_disable=False))
+        # English messages whatever the database's language (es_ES in make test)
+        cls.env = cls.env(
+            context=dict(cls.env.context, tracking_disable=False, lang="en_US")
+        )
         cls.api_user = new_test_user(
             cls.env,
             login="omq_agent",

@@ -81,27 +81,47 @@ class TestRestApi(HttpCase):
         self.assertIn(task.sale_order_id.name, done["message"])
         self.assertIn("access_token=", done["portal_url"])
 
-    def test_elevenlabs_tool_call_as_sent(self):
-        # the body an ElevenLabs webhook tool builds from docs/elevenlabs.md's schema,
-        # conversation_id filled from system__conversation_id
-        body = {
+    def test_elevenlabs_tools_as_the_agent_calls_them(self):
+        """Fill the generated tool definitions as ElevenLabs would, then call them."""
+        tools = self.opener.get(
+            self.base_url() + "/api/quotation/elevenlabs-tools.json", timeout=20
+        ).json()
+        create, status_tool = (tool["tool_config"]["api_schema"] for tool in tools)
+        # what the LLM extracts from the call, by property description
+        said = {
             "customer_name": "Lucía Fernández",
             "email": "lucia@example.com",
             "phone": "+34 611 222 333",
+            "company_name": "Fernández Interiores",
             "lang": "es",
             "notes": "Llamada entrante: necesita dos escritorios.",
             "lines": [{"product": "OMQ-DESK", "quantity": 2}],
-            "conversation_id": "conv_01jx9x2m3n4p5q6r7s8t9v0w1x",
         }
-        first = self.call("POST", ASYNC, body)
-        retried = self.call("POST", ASYNC, body)
-        self.assertEqual(first.status_code, 202)
+        system = {"system__conversation_id": "conv_01jx9x2m3n4p5q6r7s8t9v0w1x"}
+        body = {}
+        for name, prop in create["request_body_schema"]["properties"].items():
+            if "dynamic_variable" in prop:
+                body[name] = system[prop["dynamic_variable"]]
+            else:
+                self.assertTrue(prop["description"], name)
+                body[name] = said[name]
+        path = create["url"].removeprefix(self.base_url())
+        first = self.call(create["method"], path, body)
+        retried = self.call(create["method"], path, body)
+        self.assertEqual(first.status_code, 202, first.text)
         self.assertEqual(first.json()["tracking_id"], retried.json()["tracking_id"])
         self.assertIn("Gracias", first.json()["message"])
+
+        assignment = tools[0]["tool_config"]["assignments"][0]
+        variables = {
+            assignment["dynamic_variable"]: first.json()[assignment["value_path"]]
+        }
         self.env["quotation.task"]._process_due_tasks()
-        status = self.call(
-            "GET", f"/api/quotation/status/{first.json()['tracking_id']}"
+        path_param = status_tool["path_params_schema"]["tracking_id"]
+        url = status_tool["url"].replace(
+            "{tracking_id}", variables[path_param["dynamic_variable"]]
         )
+        status = self.call(status_tool["method"], url.removeprefix(self.base_url()))
         self.assertEqual(status.json()["status"], "done")
         self.assertIn("está listo", status.json()["message"])
 

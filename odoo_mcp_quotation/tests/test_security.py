@@ -1,0 +1,153 @@
+from odoo import Command
+from odoo.exceptions import AccessError
+from odoo.tests import new_test_user, tagged
+
+from ..services.quotation_service import QuotationService
+from .common import QuotationTaskCase, quotation_payload
+
+
+@tagged("post_install", "-at_install")
+class TestQuotationTaskSecurity(QuotationTaskCase):
+    """Who sees and changes AI requests: following the Sales groups."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        groups = "sales_team.group_sale_salesman"
+        cls.alice = new_test_user(cls.env, login="omq_alice", groups=groups)
+        cls.bob = new_test_user(cls.env, login="omq_bob", groups=groups)
+        cls.all_docs = new_test_user(
+            cls.env, login="omq_all", groups="sales_team.group_sale_salesman_all_leads"
+        )
+        cls.manager = new_test_user(
+            cls.env,
+            login="omq_manager",
+            groups="sales_team.group_sale_salesman,"
+            "odoo_mcp_quotation.group_quotation_task_manager",
+        )
+        cls.portal = new_test_user(
+            cls.env, login="omq_portal", groups="base.group_portal"
+        )
+        cls.public = cls.env.ref("base.public_user")
+
+    def _tasks_seen_by(self, user):
+        return self.env["quotation.task"].with_user(user).search([]).with_env(self.env)
+
+    def test_salespeople_see_AI_requests_through_their_sales_group(self):
+        group = self.env.ref("odoo_mcp_quotation.group_quotation_task_user")
+        self.assertIn(group, self.alice.groups_id)
+        self.assertIn(
+            self.env.ref("odoo_mcp_quotation.group_quotation_task_manager"),
+            self.env.ref("base.user_admin").groups_id,
+        )
+
+    def test_own_documents_salesperson_sees_own_and_unassigned_only(self):
+        for_alice = self.submit(email="a1@example.com")
+        for_bob = self.submit(email="b1@example.com")
+        unassigned = self.submit(email="u1@example.com")
+        self.process()
+        for_alice.sale_order_id.user_id = self.alice
+        for_bob.sale_order_id.user_id = self.bob
+        unassigned.sale_order_id.user_id = False
+        self.assertEqual(for_alice.user_id, self.alice, "follows the quotation")
+
+        seen = self._tasks_seen_by(self.alice)
+        self.assertIn(for_alice, seen)
+        self.assertIn(unassigned, seen)
+        self.assertNotIn(for_bob, seen)
+        with self.assertRaises(AccessError):
+            for_bob.with_user(self.alice).read(["customer_name"])
+        with self.assertRaises(AccessError):
+            for_bob.line_ids.with_user(self.alice).read(["product_ref"])
+
+        self.assertLessEqual(
+            for_alice | for_bob | unassigned, self._tasks_seen_by(self.all_docs)
+        )
+        self.assertLessEqual(
+            for_alice | for_bob | unassigned, self._tasks_seen_by(self.manager)
+        )
+
+    def test_integration_user_creates_and_reads_its_own_requests(self):
+        task = self.submit()
+        self.process()
+        self.assertEqual(task.state, "done", task.error)
+        task.sale_order_id.user_id = self.bob  # assigned to someone else
+        status = self.service.status(task.tracking_id)
+        self.assertEqual(status["status"], "done")
+
+    def test_only_managers_retry_cancel_and_correct(self):
+        task = self.submit(lines=[{"product": "Flux Capacitor"}])
+        self.process()
+        self.assertEqual(task.state, "failed")
+        for user in (self.alice, self.all_docs):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                task.with_user(user).action_retry()
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                task.line_ids.with_user(user).product_ref = "OMQ-DESK"
+        self.assertEqual(task.state, "failed")
+
+        # the manager fixes what the agent misheard, then retries
+        as_manager = task.with_user(self.manager)
+        as_manager.line_ids.product_ref = "OMQ-DESK"
+        as_manager.action_retry()
+        self.process()
+        self.assertEqual(task.state, "done", task.error)
+        self.assertEqual(task.sale_order_id.order_line.product_id, self.desk)
+
+        pending = self.submit(email="p@example.com")
+        with self.assertRaises(AccessError):
+            pending.with_user(self.alice).action_cancel()
+        pending.with_user(self.manager).action_cancel()
+        self.assertEqual(pending.state, "cancelled")
+
+    def test_salespeople_discuss_a_request_they_cannot_change(self):
+        task = self.submit()
+        task.with_user(self.alice).message_post(
+            body="Called the customer back.", message_type="comment"
+        )
+        self.assertIn("Called the customer back.", task.message_ids[0].body)
+
+    def test_portal_and_public_users_see_nothing(self):
+        task = self.submit()
+        for user in (self.portal, self.public):
+            Task = self.env["quotation.task"].with_user(user)
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                Task.search([])
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                task.with_user(user).read(["customer_name"])
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                task.line_ids.with_user(user).read(["product_ref"])
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                QuotationService(Task.env).submit(quotation_payload(), "rest")
+
+    def test_salesperson_of_company_a_sees_nothing_of_company_b(self):
+        company_b = self.env["res.company"].create({"name": "OMQ Company B"})
+        agent_b = new_test_user(
+            self.env,
+            login="omq_agent_b",
+            groups="sales_team.group_sale_salesman_all_leads",
+            company_id=company_b.id,
+            company_ids=[Command.set(company_b.ids)],
+        )
+        task_b = QuotationService(self.env(user=agent_b)).submit(
+            quotation_payload(email="b@example.com"), "rest"
+        )
+        task_b = task_b.with_env(self.env)
+        self.assertEqual(task_b.company_id, company_b)
+        task_a = self.submit()
+        seller_a = new_test_user(
+            self.env,
+            login="omq_seller_a",
+            groups="sales_team.group_sale_salesman_all_leads,"
+            "odoo_mcp_quotation.group_quotation_task_manager",
+        )
+        self.assertNotIn(company_b, seller_a.company_ids)
+        seen = self._tasks_seen_by(seller_a)
+        self.assertIn(task_a, seen)
+        self.assertNotIn(task_b, seen)
+        with self.assertRaises(AccessError):
+            task_b.with_user(seller_a).read(["customer_name"])
+        with self.assertRaises(AccessError):
+            task_b.line_ids.with_user(seller_a).read(["product_ref"])
+        lines_seen = self.env["quotation.task.line"].with_user(seller_a).search([])
+        self.assertFalse(lines_seen & task_b.line_ids)

@@ -1,0 +1,295 @@
+"""Screenshots of the addon's UI from a real run, for the README and the Apps page.
+
+Run through ``make screenshots``: the harness copies the template database,
+agents' requests go through the real service and the real queue, a real
+``odoo-bin`` serves them, and headless Chromium (driven over the DevTools
+protocol, as Odoo's own tours drive it) photographs the pages.
+"""
+
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from base64 import b64decode
+from pathlib import Path
+
+import harness
+import websocket  # websocket-client, in the harness virtualenv
+
+OUTPUT = harness.REPO / harness.ADDON / "static" / "description"
+WIDTH, HEIGHT = 1600, 1000
+
+SEED_SCRIPT = """
+from odoo.addons.odoo_mcp_quotation.services.quotation_service import QuotationService
+
+Product = env["product.product"]
+for code, name, price in [
+    ("DESK-STD", "Standing Desk", 520.0),
+    ("CHAIR-ERG", "Ergonomic Chair", 189.0),
+    ("LAMP-LED", "LED Desk Lamp", 39.9),
+    ("MON-27", "27-inch Monitor", 249.0),
+]:
+    Product.create({"default_code": code, "name": name, "list_price": price})
+agent = env["res.users"].create({
+    "name": "Voice Agent", "login": "voice_agent",
+    "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
+})
+llm = env["res.users"].create({
+    "name": "Claude Connector", "login": "claude_connector",
+    "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
+})
+env["res.lang"]._activate_lang("en_US")  # the template has Spanish only
+env.ref("base.user_admin").lang = "en_US"
+env["ir.config_parameter"].set_param(
+    "odoo_mcp_quotation.user_id", env.ref("base.user_admin").id
+)
+requests = [
+    (agent, "rest", "Ana García", "ana@garcia-muebles.es", "García Muebles",
+     [("DESK-STD", 2), ("CHAIR-ERG", 4)]),
+    (llm, "mcp", "Tom Becker", "tom@becker.de", "Becker GmbH",
+     [("MON-27", 6), ("LAMP-LED", 6)]),
+    (agent, "rest", "Lucía Romero", "lucia@romero.es", None,
+     [("Flux Capacitor", 1)]),
+    (llm, "mcp", "Priya Nair", "priya@nair.in", "Nair Studio",
+     [("CHAIR-ERG", 12)]),
+    (agent, "rest", "Marc Dubois", "marc@dubois.fr", None,
+     [("DESK-STD", 1), ("LAMP-LED", 1)]),
+    (llm, "mcp", "Chen Wei", "chen@wei.cn", "Wei Trading",
+     [("MON-27", 2), ("Monitor Arm", 2)]),
+    (agent, "rest", "Sofia Rossi", "sofia@rossi.it", "Rossi Design",
+     [("DESK-STD", 8), ("CHAIR-ERG", 8), ("LAMP-LED", 8)]),
+]
+for user, channel, name, email, company, lines in requests:
+    QuotationService(env(user=user)).submit(
+        {
+            "customer_name": name, "email": email, "company_name": company,
+            "notes": "Asked on the phone for a quote this week.",
+            "lines": [{"product": p, "quantity": q} for p, q in lines],
+        },
+        channel,
+    )
+env.cr.commit()
+while env["quotation.task"]._process_due_tasks(commit=True):
+    pass
+for name in ("Kenji Sato", "Eva Novak"):
+    QuotationService(env(user=agent)).submit(
+        {"customer_name": name, "phone": "+34 600 000 000",
+         "lines": [{"product": "LAMP-LED", "quantity": 3}]},
+        "rest",
+    )
+env.cr.commit()
+done = env["quotation.task"].search([("state", "=", "done")], order="id", limit=1)
+print("OMQ_DONE_TASK=%s" % done.id)
+"""
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise harness.HarnessError(f"{url} did not answer within {timeout} s")
+
+
+def _session_id(base, database):
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "params": {"db": database, "login": "admin", "password": "admin"},
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{base}/web/session/authenticate",
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        for header in response.headers.get_all("Set-Cookie"):
+            if header.startswith("session_id="):
+                return header.split(";")[0].split("=", 1)[1]
+    raise harness.HarnessError("logging in as admin failed")
+
+
+class Browser:
+    """Just enough of the DevTools protocol to load a page and photograph it."""
+
+    def __init__(self, profile):
+        port = _free_port()
+        self.process = subprocess.Popen(
+            [
+                harness._browser(),
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                f"--window-size={WIDTH},{HEIGHT}",
+                f"--remote-debugging-port={port}",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(f"http://127.0.0.1:{port}/json/version")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=5) as r:
+            page = next(t for t in json.load(r) if t["type"] == "page")
+        self.socket = websocket.create_connection(
+            page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
+        )
+        self.next_id = 0
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.socket.send(
+            json.dumps({"id": self.next_id, "method": method, "params": params})
+        )
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise harness.HarnessError(f"{method}: {message['error']}")
+                return message.get("result", {})
+
+    def wait_for(self, selector, timeout=30):
+        deadline = time.monotonic() + timeout
+        expression = f"!!document.querySelector({json.dumps(selector)})"
+        while time.monotonic() < deadline:
+            if self.call("Runtime.evaluate", expression=expression)["result"]["value"]:
+                return
+            time.sleep(0.2)
+        raise harness.HarnessError(f"{selector} never appeared")
+
+    def shoot(self, url, selector, path, scroll_to=None):
+        self.call("Page.navigate", url=url)
+        self.wait_for(selector)
+        if scroll_to:
+            self.call(
+                "Runtime.evaluate",
+                expression=f"document.querySelector({json.dumps(scroll_to)})"
+                ".closest('.o_settings_container').scrollIntoView()",
+            )
+        time.sleep(1.5)  # let animations and lazy assets settle
+        self.call(
+            "Runtime.evaluate",
+            expression="document.querySelectorAll('.o_notification')"
+            ".forEach((notification) => notification.remove())",
+        )
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        path.write_bytes(b64decode(data))
+        harness.say(f"wrote {path.relative_to(harness.REPO)}")
+
+    def close(self):
+        self.socket.close()
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def command_screenshots(addons_path):
+    harness.ensure_db_role()
+    harness.ensure_browser()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="omq-shots-"))
+    config = harness.write_odoo_config(addons_path, workdir / "odoo.conf")
+    template = harness.ensure_template(config)
+    database = f"omq_shots_{_free_port()}"
+    harness.copy_database(template, database)
+    server = browser = None
+    try:
+        seed = harness.odoo_bin(
+            config,
+            "-d",
+            database,
+            "--log-level=warn",
+            "--max-cron-threads=0",
+            subcommand="shell",
+            input=SEED_SCRIPT,
+            capture_output=True,
+            text=True,
+        )
+        done = [
+            line.split("=", 1)[1]
+            for line in seed.stdout.splitlines()
+            if line.startswith("OMQ_DONE_TASK=")
+        ]
+        if not done:
+            print(seed.stdout, seed.stderr)
+            raise harness.HarnessError("seeding the screenshot database failed")
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [
+                str(harness.VENV_PYTHON),
+                str(harness.ODOO_DIR / "odoo-bin"),
+                "-c",
+                str(config),
+                "-d",
+                database,
+                "--db-filter",
+                f"^{database}$",
+                "--http-port",
+                str(port),
+                "--max-cron-threads=0",
+                "--log-level=warn",
+                "--logfile",
+                str(workdir / "odoo.log"),
+            ]
+        )
+        _wait_for(f"{base}/web/health")
+        browser = Browser(workdir / "chromium")
+        browser.call("Page.enable")
+        browser.call(
+            "Network.setCookie",
+            name="session_id",
+            value=_session_id(base, database),
+            domain="127.0.0.1",
+            path="/",
+        )
+        action = f"{base}/odoo/action-odoo_mcp_quotation.action_quotation_task"
+        analysis = (
+            f"{base}/odoo/action-odoo_mcp_quotation.action_quotation_task_analysis"
+        )
+        browser.shoot(
+            action, ".o_list_view .o_data_row", OUTPUT / "screenshot_list.png"
+        )
+        browser.shoot(
+            f"{action}/{done[0]}",
+            ".o_form_view .o-mail-Chatter .o-mail-Message",
+            OUTPUT / "screenshot_form.png",
+        )
+        browser.shoot(
+            f"{action}?view_type=kanban",
+            ".o_kanban_view .o_kanban_record",
+            OUTPUT / "screenshot_kanban.png",
+        )
+        browser.shoot(
+            analysis,
+            ".o_graph_canvas_container canvas",
+            OUTPUT / "screenshot_graph.png",
+        )
+        browser.shoot(
+            f"{base}/odoo/settings#sale_management",
+            ".o_field_widget[name=ai_quotation_rate_limit]",
+            OUTPUT / "screenshot_settings.png",
+            scroll_to=".o_field_widget[name=ai_quotation_team_id]",
+        )
+    finally:
+        if browser:
+            browser.close()
+        if server:
+            server.terminate()
+            server.wait(timeout=30)
+        harness.drop_database(database)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
