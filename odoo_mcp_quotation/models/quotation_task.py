@@ -153,6 +153,7 @@ class QuotationTask(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         tasks = super().create(vals_list)
+        tasks._audit("created")
         self._trigger_processing()
         return tasks
 
@@ -215,6 +216,7 @@ class QuotationTask(models.Model):
         if self.filtered(lambda task: task.state not in (FAILED, CANCELLED)):
             raise UserError(_("Only failed or cancelled tasks can be retried."))
         self._set_pending(reset_attempts=True)
+        self._audit("retried")
         self.message_post(body=_("Retry requested by %s.", self.env.user.name))
         self._trigger_processing()
         return True
@@ -268,6 +270,7 @@ class QuotationTask(models.Model):
                 else 0.0,
             )
         )
+        self._audit("done")
 
     def _set_failed(self, error):
         now = fields.Datetime.now()
@@ -282,9 +285,11 @@ class QuotationTask(models.Model):
                 else 0.0,
             }
         )
+        self._audit("failed")
 
     def _set_cancelled(self):
         self.write({"state": CANCELLED, "lease_until": False, "next_attempt_at": False})
+        self._audit("cancelled")
 
     def _record_failed_attempt(self, error, retryable):
         """Schedule a retry with exponential backoff, or fail for good."""
@@ -437,3 +442,8 @@ class QuotationTask(models.Model):
             )
         else:
             self.message_post(body=_("Quotation %s created.", self.sale_order_id.name))
+
+    # ------------------------------------------------------------------ audit log
+    def _audit(self, event):
+        """Queue the audit document of this change in the same transaction."""
+        self.env["quotation.audit.entry"]._record(self, event)
