@@ -86,7 +86,7 @@ class QuotationAuditEntry(models.Model):
     attempts = fields.Integer(readonly=True, help="Sending rounds that failed.")
     error = fields.Text(string="Last Error", readonly=True)
     next_attempt_at = fields.Datetime(readonly=True)
-    sent_at = fields.Datetime(readonly=True)
+    sent_at = fields.Datetime(readonly=True, index=True)
 
     _sql_constraints = [
         ("key_uniq", "unique(key)", "Two audit documents cannot share one key."),
@@ -103,11 +103,13 @@ class QuotationAuditEntry(models.Model):
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_pending(self):
-        if any(entry.state == PENDING for entry in self):
+        """Unsent entries are the log itself; discarding them must be deliberate."""
+        if self._is_enabled() and any(entry.state == PENDING for entry in self):
             raise UserError(
                 _(
                     "Audit entries that were not sent yet cannot be deleted: fix "
-                    "the destination in Settings and they go out by themselves."
+                    "the destination in Settings and they go out by themselves. "
+                    "To discard them on purpose, disable the audit log first."
                 )
             )
 
@@ -339,20 +341,12 @@ class QuotationAuditEntry(models.Model):
         server, the button) skips these entries; a crash before commit leaves
         them pending and the next round writes the same key with the same body.
         """
+        if not self._is_enabled():  # kept, not sent, until it is enabled again
+            return self.browse(), self.browse()
         entries = self._claim_due_entries(limit or self._audit_setting("batch_size"))
         if not entries:
             return entries, entries
-        config = self._destination_config()
-        try:
-            destinations = build_destinations(config)
-        except AuditStoreError as error:
-            errors = [str(error)] * len(entries)
-        else:
-            errors = put_many(
-                destinations,
-                [(entry.key, entry.document.encode()) for entry in entries],
-                concurrency=config["concurrency"],
-            )
+        errors = self._upload(entries)
         failed = entries.browse(
             entry.id for entry, error in zip(entries, errors, strict=True) if error
         )
@@ -369,6 +363,23 @@ class QuotationAuditEntry(models.Model):
                 failed[0].error,
             )
         return sent, failed
+
+    def _upload(self, entries):
+        """One error message (or None) per entry, in order."""
+        config = self._destination_config()
+        documents = [(entry.key, entry.document.encode()) for entry in entries]
+        try:
+            destinations = build_destinations(config)
+            return put_many(destinations, documents, config["concurrency"])
+        except AuditStoreError as error:
+            return [str(error)] * len(entries)
+        except Exception as error:
+            _logger.exception("Audit log: unexpected error while uploading")
+            message = _(
+                "Unexpected error (%s) while sending; the server log has the details.",
+                type(error).__name__,
+            )
+            return [message] * len(entries)
 
     def _record_failed_attempt(self, error):
         self.ensure_one()

@@ -69,11 +69,15 @@ class ResConfigSettings(models.TransientModel):
     @api.depends("quotation_audit_enabled")
     def _compute_quotation_audit_status(self):
         entries = self.env["quotation.audit.entry"].sudo()
-        pending = entries.search([("state", "=", "pending")], order="id desc")
-        last_error = pending.filtered("error")[:1].error
+        pending = entries.search_count([("state", "=", "pending")])
+        last_failed = entries.search(
+            [("state", "=", "pending"), ("error", "!=", False)],
+            order="write_date desc, id desc",
+            limit=1,
+        )
         for settings in self:
-            settings.quotation_audit_pending_count = len(pending)
-            settings.quotation_audit_last_error = last_error or False
+            settings.quotation_audit_pending_count = pending
+            settings.quotation_audit_last_error = last_failed.error or False
 
     @api.constrains("quotation_audit_prefix", "quotation_audit_s3_endpoint_url")
     def _check_quotation_audit_settings(self):

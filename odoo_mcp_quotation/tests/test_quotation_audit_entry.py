@@ -285,14 +285,26 @@ class TestAuditLog(AuditLogCase):
         sent, _failed = self.send()
         self.assertEqual(sent, self.entries(task))
 
-    def test_unsent_entries_cannot_be_deleted(self):
-        task = self.submit()
-        (entry,) = self.entries(task)
-        with self.assertRaises(UserError):
-            entry.unlink()
+    def test_unsent_entries_are_deleted_only_on_purpose(self):
+        kept, discarded = self.submit(), self.submit(email="luis@example.com")
+        with self.assertRaisesRegex(UserError, "disable the audit log first"):
+            self.entries(kept).unlink()
         self.send()
-        entry.unlink()
-        self.assertFalse(entry.exists())
+        self.entries(kept).unlink()
+        self.assertFalse(self.entries(kept), "sent entries may go")
+        self.entries(discarded).state = "pending"
+        self.configure(enabled="")
+        self.entries(discarded).unlink()
+        self.assertFalse(self.entries(discarded))
+
+    def test_entries_wait_while_the_log_is_disabled(self):
+        task = self.submit()
+        self.configure(enabled="")
+        self.assertEqual(self.send(), (self.Entry, self.Entry))
+        self.assertEqual(self.entries(task).attempts, 0)
+        self.configure(enabled="True")
+        sent, _failed = self.send()
+        self.assertEqual(sent, self.entries(task))
 
     def test_sent_entries_are_forgotten_after_the_retention_period(self):
         old, recent, pending = (
