@@ -48,7 +48,9 @@ class S3TestServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.access_key = dict(ANY_KEY)
         self.process = None
-        self.log_path = Path(tempfile.mkstemp(prefix="moto-", suffix=".log")[1])
+        descriptor, log_path = tempfile.mkstemp(prefix="moto-", suffix=".log")
+        os.close(descriptor)
+        self.log_path = Path(log_path)
 
     def __enter__(self):
         return self.start()
@@ -96,6 +98,9 @@ class S3TestServer:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def __del__(self):
+        self.log_path.unlink(missing_ok=True)
 
     def _provision(self):
         self.access_key = dict(ANY_KEY)
