@@ -10,7 +10,7 @@
     "category": "Sales",
     "development_status": "Beta",
     "depends": ["sale_management", "crm"],
-    "external_dependencies": {"python": ["pydantic"]},
+    "external_dependencies": {"python": ["pydantic", "boto3"]},
     "data": [
         "security/odoo_mcp_quotation_security.xml",
         "security/ir.model.access.csv",
@@ -20,6 +20,7 @@
         "views/sale_order_views.xml",
         "views/crm_lead_views.xml",
         "views/res_partner_views.xml",
+        "views/quotation_audit_entry_views.xml",
         "views/res_config_settings_views.xml",
         "views/odoo_mcp_quotation_menus.xml",
     ],

@@ -5,3 +5,4 @@ from . import res_config_settings
 from . import sale_order
 from . import crm_lead
 from . import res_partner
+from . import quotation_audit_entry

@@ -207,6 +207,7 @@ class QuotationTask(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         tasks = super().create(vals_list)
+        tasks._audit("created")
         self._trigger_processing()
         return tasks
 
@@ -272,6 +273,7 @@ class QuotationTask(models.Model):
         if self.filtered(lambda task: task.state not in (FAILED, CANCELLED)):
             raise UserError(_("Only failed or cancelled tasks can be retried."))
         self._set_pending(reset_attempts=True)
+        self._audit("retried")
         self.message_post(body=_("Retry requested by %s.", self.env.user.name))
         self._trigger_processing()
         return True
@@ -344,6 +346,7 @@ class QuotationTask(models.Model):
                 duration=self._attempt_duration(now, duration),
             )
         )
+        self._audit("done")
 
     def _set_failed(self, error, duration=None):
         now = fields.Datetime.now()
@@ -356,6 +359,7 @@ class QuotationTask(models.Model):
                 "duration": self._attempt_duration(now, duration),
             }
         )
+        self._audit("failed")
 
     def _attempt_duration(self, now, measured):
         """The attempt's measured seconds; else whole seconds since it started.
@@ -368,6 +372,7 @@ class QuotationTask(models.Model):
 
     def _set_cancelled(self):
         self.write({"state": CANCELLED, "lease_until": False, "next_attempt_at": False})
+        self._audit("cancelled")
 
     def _record_failed_attempt(self, error, retryable, duration=None):
         """Schedule a retry with exponential backoff, or fail for good."""
@@ -557,3 +562,8 @@ class QuotationTask(models.Model):
             )
         else:
             self.message_post(body=_("Quotation %s created.", self.sale_order_id.name))
+
+    # ------------------------------------------------------------------ audit log
+    def _audit(self, event):
+        """Queue the audit document of this change in the same transaction."""
+        self.env["quotation.audit.entry"]._record(self, event)

@@ -1,8 +1,13 @@
+import json
 import re
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
+from ..services.audit_store import AuditStoreError, build_destinations, put_everywhere
+from .quotation_audit_entry import PARAM_PREFIX, SCHEMA_VERSION
+
+AUDIT_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9._\-/]*$")
 ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
 
 
@@ -109,6 +114,141 @@ class ResConfigSettings(models.TransientModel):
         action = self.env["res.users"].action_get()
         action["res_id"] = self.env.uid
         return action
+
+    # ------------------------------------------------------------------ audit log
+    quotation_audit_enabled = fields.Boolean(
+        string="AI Quotations Audit Log",
+        config_parameter=PARAM_PREFIX + "enabled",
+        help="Keep every quotation request and its outcome as JSON documents "
+        "outside Odoo.",
+    )
+    quotation_audit_prefix = fields.Char(
+        string="Key Prefix",
+        config_parameter=PARAM_PREFIX + "prefix",
+        default="quotation-audit",
+        help="Documents are written to <prefix>/YYYY/MM/DD/<tracking id>/<event>.json",
+    )
+    quotation_audit_s3_bucket = fields.Char(
+        string="S3 Bucket", config_parameter=PARAM_PREFIX + "s3_bucket"
+    )
+    quotation_audit_s3_region = fields.Char(
+        string="S3 Region",
+        config_parameter=PARAM_PREFIX + "s3_region",
+        help="Empty: AWS_REGION from the server's environment or boto3's default.",
+    )
+    quotation_audit_s3_endpoint_url = fields.Char(
+        string="S3 Endpoint URL",
+        config_parameter=PARAM_PREFIX + "s3_endpoint_url",
+        help="Only for S3-compatible stores such as MinIO "
+        "(http://minio:9000); empty for AWS S3.",
+    )
+    quotation_audit_s3_access_key_id = fields.Char(
+        string="S3 Access Key ID",
+        config_parameter=PARAM_PREFIX + "s3_access_key_id",
+        groups="base.group_system",
+        help="Empty: credentials come from the server's environment "
+        "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or its instance role.",
+    )
+    quotation_audit_s3_secret_access_key = fields.Char(
+        string="S3 Secret Access Key",
+        config_parameter=PARAM_PREFIX + "s3_secret_access_key",
+        groups="base.group_system",
+    )
+    quotation_audit_local_directory = fields.Char(
+        string="Local Directory",
+        config_parameter=PARAM_PREFIX + "local_directory",
+        groups="base.group_system",
+        help="Also (or only) write the documents under this directory of the "
+        "Odoo server.",
+    )
+    quotation_audit_pending_count = fields.Integer(
+        string="Audit Entries Waiting", compute="_compute_quotation_audit_status"
+    )
+    quotation_audit_last_error = fields.Text(
+        string="Last Audit Log Error", compute="_compute_quotation_audit_status"
+    )
+
+    @api.depends("quotation_audit_enabled")
+    def _compute_quotation_audit_status(self):
+        entries = self.env["quotation.audit.entry"].sudo()
+        pending = entries.search_count([("state", "=", "pending")])
+        last_failed = entries.search(
+            [("state", "=", "pending"), ("error", "!=", False)],
+            order="write_date desc, id desc",
+            limit=1,
+        )
+        for settings in self:
+            settings.quotation_audit_pending_count = pending
+            settings.quotation_audit_last_error = last_failed.error or False
+
+    @api.constrains("quotation_audit_prefix", "quotation_audit_s3_endpoint_url")
+    def _check_quotation_audit_settings(self):
+        for settings in self:
+            prefix = settings.quotation_audit_prefix or ""
+            if not AUDIT_PREFIX_PATTERN.match(prefix) or ".." in prefix.split("/"):
+                raise ValidationError(
+                    _(
+                        "The audit key prefix may only hold letters, digits and "
+                        "- _ . / (no '..'): for example quotation-audit/production."
+                    )
+                )
+            endpoint = settings.quotation_audit_s3_endpoint_url
+            if endpoint and not endpoint.strip().startswith(("http://", "https://")):
+                raise ValidationError(
+                    _(
+                        "The S3 endpoint URL must start with http:// or https://, "
+                        "for example http://minio:9000."
+                    )
+                )
+
+    def _quotation_audit_config(self):
+        """The destination settings as typed in the form, saved or not."""
+        self.ensure_one()
+        entries = self.env["quotation.audit.entry"]
+        return {
+            "s3_bucket": (self.quotation_audit_s3_bucket or "").strip(),
+            "s3_region": (self.quotation_audit_s3_region or "").strip(),
+            "s3_endpoint_url": (self.quotation_audit_s3_endpoint_url or "").strip(),
+            "s3_access_key_id": (self.quotation_audit_s3_access_key_id or "").strip(),
+            "s3_secret_access_key": (
+                self.quotation_audit_s3_secret_access_key or ""
+            ).strip(),
+            "local_directory": (self.quotation_audit_local_directory or "").strip(),
+            "concurrency": entries._audit_setting("concurrency"),
+        }
+
+    def action_quotation_audit_test_connection(self):
+        """Write a small probe document where the audit log would go."""
+        self.ensure_one()
+        prefix = "/".join(
+            p for p in (self.quotation_audit_prefix or "").split("/") if p
+        )
+        key = f"{prefix}/_connection_test.json" if prefix else "_connection_test.json"
+        probe = {
+            "schema_version": SCHEMA_VERSION,
+            "event": "connection_test",
+            "occurred_at": fields.Datetime.now().isoformat() + "Z",
+            "database": self.env.cr.dbname,
+            "actor": {"id": self.env.user.id, "login": self.env.user.login},
+        }
+        try:
+            destinations = build_destinations(self._quotation_audit_config())
+            put_everywhere(destinations, key, json.dumps(probe, indent=2).encode())
+        except AuditStoreError as error:
+            raise UserError(_("Connection test failed. %s", error)) from None
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "title": _("Connection test successful"),
+                "message": _(
+                    "Wrote %(key)s to %(destinations)s.",
+                    key=key,
+                    destinations=", ".join(str(d) for d in destinations),
+                ),
+            },
+        }
 
 
 def _split_origins(value):

@@ -8,3 +8,4 @@ from . import test_quotation_task_tour
 from . import test_quotation_task_views
 from . import test_res_config_settings
 from . import test_security
+from . import test_quotation_audit_entry
