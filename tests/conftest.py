@@ -92,7 +92,7 @@ def start_odoo_server(tmp_path, *, workers=2, extra_args=()):
         line for line in setup.stdout.splitlines() if line.startswith("OMQ_API_KEY=")
     ]
     assert keys, setup.stdout + setup.stderr
-    port = free_port()
+    port, gevent_port = free_port(), free_port()
     log_path = tmp_path / f"odoo-{port}.log"
     command = [
         sys.executable,
@@ -106,7 +106,7 @@ def start_odoo_server(tmp_path, *, workers=2, extra_args=()):
         "--http-port",
         str(port),
         "--gevent-port",
-        str(free_port()),
+        str(gevent_port),
         "--workers",
         str(workers),
         "--max-cron-threads",
@@ -126,6 +126,7 @@ def start_odoo_server(tmp_path, *, workers=2, extra_args=()):
         api_key=keys[0].split("=", 1)[1],
         process=process,
         log_path=log_path,
+        extra={"gevent_url": f"http://127.0.0.1:{gevent_port}"},
     )
     try:
         _wait_until_healthy(server)

@@ -1,1 +1,1 @@
-from . import auth
+from . import auth, mcp

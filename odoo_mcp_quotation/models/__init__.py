@@ -1,1 +1,1 @@
-from . import quotation_task, quotation_task_line
+from . import mcp_session, mcp_session_message, quotation_task, quotation_task_line

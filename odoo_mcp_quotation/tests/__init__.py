@@ -1,1 +1,7 @@
-from . import test_quotation_task, test_quotation_task_concurrency, test_request_schema
+from . import (
+    test_mcp_http,
+    test_quotation_service_queries,
+    test_quotation_task,
+    test_quotation_task_concurrency,
+    test_request_schema,
+)
