@@ -10,7 +10,7 @@
     "category": "Sales",
     "development_status": "Beta",
     "depends": ["sale_management", "crm"],
-    "external_dependencies": {"python": ["pydantic", "boto3"]},
+    "external_dependencies": {"python": ["pydantic", "mcp_types", "boto3"]},
     "data": [
         "security/odoo_mcp_quotation_security.xml",
         "security/ir.model.access.csv",

@@ -100,7 +100,7 @@ def start_odoo_server(
         except BaseException:
             harness.drop_database(database)
             raise
-    port = free_port()
+    port, gevent_port = free_port(), free_port()
     log_path = tmp_path / f"odoo-{port}.log"
     command = [
         sys.executable,
@@ -116,7 +116,7 @@ def start_odoo_server(
         "--http-port",
         str(port),
         "--gevent-port",
-        str(free_port()),
+        str(gevent_port),
         "--workers",
         str(workers),
         "--max-cron-threads",
@@ -135,6 +135,7 @@ def start_odoo_server(
         api_key=api_key,
         process=process,
         log_path=log_path,
+        extra={"gevent_url": f"http://127.0.0.1:{gevent_port}"},
     )
     try:
         _wait_until_healthy(server)

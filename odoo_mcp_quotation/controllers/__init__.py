@@ -1,2 +1,3 @@
 from . import auth
 from . import rest
+from . import mcp

@@ -6,3 +6,5 @@ from . import sale_order
 from . import crm_lead
 from . import res_partner
 from . import quotation_audit_entry
+from . import mcp_session
+from . import mcp_session_message

@@ -1,1 +1,3 @@
-from . import quotation_builder, quotation_service, request_schema
+from . import request_schema
+from . import quotation_builder
+from . import quotation_service

@@ -1,12 +1,12 @@
 """The OpenAPI 3.1 document, generated from the same models the API validates with."""
 
-from .request_schema import request_json_schema
-from .response_schema import (
+from .query_schema import (
     ErrorResponse,
     Health,
     QuotationQueued,
     QuotationStatus,
 )
+from .request_schema import request_json_schema
 
 ERRORS = {
     "400": "Malformed JSON.",

@@ -94,3 +94,121 @@ class QuotationService:
         if task.state == "pending" and task.error:
             return messages.say(messages.RETRYING, lang)
         return messages.say(STATE_MESSAGES[task.state], lang)
+
+    # ------------------------------------------------------------------ queries
+    # Read-only answers for agents (MCP tools, REST), as the caller: record
+    # rules decide what they see. Shapes: services/query_schema.py.
+    def search_products(self, query, limit=10):
+        """Sellable products whose name, reference or barcode matches."""
+        Product = self.env["product.product"]
+        products = Product.search(
+            [
+                ("sale_ok", "=", True),
+                "|",
+                "|",
+                ("default_code", "ilike", query),
+                ("name", "ilike", query),
+                ("barcode", "=", query),
+            ],
+            limit=limit,
+        )
+        with_stock = "qty_available" in Product._fields  # Inventory installed
+        return {"products": [self._product_info(p, with_stock) for p in products]}
+
+    def _product_info(self, product, with_stock):
+        info = {
+            "reference": product.default_code or None,
+            "name": product.name,
+            "barcode": product.barcode or None,
+            "price": product.lst_price,
+            "currency": product.currency_id.name,
+            "unit": product.uom_id.name,
+        }
+        if with_stock:
+            info["on_hand"] = product.qty_available
+        return info
+
+    def find_customer(self, query, limit=5):
+        """Customers by name, e-mail or phone, the most active buyers first."""
+        Partner = self.env["res.partner"]
+        domain = [("name", "ilike", query), ("email", "ilike", query)]
+        if sum(char.isdigit() for char in query) >= 5:
+            domain.append(("phone_mobile_search", "ilike", query))
+        partners = Partner.search(
+            ["|"] * (len(domain) - 1) + domain,
+            order="customer_rank desc, id desc",
+            limit=limit,
+        )
+        return {
+            "customers": [
+                {
+                    "id": partner.id,
+                    "name": partner.name or partner.display_name,
+                    "email": partner.email or None,
+                    "phone": partner.phone or partner.mobile or None,
+                    "company": partner.parent_id.name or None,
+                    "is_company": partner.is_company,
+                }
+                for partner in partners
+            ]
+        }
+
+    def get_quotation(self, reference):
+        """A quotation the caller may see, with lines, totals and portal link."""
+        order = self.env["sale.order"].search([("name", "=", reference)], limit=1)
+        if not order:
+            raise MissingError(
+                self.env._(
+                    "No quotation with reference %s that you can see.", reference
+                )
+            )
+        return {
+            "reference": order.name,
+            "state": order.state,
+            "customer": order.partner_id.display_name,
+            "customer_email": order.partner_id.email or None,
+            "date": order.date_order.isoformat() + "Z",
+            "valid_until": order.validity_date.isoformat()
+            if order.validity_date
+            else None,
+            "salesperson": order.user_id.name or None,
+            "lines": [
+                {
+                    "product_reference": line.product_id.default_code or None,
+                    "product": line.product_id.name,
+                    "description": line.name,
+                    "quantity": line.product_uom_qty,
+                    "unit": line.product_uom.name,
+                    "unit_price": line.price_unit,
+                    "discount": line.discount,
+                    "subtotal": line.price_subtotal,
+                }
+                for line in order.order_line
+                if not line.display_type  # sections and notes are no products
+            ],
+            "amount_untaxed": order.amount_untaxed,
+            "amount_tax": order.amount_tax,
+            "amount_total": order.amount_total,
+            "currency": order.currency_id.name,
+            "portal_url": order.get_base_url() + order.get_portal_url(),
+        }
+
+    def list_recent_quotations(self, limit=10, customer=None):
+        """The newest quotations and orders the caller may see."""
+        domain = [("partner_id", "ilike", customer)] if customer else []
+        orders = self.env["sale.order"].search(
+            domain, order="date_order desc, id desc", limit=limit
+        )
+        return {
+            "quotations": [
+                {
+                    "reference": order.name,
+                    "customer": order.partner_id.display_name,
+                    "state": order.state,
+                    "date": order.date_order.isoformat() + "Z",
+                    "amount_total": order.amount_total,
+                    "currency": order.currency_id.name,
+                }
+                for order in orders
+            ]
+        }

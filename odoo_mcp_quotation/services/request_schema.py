@@ -216,6 +216,11 @@ def _inline_refs(schema, definitions=None):
     return schema
 
 
+def inline_json_schema(model, mode="validation"):
+    """JSON Schema (2020-12) of any pydantic model, self-contained (no ``$ref``)."""
+    return _inline_refs(model.model_json_schema(mode=mode))
+
+
 def request_json_schema():
     """JSON Schema (2020-12) of a request, self-contained, for OpenAPI and MCP."""
-    return _inline_refs(QuotationRequest.model_json_schema(mode="validation"))
+    return inline_json_schema(QuotationRequest)

@@ -9,3 +9,5 @@ from . import test_quotation_task_views
 from . import test_res_config_settings
 from . import test_security
 from . import test_quotation_audit_entry
+from . import test_mcp_http
+from . import test_quotation_service_queries

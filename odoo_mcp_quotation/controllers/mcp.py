@@ -1,0 +1,133 @@
+"""MCP over HTTP: Streamable HTTP at /mcp, legacy HTTP+SSE at /mcp/sse.
+
+Thin transports: check the Origin, authenticate the API key, hand the body to
+the protocol layer, and write its reply. Machine clients carry no cookie, so
+no Odoo web session is read or saved.
+"""
+
+from werkzeug.datastructures import Headers
+
+from odoo import http
+from odoo.http import request
+
+from ..mcp import protocol
+from ..mcp.tools import Sessions, mcp_server
+from .auth import WWW_AUTHENTICATE, Unauthenticated, authenticate
+
+ALLOWED_ORIGINS_PARAM = "odoo_mcp_quotation.mcp_allowed_origins"
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class McpController(http.Controller):
+    @http.route(
+        "/mcp",
+        type="http",
+        auth="public",
+        methods=["GET", "POST", "DELETE"],
+        csrf=False,
+        save_session=False,
+        max_content_length=MAX_BODY_BYTES,
+    )
+    def mcp(self, **_query):
+        reply = self._guard()
+        if reply:
+            return self._respond(reply)
+        httprequest = request.httprequest
+        sessions = Sessions(request.env, "streamable_http")
+        if httprequest.method == "GET":
+            reply = protocol.serve_get()
+        elif httprequest.method == "DELETE":
+            reply = protocol.serve_delete(httprequest.headers, sessions)
+        else:
+            reply = protocol.serve_post(
+                mcp_server(),
+                httprequest.headers,
+                httprequest.get_data(),
+                request.env,
+                sessions,
+            )
+        return self._respond(reply)
+
+    @http.route(
+        "/mcp/sse",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def mcp_sse(self, **_query):
+        """Legacy transport: the stream; answers to /mcp/messages arrive here."""
+        reply = self._guard()
+        if reply:
+            return self._respond(reply)
+        session = request.env["mcp.session"]._open("sse", "2024-11-05")
+        endpoint = f"/mcp/messages?session_id={session.session_key}"
+        # the raw WSGI environ holds the client socket, as bus/websocket.py reads it
+        environ = request.httprequest._HTTPRequest__environ
+        client_socket = environ.get("socket")
+        return request.make_response(
+            session._sse_stream(endpoint, client_socket),
+            headers=[
+                ("Content-Type", "text/event-stream"),
+                ("Cache-Control", "no-cache, no-transform"),
+                ("X-Accel-Buffering", "no"),  # nginx: do not buffer the stream
+            ],
+        )
+
+    @http.route(
+        "/mcp/messages",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+        max_content_length=MAX_BODY_BYTES,
+    )
+    def mcp_messages(self, session_id=None, **_query):
+        """Legacy transport: 202 at once, the answer goes to the session's stream."""
+        reply = self._guard()
+        if reply:
+            return self._respond(reply)
+        sessions = Sessions(request.env, "sse")
+        reply, answers = protocol.serve_sse_message(
+            mcp_server(),
+            request.httprequest.get_data(),
+            request.env,
+            sessions,
+            session_id,
+        )
+        session = request.env["mcp.session"]._find(session_id)
+        for answer in answers:
+            session._push(answer)
+        return self._respond(reply)
+
+    # ------------------------------------------------------------------ helpers
+    def _guard(self):
+        """403 for a foreign Origin, 401 without a valid key; else run as the key."""
+        origin = request.httprequest.headers.get("Origin")
+        if not protocol.origin_allowed(origin, self._allowed_origins()):
+            return protocol.forbidden_origin_reply(origin)
+        try:
+            authenticate()
+        except Unauthenticated as error:
+            return protocol.unauthenticated_reply(str(error), WWW_AUTHENTICATE)
+        return None
+
+    def _allowed_origins(self):
+        params = request.env["ir.config_parameter"].sudo()
+        configured = params.get_param(ALLOWED_ORIGINS_PARAM) or ""
+        allowed = {origin.strip() for origin in configured.split(",") if origin.strip()}
+        allowed.add(params.get_param("web.base.url") or "")
+        return allowed
+
+    def _respond(self, reply):
+        headers = Headers(reply.headers)
+        body = reply.content()
+        if headers.get("Content-Type") == "text/event-stream":
+            body = protocol.sse_event(body.decode())
+        elif body:
+            headers["Content-Type"] = "application/json"
+        return request.make_response(
+            body, headers=list(headers.items()), status=reply.status
+        )

@@ -1,0 +1,302 @@
+"""The Odoo side of the MCP server: tools, sessions and tasks over the services.
+
+Thin on purpose: every tool validates its arguments with the shared schemas
+and makes one ``QuotationService`` call; the protocol module does the rest.
+"""
+
+import functools
+import time
+
+import mcp_types
+
+from odoo.exceptions import MissingError, UserError
+from odoo.modules.module import get_manifest
+
+from ..services.query_schema import (
+    CustomerList,
+    CustomerQuery,
+    ProductList,
+    ProductQuery,
+    Quotation,
+    QuotationList,
+    QuotationQuery,
+    QuotationStatus,
+    RecentQuotationsQuery,
+    StatusQuery,
+    input_schema,
+    output_schema,
+    parse_query,
+)
+from ..services.quotation_service import QuotationService
+from ..services.request_schema import RequestInvalid, request_json_schema
+from .protocol import (
+    INVALID_PARAMS,
+    TASK_POLL_INTERVAL_MS,
+    McpError,
+    McpServer,
+    Tool,
+    ToolError,
+)
+
+INSTRUCTIONS = """\
+Create and follow sales quotations in this company's Odoo.
+1. Find what the customer wants with search_products and use the product's
+   reference in create_quotation; find_customer tells whether the customer exists.
+2. create_quotation answers at once with a tracking_id and status "pending":
+   Odoo builds the customer, the opportunity and the draft quotation in the
+   background, usually within a few seconds.
+3. Call get_quotation_status with the tracking_id until the status is "done"
+   (it then names the order_reference and the total) or "failed" (it says why).
+4. get_quotation shows the lines, taxes, totals and the customer's portal link.
+Pass the same conversation_id when you retry a create_quotation: Odoo then
+returns the first request instead of making a second quotation."""
+
+TASK_STATUSES = {
+    "pending": "working",
+    "processing": "working",
+    "done": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+TASK_PAGE_SIZE = 20
+TASK_WAIT_STEP_SECONDS = 0.25
+
+
+def _run(env, call):
+    """Call the service in a savepoint; what the model can fix becomes a ToolError."""
+    try:
+        with env.cr.savepoint():
+            return call()
+    except RequestInvalid as error:
+        raise ToolError(
+            env._("The arguments are not valid: fix these fields and call again."),
+            error.problems,
+        ) from None
+    except UserError as error:  # MissingError, AccessError, ValidationError too
+        raise ToolError(str(error.args[0])) from None
+
+
+def _query_tool(model, answer, method, **tool):
+    """A read-only tool: validate with ``model``, call ``QuotationService.method``."""
+
+    def handler(env, arguments):
+        def call():
+            query = parse_query(model, arguments)
+            return getattr(QuotationService(env), method)(**query.model_dump())
+
+        return _run(env, call)
+
+    return Tool(
+        input_schema=input_schema(model),
+        output_schema=output_schema(answer),
+        handler=handler,
+        **tool,
+    )
+
+
+def _create_quotation(env, arguments):
+    service = QuotationService(env)
+    return _run(env, lambda: service.summary(service.submit(arguments, "mcp")))
+
+
+def _get_quotation_status(env, arguments):
+    service = QuotationService(env)
+    return _run(
+        env, lambda: service.status(parse_query(StatusQuery, arguments).tracking_id)
+    )
+
+
+def build_tools():
+    return [
+        Tool(
+            name="create_quotation",
+            title="Create a quotation",
+            description=(
+                "Ask Odoo for a draft sales quotation for a customer (found by "
+                "e-mail or phone, or created) and a list of products with "
+                "quantities. Answers at once with a tracking_id and status "
+                "'pending'; follow it with get_quotation_status. Give a "
+                "conversation_id so that a retry never makes a second quotation."
+            ),
+            input_schema=request_json_schema(),
+            output_schema=output_schema(QuotationStatus),
+            handler=_create_quotation,
+            read_only=False,
+            destructive=False,
+            idempotent=False,  # only with the same conversation_id
+            task_support="optional",
+        ),
+        Tool(
+            name="get_quotation_status",
+            title="Quotation request status",
+            description=(
+                "Where a create_quotation request stands: pending or processing "
+                "(ask again in a second or two), done (with order_reference, "
+                "total and portal_url) or failed (with the reason)."
+            ),
+            input_schema=input_schema(StatusQuery),
+            output_schema=output_schema(QuotationStatus),
+            handler=_get_quotation_status,
+        ),
+        _query_tool(
+            ProductQuery,
+            ProductList,
+            "search_products",
+            name="search_products",
+            title="Search products",
+            description=(
+                "Sellable products whose name, internal reference or barcode "
+                "contains the query, with price, unit and (with Inventory) the "
+                "quantity on hand. Use the reference in create_quotation."
+            ),
+        ),
+        _query_tool(
+            CustomerQuery,
+            CustomerList,
+            "find_customer",
+            name="find_customer",
+            title="Find a customer",
+            description=(
+                "Existing customers whose name or e-mail contains the query, or "
+                "whose phone matches it."
+            ),
+        ),
+        _query_tool(
+            QuotationQuery,
+            Quotation,
+            "get_quotation",
+            name="get_quotation",
+            title="Read a quotation",
+            description=(
+                "A quotation by its reference (e.g. S00042): state, customer, "
+                "lines, taxes, totals and the link the customer can open."
+            ),
+        ),
+        _query_tool(
+            RecentQuotationsQuery,
+            QuotationList,
+            "list_recent_quotations",
+            name="list_recent_quotations",
+            title="Recent quotations",
+            description=(
+                "The newest quotations and sales orders you can see, optionally "
+                "for one customer."
+            ),
+        ),
+    ]
+
+
+@functools.cache
+def mcp_server():
+    """One server per process: the tool list is built and serialised once."""
+    return McpServer(
+        name="odoo-mcp-quotation",
+        title="Odoo quotations",
+        version=get_manifest("odoo_mcp_quotation")["version"],
+        instructions=INSTRUCTIONS,
+        tools=build_tools(),
+        tasks=QuotationTasks(),
+    )
+
+
+class Sessions:
+    """MCP sessions of the authenticated user, in ``mcp.session``."""
+
+    def __init__(self, env, transport):
+        self.model = env["mcp.session"]
+        self.transport = transport
+
+    def initialized(self, session_id, version, client_info):
+        if session_id:
+            self.model._find(session_id)._record_initialize(version, client_info)
+            return session_id
+        return self.model._open(self.transport, version, client_info).session_key
+
+    def protocol_version(self, session_id):
+        return self.model._find(session_id).protocol_version or None
+
+    def close(self, session_id):
+        session = self.model._find(session_id)
+        session.unlink()
+        return bool(session)
+
+
+class QuotationTasks:
+    """MCP tasks (2025-11-25) backed by ``quotation.task``: taskId = tracking id."""
+
+    def start(self, env, tool, arguments):
+        service = QuotationService(env)
+        return _mcp_task(_run(env, lambda: service.submit(arguments, "mcp")))
+
+    def get(self, env, task_id):
+        return _mcp_task(self._find(env, task_id))
+
+    def wait(self, env, task_id, timeout):
+        """Poll in fresh transactions: the request's own snapshot never changes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with env.registry.cursor() as cr:
+                task = _mcp_task(self._find(env(cr=cr), task_id))
+            if task.status in ("completed", "failed", "cancelled"):
+                return task
+            if time.monotonic() >= deadline:
+                return task
+            time.sleep(TASK_WAIT_STEP_SECONDS)
+
+    def result(self, env, task_id):
+        with env.registry.cursor() as cr:
+            fresh = env(cr=cr)
+            task = self._find(fresh, task_id)
+            if task.state == "done":
+                return QuotationService(fresh).summary(task)
+            raise ToolError(task.error or env._("The quotation request was cancelled."))
+
+    def list(self, env, cursor):
+        domain = [("requested_by_id", "=", env.uid), ("channel", "=", "mcp")]
+        if cursor:
+            if not cursor.isdigit():
+                raise McpError(INVALID_PARAMS, "Invalid cursor: pass nextCursor.")
+            domain.append(("id", "<", int(cursor)))
+        tasks = env["quotation.task"].search(domain, limit=TASK_PAGE_SIZE + 1)
+        next_cursor = None
+        if len(tasks) > TASK_PAGE_SIZE:
+            tasks = tasks[:TASK_PAGE_SIZE]
+            next_cursor = str(tasks[-1].id)
+        return [_mcp_task(task) for task in tasks], next_cursor
+
+    def cancel(self, env, task_id):
+        task = self._find(env, task_id)
+        if task.state != "pending":
+            raise McpError(
+                INVALID_PARAMS,
+                f"Cannot cancel the task: it is already {TASK_STATUSES[task.state]}.",
+            )
+        task.sudo().action_cancel()  # callers may cancel their own pending request
+        return _mcp_task(task)
+
+    def _find(self, env, task_id):
+        try:
+            return QuotationService(env).find_task(task_id)
+        except MissingError:
+            raise McpError(INVALID_PARAMS, f"Task not found: {task_id}.") from None
+
+
+def _mcp_task(task):
+    messages = {
+        "pending": "Queued: Odoo builds the quotation in a moment.",
+        "processing": "Odoo is building the quotation.",
+        "cancelled": "Cancelled before it was built.",
+    }
+    if task.state == "done":
+        message = f"Quotation {task.sale_order_id.name} created."
+    else:
+        message = task.error if task.state == "failed" else messages[task.state]
+    return mcp_types.Task(
+        task_id=task.tracking_id,
+        status=TASK_STATUSES[task.state],
+        status_message=message,
+        created_at=task.create_date.isoformat() + "Z",
+        last_updated_at=task.write_date.isoformat() + "Z",
+        ttl=None,
+        poll_interval=TASK_POLL_INTERVAL_MS,
+    )

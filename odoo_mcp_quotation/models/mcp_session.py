@@ -1,0 +1,197 @@
+import logging
+import secrets
+import select
+import time
+from datetime import timedelta
+
+import odoo
+from odoo import api, fields, models
+from odoo.sql_db import db_connect
+from odoo.tools import SQL, config
+
+from ..mcp.protocol import SSE_KEEPALIVE, dumps, sse_event
+
+_logger = logging.getLogger(__name__)
+
+SSE_CHANNEL = "odoo_mcp_quotation_sse"
+TOUCH_EVERY = timedelta(minutes=10)
+IDLE_SESSION_DAYS = 7
+SSE_KEEPALIVE_SECONDS = 15
+# a prefork worker is killed after limit_time_real: end the stream cleanly before
+PREFORK_STREAM_MARGIN_SECONDS = 10
+
+
+class McpSession(models.Model):
+    """An MCP client connection, kept in PostgreSQL so that any worker serves it.
+
+    Streamable HTTP sessions only remember the negotiated protocol version;
+    legacy SSE sessions also route answers: the worker that serves a POST
+    stores them as ``mcp.session.message`` and NOTIFYs, and the process that
+    holds the stream LISTENs and writes them out.
+    """
+
+    _name = "mcp.session"
+    _description = "MCP Client Session"
+    _order = "id desc"
+    _rec_name = "client_name"
+
+    session_key = fields.Char(
+        required=True,
+        readonly=True,
+        copy=False,
+        index=True,
+        default=lambda self: secrets.token_urlsafe(32),
+    )
+    user_id = fields.Many2one(
+        "res.users", required=True, readonly=True, ondelete="cascade", index=True
+    )
+    transport = fields.Selection(
+        [("streamable_http", "Streamable HTTP"), ("sse", "HTTP+SSE (legacy)")],
+        required=True,
+        readonly=True,
+    )
+    protocol_version = fields.Char(readonly=True)
+    client_name = fields.Char(readonly=True)
+    client_version = fields.Char(readonly=True)
+    last_seen = fields.Datetime(readonly=True, default=fields.Datetime.now)
+
+    _sql_constraints = [
+        ("session_key_uniq", "unique(session_key)", "Session keys are unique."),
+    ]
+
+    # ------------------------------------------------------------------ sessions
+    @api.model
+    def _open(self, transport, protocol_version, client_info=None):
+        client_info = client_info or {}
+        return self.sudo().create(
+            {
+                "user_id": self.env.uid,
+                "transport": transport,
+                "protocol_version": protocol_version,
+                "client_name": client_info.get("name"),
+                "client_version": client_info.get("version"),
+            }
+        )
+
+    @api.model
+    def _find(self, session_key):
+        """The caller's own live session: another user's key finds nothing."""
+        session = self.sudo().search(
+            [("session_key", "=", session_key or ""), ("user_id", "=", self.env.uid)],
+            limit=1,
+        )
+        if session and session.last_seen < fields.Datetime.now() - TOUCH_EVERY:
+            session.last_seen = fields.Datetime.now()
+        return session
+
+    def _record_initialize(self, protocol_version, client_info):
+        self.write(
+            {
+                "protocol_version": protocol_version,
+                "client_name": client_info.get("name"),
+                "client_version": client_info.get("version"),
+            }
+        )
+
+    @api.autovacuum
+    def _gc_idle_sessions(self):
+        """Forget sessions unused for a week (SSE ones whose stream died too)."""
+        limit = fields.Datetime.now() - timedelta(days=IDLE_SESSION_DAYS)
+        self.sudo().search([("last_seen", "<", limit)]).unlink()
+
+    # ------------------------------------------------------------------ SSE
+    def _push(self, message):
+        """Queue an answer for this session's stream, wherever that stream is.
+
+        Delivered by NOTIFY on commit; the row carries the payload because a
+        NOTIFY payload is limited to 8000 bytes.
+        """
+        self.ensure_one()
+        self.env["mcp.session.message"].sudo().create(
+            {"session_id": self.id, "payload": message}
+        )
+        self.env.cr.execute("SELECT pg_notify(%s, %s)", [SSE_CHANNEL, str(self.id)])
+
+    def _sse_stream(self, endpoint_url, client_socket=None):
+        """The event stream of a legacy SSE session, as a WSGI body.
+
+        It runs after the request's transaction has been committed and its
+        cursor closed, so it uses a connection of its own: LISTEN, then write
+        each message queued for this session, a keep-alive comment every 15 s,
+        until the client leaves or the session is ended. The session ends
+        with its stream; ``client_socket`` (from the WSGI environ) lets it
+        notice at once that the client left, which frees a prefork worker.
+        """
+        self.ensure_one()
+        dbname, session_id = self.env.cr.dbname, self.id
+        lifetime = None
+        if not odoo.evented and config["limit_time_real"] > 0:
+            lifetime = config["limit_time_real"] - PREFORK_STREAM_MARGIN_SECONDS
+
+        def events():
+            yield sse_event(endpoint_url, "endpoint")
+            with db_connect(dbname).cursor() as cr:
+                try:
+                    yield from _relay(cr, session_id, lifetime, client_socket)
+                finally:
+                    cr.rollback()
+                    cr.execute("DELETE FROM mcp_session WHERE id = %s", [session_id])
+                    cr.commit()  # pylint: disable=invalid-commit
+
+        return events()
+
+
+def _relay(cr, session_id, lifetime, client_socket):
+    cr.execute(SQL("LISTEN %s", SQL.identifier(SSE_CHANNEL)))
+    cr.commit()  # pylint: disable=invalid-commit
+    connection = cr._cnx
+    started = time.monotonic()
+    while lifetime is None or time.monotonic() - started < lifetime:
+        cr.execute(
+            "DELETE FROM mcp_session_message WHERE session_id = %s "
+            "RETURNING id, payload",
+            [session_id],
+        )
+        messages = sorted(cr.fetchall())
+        cr.execute("SELECT 1 FROM mcp_session WHERE id = %s", [session_id])
+        alive = cr.fetchone()
+        cr.commit()  # pylint: disable=invalid-commit
+        for _id, payload in messages:
+            yield sse_event(dumps(payload))
+        if not alive:
+            return  # ended by DELETE or vacuum
+        woken = _wait_for(connection, str(session_id), client_socket)
+        if woken == "client_left":
+            return
+        if woken == "timeout":
+            yield SSE_KEEPALIVE
+    _logger.info("MCP SSE stream %s ended before the worker time limit", session_id)
+
+
+def _wait_for(connection, payload, client_socket):
+    """Wait for a NOTIFY for this session: "notified", "timeout" or "client_left"."""
+    watched = [connection] + ([client_socket] if client_socket else [])
+    deadline = time.monotonic() + SSE_KEEPALIVE_SECONDS
+    while (remaining := deadline - time.monotonic()) > 0:
+        readable, _w, _x = select.select(watched, [], [], remaining)
+        if client_socket in readable and not _still_connected(client_socket):
+            return "client_left"
+        if connection in readable:
+            connection.poll()
+            notified = any(n.payload == payload for n in connection.notifies)
+            connection.notifies.clear()
+            if notified:
+                return "notified"
+    return "timeout"
+
+
+def _still_connected(client_socket):
+    """Read what a readable client socket holds: nothing means it hung up.
+
+    Bytes a client sends after its GET mean nothing on an event stream (some
+    send one before closing), so they are read and dropped.
+    """
+    try:
+        return bool(client_socket.recv(4096))
+    except OSError:
+        return False

@@ -1,0 +1,225 @@
+"""What queries take and what every answer returns, for REST and MCP alike.
+
+Like ``request_schema`` this imports no Odoo. The MCP tools take their input
+and output schemas from these models, the OpenAPI document its response
+schemas, and ``QuotationService`` returns dicts of exactly these shapes.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .request_schema import RequestInvalid, inline_json_schema, problems_of
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---------------------------------------------------------------- arguments
+class StatusQuery(_Query):
+    tracking_id: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The tracking id that create_quotation returned.",
+    )
+
+
+class ProductQuery(_Query):
+    query: str = Field(
+        min_length=1,
+        max_length=128,
+        description="Part of the product's name, its internal reference or barcode.",
+        examples=["desk"],
+    )
+    limit: int = Field(default=10, ge=1, le=50, description="At most this many.")
+
+
+class CustomerQuery(_Query):
+    query: str = Field(
+        min_length=2,
+        max_length=128,
+        description="Part of the customer's name or e-mail, or a phone number.",
+        examples=["ana@example.com"],
+    )
+    limit: int = Field(default=5, ge=1, le=20, description="At most this many.")
+
+
+class QuotationQuery(_Query):
+    reference: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The quotation's reference, as in get_quotation_status's "
+        "order_reference (e.g. S00042).",
+        examples=["S00042"],
+    )
+
+
+class RecentQuotationsQuery(_Query):
+    limit: int = Field(default=10, ge=1, le=50, description="At most this many.")
+    customer: str | None = Field(
+        default=None,
+        max_length=128,
+        description="Only quotations of customers whose name contains this.",
+    )
+
+
+# ---------------------------------------------------------------- answers
+TaskState = Literal["pending", "processing", "done", "failed", "cancelled"]
+
+
+class QuotationQueued(_Answer):
+    """The answer to a new request: the task exists and will be processed."""
+
+    tracking_id: str = Field(description="Keep it to ask for the status.")
+    status: TaskState
+    status_url: str = Field(description="GET it with the same API key.")
+    message: str = Field(description="A sentence the agent can read aloud.")
+
+
+class QuotationStatus(_Answer):
+    """A quotation request as the agent follows it."""
+
+    tracking_id: str
+    status: TaskState = Field(
+        description="pending and processing: ask again in a second or two; done: "
+        "the quotation exists; failed: see error."
+    )
+    message: str = Field(description="A sentence the agent can read aloud.")
+    attempts: int
+    created_at: str = Field(description="ISO 8601, UTC.")
+    order_reference: str | None = Field(default=None, examples=["S00042"])
+    total: float | None = None
+    currency: str | None = Field(default=None, examples=["EUR"])
+    portal_url: str | None = Field(
+        default=None, description="Link the customer can open to see and sign."
+    )
+    error: str | None = Field(default=None, description="Why it failed.")
+
+
+class Product(_Answer):
+    reference: str | None = Field(description="Internal reference, if any.")
+    name: str
+    barcode: str | None = None
+    price: float = Field(description="Sales price of one unit, before taxes.")
+    currency: str
+    unit: str
+    on_hand: float | None = Field(
+        default=None, description="Quantity in stock (only with Inventory)."
+    )
+
+
+class ProductList(_Answer):
+    products: list[Product]
+
+
+class Customer(_Answer):
+    id: int
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    is_company: bool
+
+
+class CustomerList(_Answer):
+    customers: list[Customer]
+
+
+class QuotationLine(_Answer):
+    product_reference: str | None = None
+    product: str
+    description: str
+    quantity: float
+    unit: str
+    unit_price: float
+    discount: float = Field(description="Discount in percent.")
+    subtotal: float = Field(description="Line total before taxes.")
+
+
+class Quotation(_Answer):
+    reference: str
+    state: Literal["draft", "sent", "sale", "cancel"] = Field(
+        description="draft and sent: a quotation; sale: confirmed; cancel: cancelled."
+    )
+    customer: str
+    customer_email: str | None = None
+    date: str
+    valid_until: str | None = None
+    salesperson: str | None = None
+    lines: list[QuotationLine]
+    amount_untaxed: float
+    amount_tax: float
+    amount_total: float
+    currency: str
+    portal_url: str
+
+
+class QuotationSummary(_Answer):
+    reference: str
+    customer: str
+    state: Literal["draft", "sent", "sale", "cancel"]
+    date: str
+    amount_total: float
+    currency: str
+
+
+class QuotationList(_Answer):
+    quotations: list[QuotationSummary]
+
+
+class Problem(_Answer):
+    field: str
+    message: str
+
+
+class ErrorBody(_Answer):
+    code: str = Field(examples=["invalid_request"])
+    message: str
+    details: list[Problem] = []
+
+
+class ErrorResponse(_Answer):
+    error: ErrorBody
+    message: str = Field(
+        description="The same sentence, for agents that read it aloud."
+    )
+
+
+class QueueHealth(_Answer):
+    pending: int
+    processing: int
+    failed_last_hour: int
+    oldest_pending_age_s: float | None
+
+
+class Health(_Answer):
+    ok: bool
+    database: str | None
+    version: str
+    queue: QueueHealth | None = None
+
+
+# ---------------------------------------------------------------- helpers
+def parse_query(model, arguments):
+    """Validate tool or query-string arguments; RequestInvalid lists every problem."""
+    if not isinstance(arguments, dict):
+        raise RequestInvalid(
+            [{"field": "(arguments)", "message": "The arguments must be an object."}]
+        )
+    try:
+        return model.model_validate(arguments)
+    except ValidationError as error:
+        raise RequestInvalid(problems_of(error)) from None
+
+
+def input_schema(model):
+    return inline_json_schema(model, mode="validation")
+
+
+def output_schema(model):
+    return inline_json_schema(model, mode="serialization")

@@ -1,0 +1,237 @@
+import json
+
+from odoo.tests import HttpCase, new_test_user, tagged
+
+from ..services.request_schema import request_json_schema
+
+PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}
+
+
+@tagged("post_install", "-at_install")
+class TestMcpHttp(HttpCase):
+    """Streamable HTTP details at /mcp, through real HTTP on the test server."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.user = new_test_user(
+            cls.env,
+            login="omq_mcp_agent",
+            groups="sales_team.group_sale_salesman,base.group_user",
+        )
+        cls.key = cls.api_key(cls.user)
+        cls.env["product.product"].create(
+            {"name": "MCP Desk", "default_code": "MCP-DESK", "list_price": 300.0}
+        )
+
+    @classmethod
+    def api_key(cls, user):
+        keys = cls.env["res.users.apikeys"].with_user(user).sudo()
+        return keys._generate(None, "mcp tests", None)
+
+    def post(self, message, key=None, **headers):
+        headers = {
+            "Authorization": f"Bearer {key or self.key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream",
+            **headers,
+        }
+        body = message if isinstance(message, bytes) else json.dumps(message)
+        return self.url_open("/mcp", data=body, headers=headers)
+
+    def call(self, method, params=None, request_id=1, **headers):
+        message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        return self.post(message, **{**PROTOCOL, **headers})
+
+    def initialize(self, version="2025-11-25"):
+        return self.post(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": version,
+                    "capabilities": {},
+                    "clientInfo": {"name": "Claude Code", "version": "2.1"},
+                },
+            }
+        )
+
+    def test_initialize_opens_a_session_kept_in_postgresql(self):
+        response = self.initialize()
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.headers["Content-Type"], "application/json")
+        self.assertEqual(response.json()["result"]["protocolVersion"], "2025-11-25")
+        session = self.env["mcp.session"].search(
+            [("session_key", "=", response.headers["Mcp-Session-Id"])]
+        )
+        self.assertEqual(session.user_id, self.user)
+        self.assertEqual(session.transport, "streamable_http")
+        self.assertEqual(session.protocol_version, "2025-11-25")
+        self.assertEqual(session.client_name, "Claude Code")
+
+    def test_a_revoked_key_stops_working_at_once(self):
+        user = new_test_user(
+            self.env, login="omq_mcp_revoked", groups="base.group_user"
+        )
+        key = self.api_key(user)
+        self.assertEqual(self.call("ping", key=key).status_code, 200)
+        self.assertEqual(self.call("ping", key=key).status_code, 200)  # remembered
+        self.assertEqual(self.call("ping", key=key + "x").status_code, 401)
+        self.env["res.users.apikeys"].search([("user_id", "=", user.id)]).unlink()
+        response = self.call("ping", key=key)
+        self.assertEqual(response.status_code, 401)
+        self.assertIn("revoked", response.json()["error"]["message"])
+
+    def test_a_session_of_another_user_is_unknown(self):
+        session_key = self.initialize().headers["Mcp-Session-Id"]
+        other = new_test_user(self.env, login="omq_mcp_other", groups="base.group_user")
+        response = self.call(
+            "ping", key=self.api_key(other), **{"Mcp-Session-Id": session_key}
+        )
+        self.assertEqual(response.status_code, 404)
+
+    def test_notifications_get_202_get_gets_405_delete_ends_the_session(self):
+        session_key = self.initialize().headers["Mcp-Session-Id"]
+        response = self.post(
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            **{"Mcp-Session-Id": session_key},
+        )
+        self.assertEqual((response.status_code, response.content), (202, b""))
+        auth = {"Authorization": f"Bearer {self.key}"}
+        response = self.opener.get(self.base_url() + "/mcp", headers=auth)
+        self.assertEqual(response.status_code, 405)
+        self.assertEqual(response.headers["Allow"], "POST, DELETE")
+        response = self.opener.delete(
+            self.base_url() + "/mcp", headers={**auth, "Mcp-Session-Id": session_key}
+        )
+        self.assertEqual(response.status_code, 204)
+        self.assertFalse(
+            self.env["mcp.session"].search([("session_key", "=", session_key)])
+        )
+
+    def test_origin_allow_list_from_settings(self):
+        evil = self.initialize_from("https://evil.example")
+        self.assertEqual(evil.status_code, 403)
+        self.assertEqual(evil.json()["error"]["code"], -32011)
+        own = self.env["ir.config_parameter"].get_param("web.base.url")
+        self.assertEqual(self.initialize_from(own).status_code, 200)
+        self.env["ir.config_parameter"].set_param(
+            "odoo_mcp_quotation.mcp_allowed_origins",
+            "https://claude.ai, http://localhost:6274",
+        )
+        self.assertEqual(self.initialize_from("http://localhost:6274").status_code, 200)
+        self.assertEqual(self.initialize_from("https://evil.example").status_code, 403)
+
+    def initialize_from(self, origin):
+        return self.post(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "browser", "version": "1"},
+                },
+            },
+            Origin=origin,
+        )
+
+    def test_a_client_accepting_only_event_streams_gets_one_event(self):
+        response = self.post(
+            {"jsonrpc": "2.0", "id": 9, "method": "ping"}, Accept="text/event-stream"
+        )
+        self.assertEqual(response.headers["Content-Type"], "text/event-stream")
+        self.assertEqual(
+            response.text,
+            'event: message\ndata: {"jsonrpc":"2.0","id":9,"result":{}}\n\n',
+        )
+
+    def test_tools_list_uses_the_one_request_schema(self):
+        tools = {
+            t["name"]: t for t in self.call("tools/list").json()["result"]["tools"]
+        }
+        self.assertEqual(
+            sorted(tools),
+            [
+                "create_quotation",
+                "find_customer",
+                "get_quotation",
+                "get_quotation_status",
+                "list_recent_quotations",
+                "search_products",
+            ],
+        )
+        create = tools["create_quotation"]
+        self.assertEqual(create["inputSchema"], request_json_schema())
+        self.assertEqual(create["execution"], {"taskSupport": "optional"})
+        self.assertFalse(create["annotations"]["readOnlyHint"])
+        self.assertFalse(create["annotations"]["destructiveHint"])
+        for name in set(tools) - {"create_quotation"}:
+            self.assertTrue(tools[name]["annotations"]["readOnlyHint"], name)
+            self.assertEqual(tools[name]["outputSchema"]["type"], "object", name)
+
+    def test_create_quotation_queues_a_task_and_invalid_input_changes_nothing(self):
+        arguments = {
+            "customer_name": "Marta MCP",
+            "email": "marta.mcp@example.com",
+            "lines": [{"product": "MCP-DESK", "quantity": 2}],
+            "conversation_id": "claude-conv-1",
+        }
+        result = self.call(
+            "tools/call", {"name": "create_quotation", "arguments": arguments}
+        ).json()["result"]
+        self.assertFalse(result["isError"])
+        structured = result["structuredContent"]
+        self.assertEqual(structured["status"], "pending")
+        self.assertEqual(json.loads(result["content"][0]["text"]), structured)
+        task = self.env["quotation.task"].search(
+            [("tracking_id", "=", structured["tracking_id"])]
+        )
+        self.assertEqual((task.channel, task.requested_by_id), ("mcp", self.user))
+        again = self.call(
+            "tools/call", {"name": "create_quotation", "arguments": arguments}
+        ).json()["result"]["structuredContent"]
+        self.assertEqual(again["tracking_id"], structured["tracking_id"])
+
+        count = self.env["quotation.task"].search_count([])
+        invalid = self.call(
+            "tools/call",
+            {
+                "name": "create_quotation",
+                "arguments": {"customer_name": "X", "email": "nope", "lines": []},
+            },
+        ).json()["result"]
+        self.assertTrue(invalid["isError"])
+        text = invalid["content"][0]["text"]
+        self.assertIn("- email: Not a valid e-mail address.", text)
+        self.assertIn("- lines:", text)
+        self.assertEqual(self.env["quotation.task"].search_count([]), count)
+
+    def test_status_of_an_unknown_tracking_id_is_a_tool_error(self):
+        result = self.call(
+            "tools/call",
+            {"name": "get_quotation_status", "arguments": {"tracking_id": "nope"}},
+        ).json()["result"]
+        self.assertTrue(result["isError"])
+        self.assertIn(
+            "There is no quotation request with that tracking id",
+            result["content"][0]["text"],
+        )
+
+    def test_unknown_tool_and_method_are_json_rpc_errors(self):
+        error = self.call("tools/call", {"name": "drop_database"}).json()["error"]
+        self.assertEqual(error["code"], -32602)
+        error = self.call("prompts/list").json()["error"]
+        self.assertEqual(error["code"], -32601)
+
+    def test_legacy_sse_post_to_an_unknown_session_is_404(self):
+        response = self.url_open(
+            "/mcp/messages?session_id=nope",
+            data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        self.assertEqual(response.status_code, 404)

@@ -1,0 +1,89 @@
+from odoo.exceptions import MissingError
+from odoo.tests import tagged
+
+from ..services.query_schema import (
+    CustomerList,
+    ProductList,
+    Quotation,
+    QuotationList,
+    QuotationStatus,
+)
+from .common import QuotationTaskCase
+
+
+@tagged("post_install", "-at_install")
+class TestQuotationServiceQueries(QuotationTaskCase):
+    """The read side agents use, as the API user, in the shapes MCP promises."""
+
+    def test_search_products_by_reference_name_or_barcode(self):
+        by_code = self.service.search_products("omq-desk")
+        ProductList.model_validate(by_code)
+        (desk,) = by_code["products"]
+        self.assertEqual(desk["reference"], "OMQ-DESK")
+        self.assertEqual(desk["price"], 500.0)
+        self.assertEqual(desk["unit"], self.desk.uom_id.name)
+        self.assertEqual(desk["currency"], self.desk.currency_id.name)
+        self.assertEqual(
+            self.service.search_products("4006381333931")["products"][0]["name"],
+            "Standing Desk",
+        )
+        lamps = self.service.search_products("OMQ Lamp", limit=1)["products"]
+        self.assertEqual(len(lamps), 1)
+        self.lamp_small.sale_ok = False
+        names = [
+            p["name"] for p in self.service.search_products("OMQ Lamp")["products"]
+        ]
+        self.assertEqual(names, ["OMQ Lamp Large"])
+        stock = "qty_available" in self.env["product.product"]._fields
+        self.assertEqual("on_hand" in desk, stock)
+
+    def test_find_customer_by_email_name_or_phone(self):
+        ana = self.env["res.partner"].create(
+            {
+                "name": "Ana Query",
+                "email": "ana.query@example.com",
+                "phone": "+34 699 123 456",
+            }
+        )
+        for query in ("ana.query@", "Ana Query", "+34699123456"):
+            found = self.service.find_customer(query)
+            CustomerList.model_validate(found)
+            self.assertEqual([c["id"] for c in found["customers"]], [ana.id], query)
+        self.assertEqual(self.service.find_customer("zz-nobody-zz"), {"customers": []})
+
+    def test_get_quotation_and_recent_quotations_after_processing(self):
+        task = self.submit(channel="mcp")
+        self.process()
+        status = self.service.status(task.tracking_id)
+        QuotationStatus.model_validate(status)
+        quotation = self.service.get_quotation(status["order_reference"])
+        Quotation.model_validate(quotation)
+        self.assertEqual(quotation["state"], "draft")
+        self.assertEqual(quotation["customer"], task.partner_id.display_name)
+        self.assertEqual(
+            [
+                (line["product_reference"], line["quantity"])
+                for line in quotation["lines"]
+            ],
+            [("OMQ-DESK", 2.0), (None, 4.0)],
+        )
+        self.assertAlmostEqual(quotation["amount_untaxed"], 2 * 500 + 4 * 120)
+        self.assertIn("access_token=", quotation["portal_url"])
+        recent = self.service.list_recent_quotations(customer="Ana García")
+        QuotationList.model_validate(recent)
+        self.assertEqual(recent["quotations"][0]["reference"], quotation["reference"])
+
+    def test_a_salesman_cannot_read_someone_elses_quotation(self):
+        other = self.env["sale.order"].create(
+            {
+                "partner_id": self.env["res.partner"].create({"name": "X"}).id,
+                "user_id": self.env.ref("base.user_admin").id,
+            }
+        )
+        with self.assertRaises(MissingError):
+            self.service.get_quotation(other.name)
+        references = [
+            q["reference"]
+            for q in self.service.list_recent_quotations(limit=50)["quotations"]
+        ]
+        self.assertNotIn(other.name, references)

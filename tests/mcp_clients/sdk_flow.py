@@ -1,0 +1,126 @@
+"""Drive the Odoo MCP server with the official MCP Python SDK, as a user would.
+
+Runs in the SDK's own virtualenv (SDK 2.x or 1.x), never inside Odoo's. Prints
+one JSON document with what the client saw; the pytest side asserts on it.
+
+    python sdk_flow.py --url http://127.0.0.1:8069/mcp --key KEY [--sse]
+"""
+
+import argparse
+import asyncio
+import json
+from importlib.metadata import version
+
+SDK_MAJOR = int(version("mcp").split(".")[0])
+
+if SDK_MAJOR >= 2:
+    import httpx2
+    from mcp import Client
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared.exceptions import MCPError
+else:
+    from mcp import ClientSession
+    from mcp.client.sse import sse_client
+    from mcp.client.streamable_http import streamablehttp_client
+    from mcp.shared.exceptions import McpError as MCPError
+
+REQUEST = {
+    "customer_name": "Lucía Fernández",
+    "email": "lucia.sdk@example.com",
+    "lines": [
+        {"product": "DESK-STD", "quantity": 2},
+        {"product": "Ergonomic Chair", "quantity": 3},
+    ],
+}
+
+
+def structured(result):
+    if SDK_MAJOR >= 2:
+        return result.structured_content
+    return result.structuredContent
+
+
+def is_error(result):
+    return result.is_error if SDK_MAJOR >= 2 else result.isError
+
+
+async def flow(client, report):
+    tools = await client.list_tools()
+    report["tools"] = sorted(tool.name for tool in tools.tools)
+    created = await client.call_tool("create_quotation", REQUEST)
+    report["created"] = structured(created)
+    tracking_id = report["created"]["tracking_id"]
+    for _attempt in range(120):
+        status = await client.call_tool(
+            "get_quotation_status", {"tracking_id": tracking_id}
+        )
+        report["status"] = structured(status)
+        if report["status"]["status"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.5)
+    reference = report["status"].get("order_reference")
+    if reference:
+        quotation = await client.call_tool("get_quotation", {"reference": reference})
+        report["quotation"] = structured(quotation)
+    products = await client.call_tool("search_products", {"query": "desk"})
+    report["products"] = structured(products)
+    invalid = await client.call_tool(
+        "create_quotation", {"customer_name": "", "lines": []}
+    )
+    report["invalid"] = {
+        "is_error": is_error(invalid),
+        "text": invalid.content[0].text,
+    }
+    try:
+        await client.call_tool("no_such_tool", {})
+    except MCPError as error:
+        report["unknown_tool_error"] = error.error.code
+
+
+async def run_v2(args, report):
+    headers = {"Authorization": f"Bearer {args.key}"}
+    if args.sse:
+        transport = sse_client(args.url, headers=headers)
+    else:
+        transport = streamable_http_client(
+            args.url, http_client=httpx2.AsyncClient(headers=headers, timeout=60)
+        )
+    async with Client(transport) as client:
+        report["protocol_version"] = client.protocol_version
+        report["server"] = client.server_info.name
+        await flow(client, report)
+
+
+async def run_v1(args, report):
+    headers = {"Authorization": f"Bearer {args.key}"}
+    if args.sse:
+        transport = sse_client(args.url, headers=headers)
+    else:
+        transport = streamablehttp_client(args.url, headers=headers)
+    async with (
+        transport as streams,
+        ClientSession(streams[0], streams[1]) as client,
+    ):
+        initialized = await client.initialize()
+        report["protocol_version"] = initialized.protocolVersion
+        report["server"] = initialized.serverInfo.name
+        await flow(client, report)
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--key", required=True)
+    parser.add_argument("--sse", action="store_true")
+    args = parser.parse_args()
+    report = {"sdk": version("mcp")}
+    try:
+        await (run_v2 if SDK_MAJOR >= 2 else run_v1)(args, report)
+    except BaseException as error:  # report what the client saw, then fail
+        report["exception"] = f"{type(error).__name__}: {error!r}"[:2000]
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

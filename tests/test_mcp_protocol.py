@@ -1,0 +1,603 @@
+"""The MCP protocol layer on its own: no Odoo, no server, toy tools.
+
+The module is loaded by file path, exactly as a reader would reuse it, and a
+subprocess checks that loading it pulls in no Odoo module at all.
+"""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import mcp_types
+import pytest
+
+PROTOCOL_PATH = (
+    Path(__file__).resolve().parent.parent
+    / "odoo_mcp_quotation"
+    / "mcp"
+    / "protocol.py"
+)
+_spec = importlib.util.spec_from_file_location("omq_mcp_protocol", PROTOCOL_PATH)
+protocol = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(protocol)
+
+
+# ---------------------------------------------------------------- fixtures
+class MemorySessions:
+    def __init__(self):
+        self.sessions = {}
+
+    def initialized(self, session_id, version, client_info):
+        session_id = session_id or f"s{len(self.sessions) + 1}"
+        self.sessions[session_id] = version
+        return session_id
+
+    def protocol_version(self, session_id):
+        return self.sessions.get(session_id)
+
+    def close(self, session_id):
+        return self.sessions.pop(session_id, None) is not None
+
+
+class MemoryTasks:
+    """Tasks that finish when the test says so."""
+
+    def __init__(self):
+        self.tasks = {}
+
+    def _task(self, task_id):
+        if task_id not in self.tasks:
+            raise protocol.McpError(protocol.INVALID_PARAMS, "Task not found.")
+        status, _output = self.tasks[task_id]
+        return mcp_types.Task(
+            task_id=task_id,
+            status=status,
+            created_at="2026-01-01T00:00:00Z",
+            last_updated_at="2026-01-01T00:00:00Z",
+            ttl=None,
+            poll_interval=protocol.TASK_POLL_INTERVAL_MS,
+        )
+
+    def start(self, context, tool, arguments):
+        if "name" not in arguments:
+            raise protocol.ToolError(
+                "Invalid", [{"field": "name", "message": "required"}]
+            )
+        task_id = f"t{len(self.tasks) + 1}"
+        self.tasks[task_id] = ("working", {"greeting": f"Hello {arguments['name']}"})
+        return self._task(task_id)
+
+    def get(self, context, task_id):
+        return self._task(task_id)
+
+    def wait(self, context, task_id, timeout):
+        return self._task(task_id)
+
+    def result(self, context, task_id):
+        return self.tasks[task_id][1]
+
+    def list(self, context, cursor):
+        return [self._task(task_id) for task_id in self.tasks], None
+
+    def cancel(self, context, task_id):
+        status, output = self.tasks[task_id]
+        if status != "working":
+            raise protocol.McpError(protocol.INVALID_PARAMS, "Already finished.")
+        self.tasks[task_id] = ("cancelled", output)
+        return self._task(task_id)
+
+
+def greet(context, arguments):
+    if not arguments.get("name"):
+        raise protocol.ToolError(
+            "The arguments are not valid.",
+            [{"field": "name", "message": "This field is required."}],
+        )
+    return {"greeting": f"Hello {arguments['name']}", "caller": context}
+
+
+GREET = protocol.Tool(
+    name="greet",
+    title="Greet",
+    description="Say hello.",
+    input_schema={"type": "object", "properties": {"name": {"type": "string"}}},
+    output_schema={
+        "type": "object",
+        "properties": {"greeting": {"type": "string"}, "caller": {"type": "string"}},
+        "required": ["greeting"],
+    },
+    handler=greet,
+    read_only=False,
+    idempotent=False,
+    task_support="optional",
+)
+ECHO = protocol.Tool(
+    name="echo",
+    title="Echo",
+    description="Echo.",
+    input_schema={"type": "object"},
+    output_schema={"type": "object"},
+    handler=lambda context, arguments: arguments,
+)
+
+
+@pytest.fixture
+def server():
+    return protocol.McpServer(
+        name="test",
+        version="1.0",
+        title="Test",
+        instructions="Be nice.",
+        tools=[GREET, ECHO],
+        tasks=MemoryTasks(),
+    )
+
+
+@pytest.fixture
+def sessions():
+    return MemorySessions()
+
+
+def post(server, sessions, message, **headers):
+    body = message if isinstance(message, bytes) else json.dumps(message).encode()
+    return protocol.serve_post(server, headers, body, "ana", sessions)
+
+
+def request(method, params=None, request_id=1):
+    message = {"jsonrpc": "2.0", "id": request_id, "method": method}
+    if params is not None:
+        message["params"] = params
+    return message
+
+
+def initialize(server, sessions, version="2025-11-25"):
+    reply = post(
+        server,
+        sessions,
+        request(
+            "initialize",
+            {
+                "protocolVersion": version,
+                "capabilities": {},
+                "clientInfo": {"name": "pytest", "version": "1"},
+            },
+        ),
+    )
+    assert reply.status == 200, reply.body
+    return reply
+
+
+def call(server, sessions, version, method, params=None, **headers):
+    session = sessions.initialized(None, version, {})
+    return post(
+        server,
+        sessions,
+        request(method, params),
+        **{"MCP-Protocol-Version": version, "Mcp-Session-Id": session, **headers},
+    )
+
+
+# ---------------------------------------------------------------- isolation
+def test_the_protocol_module_imports_no_odoo():
+    script = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('p', {str(PROTOCOL_PATH)!r})\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'odoo'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+# ---------------------------------------------------------------- lifecycle
+def test_initialize_agrees_on_the_client_version_and_opens_a_session(server, sessions):
+    reply = initialize(server, sessions, "2025-06-18")
+    result = reply.body["result"]
+    assert result["protocolVersion"] == "2025-06-18"
+    assert result["serverInfo"] == {"name": "test", "title": "Test", "version": "1.0"}
+    assert result["capabilities"]["tools"] == {"listChanged": False}
+    assert "tasks" not in result["capabilities"]  # a 2025-11-25 feature
+    assert result["instructions"] == "Be nice."
+    session = reply.headers["Mcp-Session-Id"]
+    assert sessions.protocol_version(session) == "2025-06-18"
+
+
+def test_initialize_offers_the_latest_version_for_an_unknown_one(server, sessions):
+    result = initialize(server, sessions, "2099-01-01").body["result"]
+    assert result["protocolVersion"] == "2025-11-25"
+    assert result["capabilities"]["tasks"]["requests"] == {"tools": {"call": {}}}
+
+
+def test_initialize_without_client_info_is_invalid_params(server, sessions):
+    reply = post(
+        server,
+        sessions,
+        request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}}),
+    )
+    assert reply.body["error"]["code"] == protocol.INVALID_PARAMS
+    assert sessions.sessions == {}
+
+
+def test_notifications_and_client_responses_get_202_without_body(server, sessions):
+    for message in (
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 7, "result": {}},
+    ):
+        reply = post(server, sessions, message)
+        assert (reply.status, reply.body, reply.content()) == (202, None, b"")
+
+
+def test_ping(server, sessions):
+    reply = call(server, sessions, "2025-11-25", "ping")
+    assert reply.body == {"jsonrpc": "2.0", "id": 1, "result": {}}
+
+
+# ---------------------------------------------------------------- versions
+def test_a_missing_version_header_after_initialize_means_2025_03_26(server, sessions):
+    reply = post(server, sessions, request("tools/list"))
+    tools = reply.body["result"]["tools"]
+    assert "outputSchema" not in tools[0]  # structured output came in 2025-06-18
+    batch = post(server, sessions, [request("ping", None, 1), request("ping", None, 2)])
+    assert [r["id"] for r in batch.body] == [1, 2]  # batches are 2025-03-26 only
+
+
+def test_the_session_version_is_used_when_the_header_is_missing(server, sessions):
+    session = sessions.initialized(None, "2025-11-25", {})
+    reply = post(server, sessions, request("tools/list"), **{"Mcp-Session-Id": session})
+    assert reply.body["result"]["tools"][0]["execution"] == {"taskSupport": "optional"}
+
+
+def test_an_unsupported_version_header_gets_400_naming_the_supported_ones(
+    server, sessions
+):
+    reply = post(
+        server,
+        sessions,
+        request("tools/list"),
+        **{"MCP-Protocol-Version": "1999-01-01"},
+    )
+    assert reply.status == 400
+    error = reply.body["error"]
+    assert error["code"] == protocol.UNSUPPORTED_PROTOCOL_VERSION
+    assert error["data"] == {
+        "supported": ["2025-03-26", "2025-06-18", "2025-11-25"],
+        "requested": "1999-01-01",
+    }
+
+
+def test_sdk2_server_discover_probe_is_refused_at_once_so_it_falls_back(
+    server, sessions
+):
+    """SDK 2.x probes 2026-07-28 first; -32022 listing our versions: fall back."""
+    reply = post(
+        server,
+        sessions,
+        request("server/discover", {"_meta": {}}),
+        **{"MCP-Protocol-Version": "2026-07-28"},
+    )
+    assert reply.status == 400
+    assert reply.body["error"]["code"] == protocol.UNSUPPORTED_PROTOCOL_VERSION
+    assert "2025-11-25" in reply.body["error"]["data"]["supported"]
+
+
+def test_server_discover_without_the_modern_header_is_an_unknown_method(
+    server, sessions
+):
+    reply = call(server, sessions, "2025-11-25", "server/discover")
+    assert reply.body["error"]["code"] == protocol.METHOD_NOT_FOUND
+
+
+def test_batches_are_refused_after_2025_03_26(server, sessions):
+    reply = post(
+        server,
+        sessions,
+        [request("ping")],
+        **{"MCP-Protocol-Version": "2025-06-18"},
+    )
+    assert reply.status == 400
+    assert reply.body["error"]["code"] == protocol.INVALID_REQUEST
+    assert "batches" in reply.body["error"]["message"]
+
+
+def test_a_batch_mixes_answers_errors_and_notifications(server, sessions):
+    reply = post(
+        server,
+        sessions,
+        [
+            request("ping", None, 1),
+            {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            request("nope", None, 2),
+            request(
+                "initialize",
+                {"protocolVersion": "2025-03-26", "capabilities": {}},
+                3,
+            ),
+        ],
+    )
+    assert reply.status == 200
+    assert [(r["id"], "error" in r) for r in reply.body] == [
+        (1, False),
+        (2, True),
+        (3, True),
+    ]
+    assert reply.body[1]["error"]["code"] == protocol.METHOD_NOT_FOUND
+    only_notifications = post(
+        server, sessions, [{"jsonrpc": "2.0", "method": "notifications/initialized"}]
+    )
+    assert only_notifications.status == 202
+    assert post(server, sessions, []).status == 400
+
+
+# ---------------------------------------------------------------- malformed
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b"{not json", protocol.PARSE_ERROR),
+        (b"", protocol.PARSE_ERROR),
+        (b'"a string"', protocol.INVALID_REQUEST),
+        (b'{"jsonrpc": "2.0", "id": null, "method": "ping"}', protocol.INVALID_REQUEST),
+        (b'{"jsonrpc": "2.0", "id": 1.5, "method": "ping"}', protocol.INVALID_REQUEST),
+        (b'{"jsonrpc": "2.0", "id": true, "method": "ping"}', protocol.INVALID_REQUEST),
+        (b'{"jsonrpc": "1.0", "method": "x"}', protocol.INVALID_REQUEST),
+    ],
+)
+def test_malformed_messages_get_400_and_a_json_rpc_error(server, sessions, body, code):
+    reply = post(server, sessions, body)
+    assert reply.status == 400
+    assert reply.body["jsonrpc"] == "2.0"
+    assert reply.body["id"] is None
+    assert reply.body["error"]["code"] == code
+
+
+@pytest.mark.parametrize(
+    "message",
+    [{"jsonrpc": "1.0", "id": 4, "method": "ping"}, {"jsonrpc": "2.0", "id": 4}],
+)
+def test_a_request_with_a_bad_envelope_keeps_its_id(server, sessions, message):
+    reply = post(server, sessions, message)
+    assert (reply.status, reply.body["id"]) == (200, 4)
+    assert reply.body["error"]["code"] == protocol.INVALID_REQUEST
+
+
+def test_unknown_method_is_32601(server, sessions):
+    reply = call(server, sessions, "2025-11-25", "resources/list")
+    assert reply.status == 200
+    assert reply.body["error"]["code"] == protocol.METHOD_NOT_FOUND
+
+
+# ---------------------------------------------------------------- tools
+def test_tools_list_follows_the_negotiated_version(server, sessions):
+    old = call(server, sessions, "2025-03-26", "tools/list").body["result"]["tools"]
+    new = call(server, sessions, "2025-11-25", "tools/list").body["result"]["tools"]
+    assert [t["name"] for t in new] == ["greet", "echo"]
+    assert "outputSchema" not in old[0] and "execution" not in old[0]
+    greet_tool = new[0]
+    assert greet_tool["outputSchema"]["required"] == ["greeting"]
+    assert greet_tool["execution"] == {"taskSupport": "optional"}
+    assert greet_tool["annotations"] == {
+        "title": "Greet",
+        "readOnlyHint": False,
+        "destructiveHint": False,
+        "idempotentHint": False,
+        "openWorldHint": False,
+    }
+    assert "execution" not in new[1]
+    assert new[1]["annotations"]["readOnlyHint"] is True
+
+
+def test_tool_call_returns_structured_content_and_the_same_json_as_text(
+    server, sessions
+):
+    reply = call(
+        server,
+        sessions,
+        "2025-06-18",
+        "tools/call",
+        {"name": "greet", "arguments": {"name": "Ana"}},
+    )
+    result = reply.body["result"]
+    assert result["structuredContent"] == {"greeting": "Hello Ana", "caller": "ana"}
+    assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
+    assert result["isError"] is False
+
+
+def test_tool_call_before_2025_06_18_has_text_only(server, sessions):
+    result = call(
+        server,
+        sessions,
+        "2025-03-26",
+        "tools/call",
+        {"name": "greet", "arguments": {"name": "Ana"}},
+    ).body["result"]
+    assert "structuredContent" not in result
+    assert "Hello Ana" in result["content"][0]["text"]
+
+
+def test_tool_errors_are_results_the_model_can_read(server, sessions):
+    result = call(
+        server,
+        sessions,
+        "2025-11-25",
+        "tools/call",
+        {"name": "greet", "arguments": {}},
+    ).body["result"]
+    assert result["isError"] is True
+    assert "structuredContent" not in result
+    assert result["content"][0]["text"] == (
+        "The arguments are not valid.\n- name: This field is required."
+    )
+
+
+def test_unknown_tool_is_a_json_rpc_error_32602(server, sessions):
+    reply = call(
+        server, sessions, "2025-11-25", "tools/call", {"name": "nope", "arguments": {}}
+    )
+    assert reply.body["error"]["code"] == protocol.INVALID_PARAMS
+    assert "nope" in reply.body["error"]["message"]
+
+
+def test_tools_call_without_a_name_is_invalid_params(server, sessions):
+    reply = call(server, sessions, "2025-11-25", "tools/call", {"arguments": {}})
+    assert reply.body["error"]["code"] == protocol.INVALID_PARAMS
+    assert reply.body["error"]["data"][0]["field"] == "params.name"
+
+
+# ---------------------------------------------------------------- sessions
+def test_an_unknown_session_gets_404_and_delete_ends_one(server, sessions):
+    session = initialize(server, sessions).headers["Mcp-Session-Id"]
+    headers = {"Mcp-Session-Id": session}
+    assert protocol.serve_delete(headers, sessions).status == 204
+    reply = post(server, sessions, request("ping"), **headers)
+    assert reply.status == 404
+    assert protocol.serve_delete(headers, sessions).status == 404
+    assert protocol.serve_delete({}, sessions).status == 400
+
+
+def test_get_is_405_with_allow(server):
+    reply = protocol.serve_get()
+    assert reply.status == 405
+    assert reply.headers["Allow"] == "POST, DELETE"
+
+
+def test_a_client_accepting_only_event_streams_is_answered_as_one(server, sessions):
+    reply = post(server, sessions, request("ping"), Accept="text/event-stream")
+    assert reply.headers["Content-Type"] == "text/event-stream"
+    plain = post(
+        server, sessions, request("ping"), Accept="application/json, text/event-stream"
+    )
+    assert "Content-Type" not in plain.headers
+
+
+# ---------------------------------------------------------------- origin
+@pytest.mark.parametrize(
+    ("origin", "allowed", "expected"),
+    [
+        (None, set(), True),
+        ("", set(), True),
+        ("https://evil.example", set(), False),
+        ("https://erp.example.com", {"https://erp.example.com"}, True),
+        ("HTTPS://ERP.example.com:443/", {"https://erp.example.com"}, True),
+        ("http://erp.example.com", {"https://erp.example.com"}, False),
+        ("http://localhost:6274", {"http://localhost:6274"}, True),
+        ("http://localhost:6275", {"http://localhost:6274"}, False),
+        ("null", {"https://erp.example.com"}, False),
+        ("https://anything.example", {"*"}, True),
+    ],
+)
+def test_origin_allow_list(origin, allowed, expected):
+    assert protocol.origin_allowed(origin, allowed) is expected
+
+
+# ---------------------------------------------------------------- tasks
+def test_a_tool_runs_as_a_task_when_asked_on_2025_11_25(server, sessions):
+    created = call(
+        server,
+        sessions,
+        "2025-11-25",
+        "tools/call",
+        {"name": "greet", "arguments": {"name": "Ana"}, "task": {"ttl": 60000}},
+    ).body["result"]
+    task = created["task"]
+    assert task["status"] == "working"
+    assert task["ttl"] is None
+    assert task["pollInterval"] == 1000
+    task_id = task["taskId"]
+    got = call(server, sessions, "2025-11-25", "tasks/get", {"taskId": task_id})
+    assert got.body["result"]["status"] == "working"
+    listed = call(server, sessions, "2025-11-25", "tasks/list").body["result"]
+    assert [t["taskId"] for t in listed["tasks"]] == [task_id]
+    server.tasks.tasks[task_id] = ("completed", {"greeting": "Hello Ana"})
+    result = call(
+        server, sessions, "2025-11-25", "tasks/result", {"taskId": task_id}
+    ).body["result"]
+    assert result["structuredContent"] == {"greeting": "Hello Ana"}
+    assert result["_meta"] == {
+        "io.modelcontextprotocol/related-task": {"taskId": task_id}
+    }
+    cancel = call(server, sessions, "2025-11-25", "tasks/cancel", {"taskId": task_id})
+    assert cancel.body["error"]["code"] == protocol.INVALID_PARAMS
+
+
+def test_a_task_still_working_after_the_wait_is_an_error_saying_to_poll(
+    server, sessions
+):
+    task_id = server.tasks.start(None, GREET, {"name": "Ana"}).task_id
+    reply = call(server, sessions, "2025-11-25", "tasks/result", {"taskId": task_id})
+    assert reply.body["error"]["data"] == {"taskId": task_id, "status": "working"}
+
+
+def test_task_cancel_and_unknown_task(server, sessions):
+    task_id = server.tasks.start(None, GREET, {"name": "Ana"}).task_id
+    cancelled = call(
+        server, sessions, "2025-11-25", "tasks/cancel", {"taskId": task_id}
+    )
+    assert cancelled.body["result"]["status"] == "cancelled"
+    unknown = call(server, sessions, "2025-11-25", "tasks/get", {"taskId": "zzz"})
+    assert unknown.body["error"]["code"] == protocol.INVALID_PARAMS
+    missing = call(server, sessions, "2025-11-25", "tasks/get", {})
+    assert missing.body["error"]["code"] == protocol.INVALID_PARAMS
+
+
+def test_tasks_need_2025_11_25_and_a_tool_that_supports_them(server, sessions):
+    old = call(server, sessions, "2025-06-18", "tasks/list")
+    assert old.body["error"]["code"] == protocol.METHOD_NOT_FOUND
+    echo_task = call(
+        server,
+        sessions,
+        "2025-11-25",
+        "tools/call",
+        {"name": "echo", "arguments": {}, "task": {}},
+    )
+    assert echo_task.body["error"]["code"] == protocol.METHOD_NOT_FOUND
+    bad_arguments = call(
+        server,
+        sessions,
+        "2025-11-25",
+        "tools/call",
+        {"name": "greet", "arguments": {}, "task": {}},
+    )
+    assert bad_arguments.body["error"]["code"] == protocol.INVALID_PARAMS
+    assert server.tasks.tasks == {}
+
+
+# ---------------------------------------------------------------- legacy SSE
+def test_legacy_sse_messages_are_accepted_and_answered_on_the_stream(server, sessions):
+    session = sessions.initialized(None, "2024-11-05", {})
+    reply, pushed = protocol.serve_sse_message(
+        server,
+        json.dumps(
+            request(
+                "initialize",
+                {
+                    "protocolVersion": "2024-11-05",
+                    "capabilities": {},
+                    "clientInfo": {"name": "elevenlabs", "version": "1"},
+                },
+            )
+        ).encode(),
+        "ana",
+        sessions,
+        session,
+    )
+    assert (reply.status, reply.body) == (202, None)
+    assert pushed[0]["result"]["protocolVersion"] == "2024-11-05"
+    assert sessions.protocol_version(session) == "2024-11-05"
+    reply, pushed = protocol.serve_sse_message(
+        server, b"{oops", "ana", sessions, session
+    )
+    assert (reply.status, pushed) == (400, [])
+    reply, pushed = protocol.serve_sse_message(
+        server, json.dumps(request("ping")).encode(), "ana", sessions, "gone"
+    )
+    assert (reply.status, pushed) == (404, [])
+
+
+def test_sse_event_framing():
+    assert protocol.sse_event('{"a":1}') == b'event: message\ndata: {"a":1}\n\n'
+    assert protocol.sse_event("/mcp/messages?session_id=x", "endpoint").startswith(
+        b"event: endpoint\n"
+    )
