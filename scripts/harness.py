@@ -30,7 +30,10 @@ VENV = CACHE / "venv"
 VENV_PYTHON = VENV / "bin" / "python"
 DATA_DIR = CACHE / "data"
 ODOO_ARCHIVE_URL = "https://nightly.odoo.com/18.0/nightly/src/odoo_18.0.latest.tar.gz"
-PIP_BUILD_CONSTRAINTS = "setuptools<81\n"  # cbor2 needs pkg_resources
+# cbor2 needs pkg_resources (setuptools<81); Python's bundled 65.5 cannot read
+# new dist-info names, and gevent's zope.interface lookup then fails.
+SETUPTOOLS = "setuptools>=75,<81"
+PIP_BUILD_CONSTRAINTS = "setuptools<81\n"
 # python-ldap only serves auth_ldap, which this addon never installs; leaving it
 # out spares every machine the LDAP/SASL headers it would need to compile.
 SKIPPED_ODOO_REQUIREMENTS = ("python-ldap",)
@@ -168,7 +171,7 @@ def ensure_venv():
         if not line.lower().startswith(SKIPPED_ODOO_REQUIREMENTS)
     ]
     requirement_files = [REPO / "requirements.txt", REPO / "requirements-dev.txt"]
-    digest = hashlib.sha256("\n".join(odoo_requirements).encode())
+    digest = hashlib.sha256("\n".join([SETUPTOOLS, *odoo_requirements]).encode())
     for path in requirement_files:
         digest.update(path.read_bytes())
     stamp = VENV / ".requirements"
@@ -184,7 +187,7 @@ def ensure_venv():
     env = dict(os.environ, PIP_CONSTRAINT=str(constraints))
     pip = [str(VENV_PYTHON), "-m", "pip", "install", "--progress-bar", "on"]
     try:
-        subprocess.run([*pip, "setuptools<81", "wheel"], check=True, env=env)
+        subprocess.run([*pip, "--upgrade", SETUPTOOLS, "wheel"], check=True, env=env)
         subprocess.run(
             [
                 *pip,

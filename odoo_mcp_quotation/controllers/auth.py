@@ -20,8 +20,20 @@ VERIFIED_KEYS_MAX = 1024
 _verified_keys = {}
 
 
+RATE_LIMIT_PARAM = "odoo_mcp_quotation.rate_limit_per_minute"
+DEFAULT_RATE_LIMIT = 60
+
+
 class Unauthenticated(Exception):
     """No usable ``Authorization: Bearer <API key>``; the message says what to do."""
+
+
+class RateLimited(Exception):
+    """The key used up its requests for the minute; ``wait`` seconds to go."""
+
+    def __init__(self, wait):
+        super().__init__(f"Rate limit reached: retry in {wait} s.")
+        self.wait = wait
 
 
 def bearer_token():
@@ -30,7 +42,10 @@ def bearer_token():
 
 
 def authenticate():
-    """Switch the request's environment to the API key's user; return the key."""
+    """Run the request as the API key's user, within the key's rate limit.
+
+    Raises Unauthenticated (answer 401) or RateLimited (answer 429).
+    """
     token = bearer_token()
     if not token:
         raise Unauthenticated(
@@ -44,7 +59,18 @@ def authenticate():
         raise Unauthenticated("The API key is not valid or was revoked.")
     _remember(token, uid)
     request.update_env(user=uid)
-    return token
+    _count_request(token)
+
+
+def _count_request(token):
+    """Count the request against its key's budget, shared by all workers (REST, MCP)."""
+    params = request.env["ir.config_parameter"].sudo()
+    limit = params.get_param(RATE_LIMIT_PARAM)
+    limit = int(limit) if limit and limit.isdigit() else DEFAULT_RATE_LIMIT
+    key = hashlib.sha256(token.encode()).hexdigest()
+    wait = request.env["quotation.rate.limit"].sudo()._hit(key, limit)
+    if wait:
+        raise RateLimited(wait)
 
 
 def _cache_key(token):

@@ -12,7 +12,7 @@ from odoo.http import request
 
 from ..mcp import protocol
 from ..mcp.tools import Sessions, mcp_server
-from .auth import WWW_AUTHENTICATE, Unauthenticated, authenticate
+from .auth import WWW_AUTHENTICATE, RateLimited, Unauthenticated, authenticate
 
 ALLOWED_ORIGINS_PARAM = "odoo_mcp_quotation.mcp_allowed_origins"
 MAX_BODY_BYTES = 1024 * 1024
@@ -104,7 +104,8 @@ class McpController(http.Controller):
 
     # ------------------------------------------------------------------ helpers
     def _guard(self):
-        """403 for a foreign Origin, 401 without a valid key; else run as the key."""
+        """403 for a foreign Origin, 401 without a valid key, 429 over its rate
+        limit; else run as the key's user."""
         origin = request.httprequest.headers.get("Origin")
         if not protocol.origin_allowed(origin, self._allowed_origins()):
             return protocol.forbidden_origin_reply(origin)
@@ -112,6 +113,8 @@ class McpController(http.Controller):
             authenticate()
         except Unauthenticated as error:
             return protocol.unauthenticated_reply(str(error), WWW_AUTHENTICATE)
+        except RateLimited as error:
+            return protocol.rate_limited_reply(str(error), error.wait)
         return None
 
     def _allowed_origins(self):

@@ -4,7 +4,6 @@ Thin by design: parse, authenticate, count, one service call, one JSON reply.
 Every answer, errors included, carries a ``message`` an agent can read aloud.
 """
 
-import hashlib
 import json
 import logging
 
@@ -19,13 +18,11 @@ from ..services.health import database_health
 from ..services.openapi import openapi_document
 from ..services.quotation_service import QuotationService
 from ..services.request_schema import RequestInvalid
-from .auth import WWW_AUTHENTICATE, Unauthenticated, authenticate
+from .auth import WWW_AUTHENTICATE, RateLimited, Unauthenticated, authenticate
 
 _logger = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
-RATE_LIMIT_PARAM = "odoo_mcp_quotation.rate_limit_per_minute"
-DEFAULT_RATE_LIMIT = 60
 DOCS_PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"/>
 <title>Odoo AI Quotations API</title>
@@ -148,8 +145,7 @@ class QuotationRestController(http.Controller):
                     messages.say(messages.BAD_METHOD, lang, methods=", ".join(methods)),
                     headers={"Allow": ", ".join(methods)},
                 )
-            token = self._authenticate(lang)
-            self._check_rate_limit(token, lang)
+            self._authenticate(lang)
             args = ()
             if with_body:
                 payload = self._json_body(lang)
@@ -182,7 +178,7 @@ class QuotationRestController(http.Controller):
 
     def _authenticate(self, lang):
         try:
-            return authenticate()
+            authenticate()
         except Unauthenticated as error:
             raise ApiError(
                 401,
@@ -190,19 +186,13 @@ class QuotationRestController(http.Controller):
                 messages.say(messages.UNAUTHENTICATED, lang, reason=error),
                 headers={"WWW-Authenticate": WWW_AUTHENTICATE},
             ) from None
-
-    def _check_rate_limit(self, token, lang):
-        limit = request.env["ir.config_parameter"].sudo().get_param(RATE_LIMIT_PARAM)
-        limit = int(limit) if limit and limit.isdigit() else DEFAULT_RATE_LIMIT
-        key = hashlib.sha256(token.encode()).hexdigest()
-        wait = request.env["quotation.rate.limit"].sudo()._hit(key, limit)
-        if wait:
+        except RateLimited as error:
             raise ApiError(
                 429,
                 "rate_limited",
-                messages.say(messages.RATE_LIMITED, lang, seconds=wait),
-                headers={"Retry-After": str(wait)},
-            )
+                messages.say(messages.RATE_LIMITED, lang, seconds=error.wait),
+                headers={"Retry-After": str(error.wait)},
+            ) from None
 
     def _json_body(self, lang):
         httprequest = request.httprequest

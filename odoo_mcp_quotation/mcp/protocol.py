@@ -49,6 +49,7 @@ UNSUPPORTED_PROTOCOL_VERSION = jsonrpc.UNSUPPORTED_PROTOCOL_VERSION
 UNAUTHENTICATED = -32010
 FORBIDDEN = -32011
 SESSION_NOT_FOUND = -32012
+RATE_LIMITED = -32013
 
 
 def at_least(version, minimum):
@@ -564,6 +565,12 @@ def unauthenticated_reply(message, www_authenticate):
         401,
         error_response(None, UNAUTHENTICATED, message),
         {"WWW-Authenticate": www_authenticate},
+    )
+
+
+def rate_limited_reply(message, wait):
+    return HttpReply(
+        429, error_response(None, RATE_LIMITED, message), {"Retry-After": str(wait)}
     )
 
 

@@ -222,6 +222,21 @@ class TestMcpHttp(HttpCase):
             result["content"][0]["text"],
         )
 
+    def test_mcp_shares_the_rest_rate_limit_of_the_key(self):
+        self.env["ir.config_parameter"].set_param(
+            "odoo_mcp_quotation.rate_limit_per_minute", "2"
+        )
+        self.assertEqual(self.call("tools/list").status_code, 200)
+        rest = self.url_open(
+            "/api/quotation/status/unknown",
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        self.assertEqual(rest.status_code, 404)
+        limited = self.call("tools/list")
+        self.assertEqual(limited.status_code, 429)
+        self.assertTrue(1 <= int(limited.headers["Retry-After"]) <= 60)
+        self.assertIn("Rate limit", limited.json()["error"]["message"])
+
     def test_unknown_tool_and_method_are_json_rpc_errors(self):
         error = self.call("tools/call", {"name": "drop_database"}).json()["error"]
         self.assertEqual(error["code"], -32602)
