@@ -5,15 +5,21 @@ Prints p50/p99 per operation and its ratio to Odoo's own /web/health measured
 side by side in the same run (the ceiling of any Odoo route on this machine).
 Bounded: ``--requests`` sequential requests per operation, then it stops.
 
-    make run    # prints OMQ_KEY; in another shell:
+    make bench        # starts its own odoo-bin --workers 2 (harness environment)
     python3 bench/bench_mcp.py --url http://127.0.0.1:8069 --key "$OMQ_KEY"
+
+Against a server of your own, raise its rate limit first (Settings > Sales >
+AI Quotations): the benchmark sends more than 60 requests a minute.
 """
 
 import argparse
 import http.client
 import json
 import statistics
+import sys
+import tempfile
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 PROTOCOL = "2025-11-25"
@@ -78,12 +84,28 @@ def measure(operation, count):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8069")
-    parser.add_argument("--key", required=True, help="an Odoo API key")
+    parser.add_argument("--url", help="a running server (default: start one)")
+    parser.add_argument("--key", help="an Odoo API key of that server")
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    client = Client(args.url, args.key)
+    if args.url:
+        run(Client(args.url, args.key), args.url, args.requests)
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from conftest import start_odoo_server, stop_odoo_server  # noqa: PLC0415
 
+    print("starting odoo-bin --workers 2...", flush=True)
+    server = start_odoo_server(
+        Path(tempfile.mkdtemp(prefix="omq-bench-")),
+        params={"odoo_mcp_quotation.rate_limit_per_minute": "1000000"},
+    )
+    try:
+        run(Client(server.url, server.api_key), server.url, args.requests)
+    finally:
+        stop_odoo_server(server)
+
+
+def run(client, url, requests):
     session = initialize(client)
     _headers, created = client.rpc(
         "tools/call",
@@ -117,9 +139,9 @@ def main():
     for operation in operations.values():  # warm every worker's caches
         for _ in range(10):
             operation()
-    results = {name: measure(op, args.requests) for name, op in operations.items()}
+    results = {name: measure(op, requests) for name, op in operations.items()}
     floor = results["GET /web/health (Odoo's floor)"][0]
-    print(f"{args.requests} sequential requests each against {args.url}")
+    print(f"{requests} sequential requests each against {url}")
     print(f"{'operation':36} {'p50 ms':>8} {'p99 ms':>8} {'p50/health':>11}")
     for name, (p50, p99) in results.items():
         print(f"{name:36} {p50:8.1f} {p99:8.1f} {p50 / floor:10.1f}x")

@@ -546,7 +546,7 @@ def command_test(addons_path, pytest_args):
 def command_bench(addons_path, names):
     """Run ``bench/<name>.py`` (all of them without names) against real servers."""
     workdir = Path(tempfile.mkdtemp(prefix="omq-bench-"))
-    _template, env = prepare_odoo(addons_path, workdir)
+    template, env = prepare_odoo(addons_path, workdir)
     scripts = [REPO / "bench" / f"{name}.py" for name in names] or sorted(
         (REPO / "bench").glob("bench_*.py")
     )
@@ -554,9 +554,27 @@ def command_bench(addons_path, names):
     try:
         for script in scripts:
             say(f"benchmark {script.name}")
-            failed |= subprocess.run(
-                [str(VENV_PYTHON), str(script)], cwd=REPO, env=env, check=False
-            ).returncode
+            if "def test_" in script.read_text():  # needs Odoo in-process: pytest-odoo
+                database = f"omq_bench_{os.getpid()}"
+                copy_database(template, database)
+                command = [
+                    "-m",
+                    "pytest",
+                    "-s",
+                    "-q",
+                    f"--odoo-database={database}",
+                    f"--basetemp={workdir / 'pytest'}",
+                    str(script),
+                ]
+            else:
+                database, command = None, [str(script)]
+            try:
+                failed |= subprocess.run(
+                    [str(VENV_PYTHON), *command], cwd=REPO, env=env, check=False
+                ).returncode
+            finally:
+                if database:
+                    drop_database(database)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return failed

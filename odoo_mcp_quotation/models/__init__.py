@@ -1,3 +1,4 @@
+from . import quotation_queue_mixin
 from . import quotation_task
 from . import quotation_task_line
 from . import quotation_rate_limit

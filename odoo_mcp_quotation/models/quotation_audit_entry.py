@@ -59,6 +59,7 @@ class QuotationAuditEntry(models.Model):
     """
 
     _name = "quotation.audit.entry"
+    _inherit = ["quotation.queue.mixin"]
     _description = "Quotation Audit Log Entry"
     _order = "id desc"
     _rec_name = "key"
@@ -308,32 +309,6 @@ class QuotationAuditEntry(models.Model):
         return {name: self._audit_setting(name) for name in names}
 
     @api.model
-    def _due_domain(self):
-        return [
-            ("state", "=", PENDING),
-            "|",
-            ("next_attempt_at", "=", False),
-            ("next_attempt_at", "<=", fields.Datetime.now()),
-        ]
-
-    @api.model
-    def _claim_due_entries(self, limit):
-        """Lock up to ``limit`` due entries that no other sender holds."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            SELECT id FROM quotation_audit_entry
-             WHERE state = 'pending'
-               AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
-             ORDER BY next_attempt_at NULLS FIRST, id
-             LIMIT %s
-               FOR UPDATE SKIP LOCKED
-            """,
-            [fields.Datetime.now(), limit],
-        )
-        return self.browse(row[0] for row in self.env.cr.fetchall())
-
-    @api.model
     def _send_pending(self, limit=None):
         """Send one batch of due entries; return ``(sent, failed)``.
 
@@ -343,7 +318,7 @@ class QuotationAuditEntry(models.Model):
         """
         if not self._is_enabled():  # kept, not sent, until it is enabled again
             return self.browse(), self.browse()
-        entries = self._claim_due_entries(limit or self._audit_setting("batch_size"))
+        entries = self._lock_due(limit or self._audit_setting("batch_size"))
         if not entries:
             return entries, entries
         errors = self._upload(entries)

@@ -58,7 +58,7 @@ class QuotationTask(models.Model):
 
     _name = "quotation.task"
     _description = "Quotation Task"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "quotation.queue.mixin"]
     _order = "id desc"
     _rec_name = "tracking_id"
     _mail_post_access = "read"  # sales staff discuss a task they may not change
@@ -438,34 +438,9 @@ class QuotationTask(models.Model):
             self._trigger_processing()
 
     @api.model
-    def _due_domain(self):
-        return [
-            ("state", "=", PENDING),
-            "|",
-            ("next_attempt_at", "=", False),
-            ("next_attempt_at", "<=", fields.Datetime.now()),
-        ]
-
-    @api.model
     def _claim_due_tasks(self, limit):
-        """Lock and take up to ``limit`` due tasks that no other worker holds.
-
-        ``SKIP LOCKED`` lets any number of cron workers and Odoo servers on the
-        same database claim side by side without ever taking the same task.
-        """
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            SELECT id FROM quotation_task
-             WHERE state = 'pending'
-               AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
-             ORDER BY next_attempt_at NULLS FIRST, id
-             LIMIT %s
-               FOR UPDATE SKIP LOCKED
-            """,
-            [fields.Datetime.now(), limit],
-        )
-        tasks = self.browse(row[0] for row in self.env.cr.fetchall())
+        """Take up to ``limit`` due tasks that no other worker holds."""
+        tasks = self._lock_due(limit)
         tasks._set_processing()
         return tasks
 
