@@ -650,8 +650,8 @@ Integration user ai_agent, API key (shown once, a new one each run):
 
     export OMQ_KEY={key}
 
-    curl -s -X POST {base}/api/quotation/async \\\\
-      -H "Authorization: Bearer $OMQ_KEY" -H "Content-Type: application/json" \\\\
+    curl -s -X POST {base}/api/quotation/async \\
+      -H "Authorization: Bearer $OMQ_KEY" -H "Content-Type: application/json" \\
       -d '{{"customer_name": "Ana García", "email": "ana@example.com",
            "lines": [{{"product": "DESK-STD", "quantity": 2}}]}}'
     curl -s {base}/api/quotation/status/<tracking_id> \\
