@@ -29,34 +29,33 @@ class QuotationRateLimit(models.Model):
     def _hit(self, key, limit, window_seconds=60):
         """Count one request; return the seconds to wait, or 0 when allowed.
 
-        Counted on a short transaction of its own, so that a request that fails
-        still counts and that its outcome does not hold the row.
+        Counted in the request's own transaction: an insert takes no lock that
+        another request could wait for, and controllers answer errors without
+        rolling it back, so a refused request counts too.
         """
-        with self.env.registry.cursor() as cr:
-            # a lost row after a crash is harmless: do not wait for the WAL flush
-            cr.execute("SET LOCAL synchronous_commit TO OFF")
-            cr.execute(
-                """
-                INSERT INTO quotation_rate_limit (key, hit_at)
-                VALUES (%s, now() AT TIME ZONE 'UTC')
-                """,
-                [key],
-            )
-            # the request before the last ``limit`` ones, if still in the window
-            cr.execute(
-                """
-                SELECT %(window)s
-                       - extract(epoch FROM (now() AT TIME ZONE 'UTC') - hit_at)
-                  FROM quotation_rate_limit
-                 WHERE key = %(key)s
-                   AND hit_at > (now() AT TIME ZONE 'UTC')
-                                - make_interval(secs => %(window)s)
-                 ORDER BY hit_at DESC
-                OFFSET %(limit)s LIMIT 1
-                """,
-                {"key": key, "window": window_seconds, "limit": limit},
-            )
-            row = cr.fetchone()
+        cr = self.env.cr
+        cr.execute(
+            """
+            INSERT INTO quotation_rate_limit (key, hit_at)
+            VALUES (%s, now() AT TIME ZONE 'UTC')
+            """,
+            [key],
+        )
+        # the request before the last ``limit`` ones, if still in the window
+        cr.execute(
+            """
+            SELECT %(window)s
+                   - extract(epoch FROM (now() AT TIME ZONE 'UTC') - hit_at)
+              FROM quotation_rate_limit
+             WHERE key = %(key)s
+               AND hit_at > (now() AT TIME ZONE 'UTC')
+                            - make_interval(secs => %(window)s)
+             ORDER BY hit_at DESC
+            OFFSET %(limit)s LIMIT 1
+            """,
+            {"key": key, "window": window_seconds, "limit": limit},
+        )
+        row = cr.fetchone()
         return max(math.ceil(row[0]), 1) if row else 0
 
     @api.model

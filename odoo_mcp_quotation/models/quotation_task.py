@@ -3,6 +3,7 @@ import logging
 import secrets
 import time
 from datetime import timedelta
+from functools import partial
 
 from psycopg2 import IntegrityError
 
@@ -11,6 +12,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
+from ..services.cron_wakeup import wake_cron_workers
 from ..services.quotation_builder import (
     QuotationBuilder,
     QuotationBuildError,
@@ -416,13 +418,23 @@ class QuotationTask(models.Model):
         """Wake a cron worker now (or ``at``) rather than at its next interval.
 
         One lane is enough for a new task; a lane that finds more work than its
-        batch wakes the others. Each wake-up costs Odoo a NOTIFY on a fresh
-        connection, so a request pays for one, not one per lane.
+        batch wakes the others. As ``ir.cron._trigger`` does, a trigger row
+        makes the lane due and a NOTIFY after commit wakes the cron workers,
+        here on a kept-open connection instead of a new one per request.
         """
+        now = fields.Datetime.now()
+        at = at or now
+        lanes = self.env["ir.cron"]
         for xmlid in CRON_LANES if all_lanes else CRON_LANES[:1]:
-            cron = self.env.ref(xmlid, raise_if_not_found=False)
-            if cron:
-                cron.sudo()._trigger(at)
+            lanes |= self.env.ref(xmlid, raise_if_not_found=False) or lanes
+        lanes = lanes.sudo().filtered("active")
+        if not lanes:
+            return
+        self.env["ir.cron.trigger"].sudo().create(
+            [{"cron_id": lane.id, "call_at": at} for lane in lanes]
+        )
+        if at <= now:
+            self.env.cr.postcommit.add(partial(wake_cron_workers, self.env.cr.dbname))
 
     @api.model
     def _wake_if_stalled(self, due_since):
