@@ -26,7 +26,7 @@ class QuotationTaskCase(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # English messages whatever the database's language (es_ES in make test)
+        # English messages whatever the database's default language
         cls.env = cls.env(
             context=dict(cls.env.context, tracking_disable=False, lang="en_US")
         )
