@@ -1,6 +1,7 @@
 from . import quotation_queue_mixin
 from . import quotation_task
 from . import quotation_task_line
+from . import quotation_task_source_mixin
 from . import quotation_rate_limit
 from . import res_config_settings
 from . import sale_order

@@ -1,14 +1,10 @@
-from odoo import fields, models
+from odoo import models
 
 
 class ResPartner(models.Model):
-    _inherit = "res.partner"
-
-    quotation_task_count = fields.Integer(
-        string="AI Requests",
-        compute="_compute_quotation_task_count",
-        groups="odoo_mcp_quotation.group_quotation_task_user",
-    )
+    _name = "res.partner"
+    _inherit = ["res.partner", "quotation.task.source.mixin"]
+    _quotation_task_field = "partner_id"
 
     def _compute_quotation_task_count(self):
         """Requests of the partner and of its contacts, as Sale counts orders."""
@@ -27,9 +23,8 @@ class ResPartner(models.Model):
                     partner.quotation_task_count += count
                 partner = partner.parent_id
 
-    def action_view_quotation_tasks(self):
+    def _quotation_task_domain(self):
         contacts = self.with_context(active_test=False).search(
             [("id", "child_of", self.ids)]
         )
-        tasks = self.env["quotation.task"].search([("partner_id", "in", contacts.ids)])
-        return tasks._action_open_tasks(self.env._("AI Requests"))
+        return [("partner_id", "in", contacts.ids)]
