@@ -204,3 +204,28 @@ def odoo_server(tmp_path_factory):
     server = start_odoo_server(tmp_path_factory.mktemp("odoo"))
     yield server
     stop_odoo_server(server)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows the tracebacks its Odoo servers logged, not just a 500."""
+    report = yield
+    if report.failed:
+        for name in item.fixturenames:
+            server = item.funcargs.get(name)
+            if isinstance(server, OdooServer) and server.log_path.exists():
+                errors = _logged_errors(server.log())
+                if errors:
+                    report.sections.append((f"{name} log errors", errors))
+    return report
+
+
+def _logged_errors(log, limit=8000):
+    """The ERROR and CRITICAL records of a log, tracebacks included, the last kept."""
+    records, keep = [], False
+    for line in log.splitlines():
+        if line[:4].isdigit():  # a new record starts with its date
+            keep = " ERROR " in line or " CRITICAL " in line
+        if keep:
+            records.append(line)
+    return "\n".join(records)[-limit:]

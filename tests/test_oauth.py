@@ -110,7 +110,7 @@ def test_claude_connects_end_to_end_and_loses_access_when_revoked(odoo_server):
     assert page.status_code == 200
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
-    for shown in ("Claude (pytest)", "127.0.0.1:45111", "Claude User", "YourCompany"):
+    for shown in ("Claude (pytest)", "127.0.0.1:45111", "Claude User", "My Company"):
         assert shown in page.text, shown
     assert "Find customers" in page.text and 'name="csrf_token"' in page.text
 

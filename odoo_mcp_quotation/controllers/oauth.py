@@ -251,7 +251,7 @@ class OauthController(http.Controller):
             values = validate_registration(metadata, policy.redirect_allow_list)
         except RegistrationError as error:
             return _oauth_error(error.error, error.description)
-        client, secret = request.env["mcp.oauth.client"]._register(values)
+        client, secret = request.env["mcp.oauth.client"]._register_client(values)
         body = {
             "client_id": client.client_id,
             "client_id_issued_at": int(client.create_date.timestamp()),

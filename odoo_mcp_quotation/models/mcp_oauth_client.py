@@ -65,7 +65,7 @@ class McpOauthClient(models.Model):
         return (self.redirect_uris or "").split()
 
     @api.model
-    def _register(self, values):
+    def _register_client(self, values):
         """A new dynamically registered client and its secret (None if public)."""
         secret = None
         if values["token_endpoint_auth_method"] != "none":
