@@ -5,10 +5,10 @@ import base64
 import hashlib
 import re
 import secrets
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
+from mcp_clients.consent_form import HiddenFields
 
 REDIRECT_URI = "http://127.0.0.1:45111/callback"
 CLAUDE_USER = ("claude-user", "claude-user-pw")
@@ -29,17 +29,6 @@ def pkce():
     verifier = secrets.token_urlsafe(48)
     digest = hashlib.sha256(verifier.encode()).digest()
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
-class HiddenFields(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.fields = {}
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "input" and attrs.get("type") == "hidden":
-            self.fields[attrs["name"]] = attrs.get("value") or ""
 
 
 def mcp_post(server, token, message, base=None, session_id=None):

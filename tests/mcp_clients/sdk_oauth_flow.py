@@ -14,10 +14,10 @@ import argparse
 import asyncio
 import json
 import re
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx2
+from consent_form import HiddenFields
 from mcp import Client
 from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
 from mcp.client.streamable_http import streamable_http_client
@@ -49,19 +49,6 @@ class MemoryStorage:
         self.client_info = client_info
 
 
-class ConsentForm(HTMLParser):
-    """The hidden fields of Odoo's consent form."""
-
-    def __init__(self):
-        super().__init__()
-        self.fields = {}
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "input" and attrs.get("type") == "hidden":
-            self.fields[attrs["name"]] = attrs.get("value") or ""
-
-
 class Browser:
     """The user's browser: a logged-in Odoo session that consents."""
 
@@ -86,7 +73,7 @@ class Browser:
         page = await self.http.get(url)
         assert page.status_code == 200, (page.status_code, page.text[:500])
         self.consent_page = page.text
-        form = ConsentForm()
+        form = HiddenFields()
         form.feed(page.text)
         answer = await self.http.post(
             urljoin(self.base, "/oauth/authorize"),
