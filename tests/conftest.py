@@ -29,8 +29,20 @@ for code, name, price in [("DESK-STD", "Standing Desk", 520.0),
 user = env["res.users"].create({
     "name": "Integration", "login": "integration",
     "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
+    # the tests call the read tools too: more than a new user's default
+    "ai_agent_scopes": "quotations:create quotations:read customers:read",
 })
 key = env["res.users.apikeys"].with_user(user).sudo()._generate(None, "tests", None)
+# people who connect apps through OAuth, with a password to log in
+env["res.users"].create({
+    "name": "Claude User", "login": "claude-user", "password": "claude-user-pw",
+    "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
+    "ai_agent_scopes": "quotations:create quotations:read customers:read",
+})
+env["res.users"].create({
+    "name": "Portal Customer", "login": "portal-user", "password": "portal-user-pw",
+    "groups_id": [(6, 0, [env.ref("base.group_portal").id])],
+})
 env.cr.commit()
 print("OMQ_API_KEY=" + key)
 """
@@ -75,15 +87,16 @@ def _wait_until_healthy(server, timeout=90):
 
 
 def start_odoo_server(
-    tmp_path, *, database=None, workers=2, cron_threads=2, params=None
+    tmp_path, *, database=None, workers=2, cron_threads=2, params=None, env=None
 ):
     """Start ``odoo-bin`` the way production should run it.
 
     Without ``database``, copies the template and adds demo products, an
     integration user and its API key (``server.api_key``); with it, serves that
     existing database again (a restart). ``params`` are set as
-    ir.config_parameter first. The addon is a server-wide module, so that
-    ``/health`` still answers when the database is gone.
+    ir.config_parameter first; ``env`` adds to the server's environment. The
+    addon is a server-wide module, so that ``/health`` still answers when the
+    database is gone.
     """
     template = os.environ.get("ODOO_MCP_TEMPLATE_DB")
     if not template:
@@ -127,7 +140,10 @@ def start_odoo_server(
         str(log_path),
     ]
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     server = OdooServer(
         url=f"http://127.0.0.1:{port}",
@@ -188,3 +204,28 @@ def odoo_server(tmp_path_factory):
     server = start_odoo_server(tmp_path_factory.mktemp("odoo"))
     yield server
     stop_odoo_server(server)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test shows the tracebacks its Odoo servers logged, not just a 500."""
+    report = yield
+    if report.failed:
+        for name in item.fixturenames:
+            server = item.funcargs.get(name)
+            if isinstance(server, OdooServer) and server.log_path.exists():
+                errors = _logged_errors(server.log())
+                if errors:
+                    report.sections.append((f"{name} log errors", errors))
+    return report
+
+
+def _logged_errors(log, limit=8000):
+    """The ERROR and CRITICAL records of a log, tracebacks included, the last kept."""
+    records, keep = [], False
+    for line in log.splitlines():
+        if line[:4].isdigit():  # a new record starts with its date
+            keep = " ERROR " in line or " CRITICAL " in line
+        if keep:
+            records.append(line)
+    return "\n".join(records)[-limit:]

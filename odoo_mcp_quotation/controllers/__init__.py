@@ -1,3 +1,4 @@
 from . import auth
 from . import rest
 from . import mcp
+from . import oauth

@@ -1,9 +1,11 @@
-"""Bearer authentication with Odoo's own user API keys, for machine clients.
+"""Bearer authentication for machine clients: Odoo's own user API keys, and
+the OAuth access tokens of this addon's authorization server (MCP only).
 
 Odoo 18's ``auth='bearer'`` answers a bad key with an HTML page; agents need a
 JSON answer with ``WWW-Authenticate``. So routes are ``auth='public'`` and call
-:func:`authenticate` first: the request then runs as the key's user, with that
-user's access rights and companies, never as superuser.
+:func:`authenticate` first: the request then runs as the key's (or the
+authorising) user, with that user's access rights and companies, never as
+superuser, and within that user's scopes (``services/scopes.py``).
 """
 
 import hashlib
@@ -12,6 +14,9 @@ import re
 from odoo.http import request
 
 from odoo.addons.base.models.res_users import INDEX_SIZE
+
+from ..services import scopes
+from ..services.oauth_server import ACCESS_PREFIX, ENABLED_PARAM, secret_hash
 
 BEARER = re.compile(r"^bearer\s+(\S+)\s*$", re.IGNORECASE)
 WWW_AUTHENTICATE = 'Bearer realm="odoo", error="invalid_token"'
@@ -41,9 +46,12 @@ def bearer_token():
     return match.group(1) if match else None
 
 
-def authenticate():
-    """Run the request as the API key's user, within the key's rate limit.
+def authenticate(resource=None):
+    """Run the request as the token's user, within its rate limit; return the
+    scopes it grants.
 
+    OAuth access tokens are accepted only where ``resource`` (the URL of the
+    MCP server) is given, and only when they were issued for it (RFC 8707).
     Raises Unauthenticated (answer 401) or RateLimited (answer 429).
     """
     token = bearer_token()
@@ -52,14 +60,71 @@ def authenticate():
             "Send an Odoo API key as 'Authorization: Bearer <key>' "
             "(Preferences > Account Security > New API Key)."
         )
-    uid = _verified_user(token) or request.env["res.users.apikeys"]._check_credentials(
-        scope="rpc", key=token
-    )
+    if token.startswith(ACCESS_PREFIX):
+        uid, granted = _oauth_user(token, resource)
+    else:
+        uid, granted = _api_key_user(token)
+    request.update_env(user=uid)
+    _count_request(token)
+    return granted
+
+
+def _api_key_user(token):
+    verified = _verified_user(token)
+    if verified:
+        return verified[0], scopes.parse(verified[1], strict=False)
+    uid = request.env["res.users.apikeys"]._check_credentials(scope="rpc", key=token)
     if not uid:
         raise Unauthenticated("The API key is not valid or was revoked.")
     _remember(token, uid)
-    request.update_env(user=uid)
-    _count_request(token)
+    return uid, request.env["res.users"].browse(uid)._ai_agent_scope_set()
+
+
+def _oauth_user(token, resource):
+    """The user and scopes of a live OAuth access token: one indexed query on
+    the token's hash, as cheap as the API-key check. The scopes are those the
+    user consented to, within what the user may use today."""
+    if resource is None:
+        raise Unauthenticated(
+            "OAuth access tokens are for the MCP server (/mcp); the REST API "
+            "takes an Odoo API key."
+        )
+    if not request.env["ir.config_parameter"].sudo().get_param(ENABLED_PARAM):
+        raise Unauthenticated("OAuth is disabled on this Odoo: use an API key.")
+    cr = request.env.cr
+    cr.execute(
+        """
+        SELECT g.user_id, g.scopes, u.ai_agent_scopes, g.resource, g.id,
+               g.last_used_at IS NULL
+               OR g.last_used_at < now() AT TIME ZONE 'utc' - interval '5 minutes'
+          FROM mcp_oauth_token t
+          JOIN mcp_oauth_grant g ON g.id = t.grant_id
+          JOIN mcp_oauth_client c ON c.id = g.client_id
+          JOIN res_users u ON u.id = g.user_id
+         WHERE t.token_hash = %s AND t.kind = 'access'
+           AND t.expires_at > now() AT TIME ZONE 'utc'
+           AND g.active AND c.active AND u.active AND NOT u.share
+        """,
+        [secret_hash(token)],
+    )
+    row = cr.fetchone()
+    if not row:
+        raise Unauthenticated(
+            "The access token is not valid, expired or was revoked: refresh it "
+            "or authorize again."
+        )
+    uid, granted, allowed, token_resource, grant_id, stale = row
+    if token_resource != resource:
+        raise Unauthenticated(
+            f"The access token was issued for {token_resource}, not {resource}."
+        )
+    if stale:  # "last used" for the user's connected apps, at most every 5 min
+        cr.execute(
+            "UPDATE mcp_oauth_grant SET last_used_at = now() AT TIME ZONE 'utc' "
+            "WHERE id = %s",
+            [grant_id],
+        )
+    return uid, scopes.parse(granted, False) & scopes.parse(allowed, False)
 
 
 def _count_request(token):
@@ -78,7 +143,8 @@ def _cache_key(token):
 
 
 def _verified_user(token):
-    """The user of a key this process already verified, if it is still valid.
+    """The user of a key this process already verified, if it is still valid,
+    with the user's scopes.
 
     Odoo checks a key with 6,000 PBKDF2 rounds (~5-20 ms of CPU) on every
     request; after one such proof, comparing the SHA-256 of the whole key is
@@ -90,7 +156,8 @@ def _verified_user(token):
         return None
     request.env.cr.execute(
         """
-        SELECT 1 FROM res_users_apikeys k JOIN res_users u ON u.id = k.user_id
+        SELECT u.ai_agent_scopes
+          FROM res_users_apikeys k JOIN res_users u ON u.id = k.user_id
          WHERE u.active AND k.user_id = %s AND k.index = %s
            AND (k.scope IS NULL OR k.scope = 'rpc')
            AND (k.expiration_date IS NULL
@@ -98,8 +165,9 @@ def _verified_user(token):
         """,
         [uid, token[:INDEX_SIZE]],
     )
-    if request.env.cr.fetchone():
-        return uid
+    row = request.env.cr.fetchone()
+    if row:
+        return uid, row[0]
     _verified_keys.pop(_cache_key(token), None)
     return None
 

@@ -1,8 +1,9 @@
 """MCP over HTTP: Streamable HTTP at /mcp, legacy HTTP+SSE at /mcp/sse.
 
-Thin transports: check the Origin, authenticate the API key, hand the body to
-the protocol layer, and write its reply. Machine clients carry no cookie, so
-no Odoo web session is read or saved.
+Thin transports: check the Origin, authenticate the API key or OAuth access
+token, check the scope a call needs, hand the body to the protocol layer, and
+write its reply. Machine clients carry no cookie, so no Odoo web session is
+read or saved.
 """
 
 from werkzeug.datastructures import Headers
@@ -11,8 +12,10 @@ from odoo import http
 from odoo.http import request
 
 from ..mcp import protocol
-from ..mcp.tools import Sessions, mcp_server
-from .auth import WWW_AUTHENTICATE, RateLimited, Unauthenticated, authenticate
+from ..mcp.tools import Sessions, mcp_server, missing_scope
+from ..services import scopes
+from ..services.oauth_server import OauthPolicy
+from .auth import RateLimited, Unauthenticated, authenticate, bearer_token
 
 ALLOWED_ORIGINS_PARAM = "odoo_mcp_quotation.mcp_allowed_origins"
 MAX_BODY_BYTES = 1024 * 1024
@@ -29,7 +32,7 @@ class McpController(http.Controller):
         max_content_length=MAX_BODY_BYTES,
     )
     def mcp(self, **_query):
-        reply = self._guard()
+        reply, granted = self._guard()
         if reply:
             return self._respond(reply)
         httprequest = request.httprequest
@@ -39,10 +42,11 @@ class McpController(http.Controller):
         elif httprequest.method == "DELETE":
             reply = protocol.serve_delete(httprequest.headers, sessions)
         else:
-            reply = protocol.serve_post(
-                mcp_server(),
+            body = httprequest.get_data()
+            reply = self._insufficient_scope(body, granted) or protocol.serve_post(
+                mcp_server(granted),
                 httprequest.headers,
-                httprequest.get_data(),
+                body,
                 request.env,
                 sessions,
             )
@@ -58,7 +62,7 @@ class McpController(http.Controller):
     )
     def mcp_sse(self, **_query):
         """Legacy transport: the stream; answers to /mcp/messages arrive here."""
-        reply = self._guard()
+        reply, _granted = self._guard()
         if reply:
             return self._respond(reply)
         session = request.env["mcp.session"]._open("sse", "2024-11-05")
@@ -86,13 +90,17 @@ class McpController(http.Controller):
     )
     def mcp_messages(self, session_id=None, **_query):
         """Legacy transport: 202 at once, the answer goes to the session's stream."""
-        reply = self._guard()
+        reply, granted = self._guard()
+        if reply:
+            return self._respond(reply)
+        body = request.httprequest.get_data()
+        reply = self._insufficient_scope(body, granted)
         if reply:
             return self._respond(reply)
         sessions = Sessions(request.env, "sse")
         reply, answers = protocol.serve_sse_message(
-            mcp_server(),
-            request.httprequest.get_data(),
+            mcp_server(granted),
+            body,
             request.env,
             sessions,
             session_id,
@@ -104,18 +112,59 @@ class McpController(http.Controller):
 
     # ------------------------------------------------------------------ helpers
     def _guard(self):
-        """403 for a foreign Origin, 401 without a valid key, 429 over its rate
-        limit; else run as the key's user."""
+        """403 for a foreign Origin, 401 without a valid key or token (pointing
+        OAuth clients to the resource metadata), 429 over its rate limit; else
+        run as the token's user and return its scopes."""
         origin = request.httprequest.headers.get("Origin")
         if not protocol.origin_allowed(origin, self._allowed_origins()):
-            return protocol.forbidden_origin_reply(origin)
+            return protocol.forbidden_origin_reply(origin), None
+        policy = self._policy()
         try:
-            authenticate()
+            granted = authenticate(resource=policy.resource)
         except Unauthenticated as error:
-            return protocol.unauthenticated_reply(str(error), WWW_AUTHENTICATE)
+            challenge = self._challenge(
+                policy,
+                error="invalid_token" if bearer_token() else None,
+                scope=" ".join(sorted(scopes.ALL)),
+            )
+            return protocol.unauthenticated_reply(str(error), challenge), None
         except RateLimited as error:
-            return protocol.rate_limited_reply(str(error), error.wait)
-        return None
+            return protocol.rate_limited_reply(str(error), error.wait), None
+        return None, granted
+
+    def _policy(self):
+        return OauthPolicy(request.env, request.httprequest.host_url)
+
+    def _challenge(self, policy, error=None, scope=None):
+        """``WWW-Authenticate`` for MCP: where OAuth clients find how to get in
+        (RFC 9728), and what they lack."""
+        parts = [f'error="{error}"'] if error else []
+        if scope:
+            parts.append(f'scope="{scope}"')
+        parts.append(f'resource_metadata="{policy.resource_metadata_url()}"')
+        return "Bearer " + ", ".join(parts)
+
+    def _insufficient_scope(self, body, granted):
+        """403 ``insufficient_scope`` naming the scope needed, so that clients
+        that support step-up authorization can ask for it."""
+        needed = missing_scope(body, granted)
+        if not needed:
+            return None
+        return protocol.HttpReply(
+            403,
+            protocol.error_response(
+                None,
+                protocol.FORBIDDEN,
+                f"This call needs the scope {needed}, which this key or token "
+                "was not granted: authorize again with it, or ask an Odoo "
+                "administrator to allow it for your user.",
+            ),
+            {
+                "WWW-Authenticate": self._challenge(
+                    self._policy(), error="insufficient_scope", scope=needed
+                )
+            },
+        )
 
     def _allowed_origins(self):
         params = request.env["ir.config_parameter"].sudo()

@@ -13,6 +13,7 @@ from odoo.http import request
 from odoo.modules.module import get_manifest
 
 from ..services import agent_messages as messages
+from ..services import scopes
 from ..services.elevenlabs_tools import elevenlabs_tools
 from ..services.health import database_health
 from ..services.openapi import openapi_document
@@ -63,7 +64,9 @@ class QuotationRestController(http.Controller):
         save_session=False,
     )
     def create_quotation(self):
-        return self._serve(("POST",), self._create_quotation, with_body=True)
+        return self._serve(
+            ("POST",), self._create_quotation, with_body=True, scope=scopes.CREATE
+        )
 
     @http.route(
         "/api/quotation/status/<string:tracking_id>",
@@ -73,7 +76,11 @@ class QuotationRestController(http.Controller):
         save_session=False,
     )
     def quotation_status(self, tracking_id):
-        return self._serve(("GET",), lambda: (200, self._service().status(tracking_id)))
+        return self._serve(
+            ("GET",),
+            lambda: (200, self._service().status(tracking_id)),
+            scope=scopes.CREATE,
+        )
 
     @http.route("/health", type="http", auth="none", csrf=False, save_session=False)
     def health(self):
@@ -130,7 +137,7 @@ class QuotationRestController(http.Controller):
         status_url = f"{httprequest.host_url}api/quotation/status/{task.tracking_id}"
         return 202, service.queued(task, status_url)
 
-    def _serve(self, methods, handler, with_body=False):
+    def _serve(self, methods, handler, with_body=False, scope=None):
         """Run ``handler`` and map every outcome to a JSON answer.
 
         The handler runs in a savepoint: whatever goes wrong, it leaves nothing
@@ -145,7 +152,7 @@ class QuotationRestController(http.Controller):
                     messages.say(messages.BAD_METHOD, lang, methods=", ".join(methods)),
                     headers={"Allow": ", ".join(methods)},
                 )
-            self._authenticate(lang)
+            self._authenticate(lang, scope)
             args = ()
             if with_body:
                 payload = self._json_body(lang)
@@ -176,9 +183,9 @@ class QuotationRestController(http.Controller):
             500, "internal_error", messages.say(messages.INTERNAL_ERROR, lang)
         )
 
-    def _authenticate(self, lang):
+    def _authenticate(self, lang, scope):
         try:
-            authenticate()
+            granted = authenticate()
         except Unauthenticated as error:
             raise ApiError(
                 401,
@@ -193,6 +200,20 @@ class QuotationRestController(http.Controller):
                 messages.say(messages.RATE_LIMITED, lang, seconds=error.wait),
                 headers={"Retry-After": str(error.wait)},
             ) from None
+        if scope not in granted:
+            reason = (
+                f"it needs the scope {scope}; an Odoo administrator can allow it "
+                "on the user's AI Agents tab."
+            )
+            raise ApiError(
+                403,
+                "insufficient_scope",
+                messages.say(messages.FORBIDDEN, lang, reason=reason),
+                headers={
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope", '
+                    f'scope="{scope}"'
+                },
+            )
 
     def _json_body(self, lang):
         httprequest = request.httprequest

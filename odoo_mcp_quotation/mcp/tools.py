@@ -5,6 +5,7 @@ and makes one ``QuotationService`` call; the protocol module does the rest.
 """
 
 import functools
+import json
 import time
 
 import mcp_types
@@ -12,6 +13,7 @@ import mcp_types
 from odoo.exceptions import MissingError, UserError
 from odoo.modules.module import get_manifest
 
+from ..services import scopes
 from ..services.query_schema import (
     CustomerList,
     CustomerQuery,
@@ -187,16 +189,29 @@ def build_tools():
 
 
 @functools.cache
-def mcp_server():
-    """One server per process: the tool list is built and serialised once."""
+def mcp_server(granted=scopes.ALL):
+    """One server per process and set of scopes: it offers only the tools the
+    scopes open, and its tool list is built and serialised once."""
     return McpServer(
         name="odoo-mcp-quotation",
         title="Odoo quotations",
         version=get_manifest("odoo_mcp_quotation")["version"],
         instructions=INSTRUCTIONS,
-        tools=build_tools(),
-        tasks=QuotationTasks(),
+        tools=[
+            tool for tool in build_tools() if scopes.TOOL_SCOPES[tool.name] in granted
+        ],
+        tasks=QuotationTasks() if scopes.TASKS_SCOPE in granted else None,
     )
+
+
+def missing_scope(body, granted):
+    """The scope a POSTed JSON-RPC body needs beyond ``granted``, or None
+    (a body that is not JSON is left to the protocol layer to refuse)."""
+    try:
+        payload = json.loads(body or b"")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return scopes.missing_scope(payload, granted)
 
 
 class Sessions:

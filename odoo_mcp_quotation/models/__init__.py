@@ -10,3 +10,7 @@ from . import res_partner
 from . import quotation_audit_entry
 from . import mcp_session
 from . import mcp_session_message
+from . import mcp_oauth_client
+from . import mcp_oauth_grant
+from . import mcp_oauth_token
+from . import res_users

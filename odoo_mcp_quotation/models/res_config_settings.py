@@ -4,7 +4,9 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..services import oauth_server
 from ..services.audit_store import AuditStoreError, build_destinations, put_everywhere
+from ..services.client_registration import DEFAULT_ALLOWED_REDIRECTS, parse_allow_list
 from .quotation_audit_entry import PARAM_PREFIX, SCHEMA_VERSION
 
 AUDIT_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9._\-/]*$")
@@ -249,6 +251,52 @@ class ResConfigSettings(models.TransientModel):
                 ),
             },
         }
+
+    # ------------------------------------------------------------------ OAuth
+    ai_quotation_oauth_enabled = fields.Boolean(
+        string="Claude Connectors (OAuth)",
+        config_parameter=oauth_server.ENABLED_PARAM,
+        help="Let Claude and other MCP clients connect through OAuth: each user "
+        "logs in to Odoo and consents. Off: only API keys are accepted, and every "
+        "OAuth token is refused at once.",
+    )
+    ai_quotation_oauth_access_minutes = fields.Integer(
+        string="Access Token Lifetime (minutes)",
+        default=oauth_server.DEFAULT_ACCESS_MINUTES,
+        config_parameter=oauth_server.ACCESS_MINUTES_PARAM,
+    )
+    ai_quotation_oauth_refresh_days = fields.Integer(
+        string="Refresh Token Lifetime (days)",
+        default=oauth_server.DEFAULT_REFRESH_DAYS,
+        config_parameter=oauth_server.REFRESH_DAYS_PARAM,
+        help="A connected app that stays unused longer must be authorized again.",
+    )
+    ai_quotation_oauth_redirect_allow_list = fields.Char(
+        string="Allowed Redirect URIs",
+        default=" ".join(DEFAULT_ALLOWED_REDIRECTS),
+        config_parameter=oauth_server.REDIRECT_ALLOW_LIST_PARAM,
+        help="Apps may register themselves only with these redirect URIs, "
+        "separated by spaces; http://127.0.0.1:* allows any port (Claude Code).",
+    )
+
+    @api.constrains(
+        "ai_quotation_oauth_access_minutes",
+        "ai_quotation_oauth_refresh_days",
+        "ai_quotation_oauth_redirect_allow_list",
+    )
+    def _check_ai_quotation_oauth_settings(self):
+        for settings in self:
+            if (
+                settings.ai_quotation_oauth_access_minutes < 1
+                or settings.ai_quotation_oauth_refresh_days < 1
+            ):
+                raise ValidationError(
+                    _("OAuth token lifetimes must be at least 1 minute and 1 day.")
+                )
+            try:
+                parse_allow_list(settings.ai_quotation_oauth_redirect_allow_list)
+            except ValueError as error:
+                raise ValidationError(str(error)) from None
 
 
 def _split_origins(value):

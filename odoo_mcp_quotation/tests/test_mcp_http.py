@@ -19,6 +19,8 @@ class TestMcpHttp(HttpCase):
             login="omq_mcp_agent",
             groups="sales_team.group_sale_salesman,base.group_user",
         )
+        # these tests call the read tools: more than a new user's default
+        cls.user.ai_agent_scopes = "quotations:create quotations:read customers:read"
         cls.key = cls.api_key(cls.user)
         cls.env["product.product"].create(
             {"name": "MCP Desk", "default_code": "MCP-DESK", "list_price": 300.0}
@@ -250,3 +252,29 @@ class TestMcpHttp(HttpCase):
             headers={"Authorization": f"Bearer {self.key}"},
         )
         self.assertEqual(response.status_code, 404)
+
+    def test_a_new_integration_user_reaches_only_the_voice_agent_tools(self):
+        narrow = new_test_user(
+            self.env,
+            login="omq_mcp_voice",
+            groups="sales_team.group_sale_salesman,base.group_user",
+        )
+        self.assertEqual(narrow.ai_agent_scopes, "quotations:create")
+        key = self.api_key(narrow)
+        tools = self.call("tools/list", key=key).json()["result"]["tools"]
+        self.assertEqual(
+            sorted(tool["name"] for tool in tools),
+            ["create_quotation", "get_quotation_status"],
+        )
+        tasks = self.env["quotation.task"].search_count([])
+        response = self.call(
+            "tools/call",
+            {"name": "find_customer", "arguments": {"query": "a"}},
+            key=key,
+        )
+        self.assertEqual(response.status_code, 403)
+        challenge = response.headers["WWW-Authenticate"]
+        self.assertIn('error="insufficient_scope"', challenge)
+        self.assertIn('scope="customers:read"', challenge)
+        self.assertIn("resource_metadata=", challenge)
+        self.assertEqual(self.env["quotation.task"].search_count([]), tasks)

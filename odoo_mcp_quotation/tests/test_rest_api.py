@@ -300,3 +300,17 @@ def _refs(node):
     elif isinstance(node, list):
         for value in node:
             yield from _refs(value)
+
+    def test_a_key_without_the_create_scope_gets_403_and_creates_nothing(self):
+        reader = new_test_user(
+            self.env, login="omq_reader", groups="sales_team.group_sale_salesman"
+        )
+        reader.ai_agent_scopes = "quotations:read"
+        key = self._api_key(reader)
+        response = self.call("POST", ASYNC, quotation_payload(), key=key)
+        self.assert_error(response, 403, "insufficient_scope")
+        self.assertIn("quotations:create", response.json()["message"])
+        self.assertIn('scope="quotations:create"', response.headers["WWW-Authenticate"])
+        self.assertFalse(self.tasks())
+        status = self.call("GET", "/api/quotation/status/x", key=key)
+        self.assert_error(status, 403, "insufficient_scope")

@@ -1,0 +1,284 @@
+"""OAuth 2.1 for MCP clients such as Claude's connectors: discovery, consent,
+tokens, registration and revocation.
+
+Thin: oauthlib (through ``services/oauth_server.py``) judges every request;
+this controller turns HTTP into its calls, shows Odoo's login and consent
+pages, and writes its answers. The user logs in with Odoo's own login page,
+two-factor authentication included.
+"""
+
+import hashlib
+import json
+from urllib.parse import urlencode, urlsplit
+
+import werkzeug.utils
+from oauthlib.common import add_params_to_uri
+from oauthlib.oauth2.rfc6749 import errors
+
+from odoo import http
+from odoo.http import request
+
+from ..services import scopes
+from ..services.client_registration import RegistrationError, validate_registration
+from ..services.oauth_server import (
+    AUTHORIZE_PATH,
+    McpAuthorizationServer,
+    OauthPolicy,
+)
+
+REGISTRATIONS_PER_MINUTE = 20
+MAX_REGISTRATION_BYTES = 16 * 1024
+# the consent and error pages: never in a frame (clickjacking), never cached
+PAGE_HEADERS = [
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", "frame-ancestors 'none'"),
+    ("Cache-Control", "no-store"),
+]
+JSON_HEADERS = [
+    ("Cache-Control", "no-store"),
+    ("Access-Control-Allow-Origin", "*"),
+]
+
+
+def _json(body, status=200, headers=()):
+    return request.make_json_response(
+        body, status=status, headers=[*JSON_HEADERS, *headers]
+    )
+
+
+def _oauth_error(error, description, status=400):
+    return _json({"error": error, "error_description": description}, status)
+
+
+class OauthController(http.Controller):
+    # ------------------------------------------------------------ discovery
+    @http.route(
+        [
+            "/.well-known/oauth-protected-resource",
+            "/.well-known/oauth-protected-resource/mcp",
+        ],
+        type="http",
+        auth="public",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def protected_resource_metadata(self):
+        policy = self._policy()
+        if not policy.enabled:
+            return request.not_found()
+        return _json(policy.protected_resource_metadata())
+
+    @http.route(
+        "/.well-known/oauth-authorization-server",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def authorization_server_metadata(self):
+        policy = self._policy()
+        if not policy.enabled:
+            return request.not_found()
+        return _json(policy.authorization_server_metadata())
+
+    # ------------------------------------------------------------ consent
+    @http.route(
+        AUTHORIZE_PATH,
+        type="http",
+        auth="public",
+        methods=["GET", "POST"],
+        sitemap=False,
+    )
+    def authorize(self, **params):
+        """GET: check the request, log in, show the consent page.
+        POST (the consent form, CSRF-checked by Odoo): Allow or Deny."""
+        policy = self._policy()
+        if not policy.enabled:
+            return request.not_found()
+        decision = params.pop("decision", None)
+        params.pop("csrf_token", None)
+        uri = f"{policy.issuer}{AUTHORIZE_PATH}?{urlencode(params)}"
+        server = McpAuthorizationServer(request.env, policy)
+        redirect_uri = None
+        try:
+            requested, info = server.validate_authorization_request(uri)
+            redirect_uri = info["redirect_uri"]
+            if request.env.user._is_public():
+                login = {"redirect": uri[len(policy.issuer) :]}
+                return request.redirect(f"/web/login?{urlencode(login)}", 303)
+            granted = self._granted_scopes(requested, params.get("state"))
+            if request.httprequest.method == "GET":
+                return self._consent_page(params, redirect_uri, granted)
+            if decision != "allow":
+                raise errors.AccessDeniedError(
+                    description="The user denied the access.", state=params.get("state")
+                )
+        except errors.FatalClientError as error:
+            return self._error_page(error.description)
+        except errors.OAuth2Error as error:
+            return self._redirect(
+                error.in_uri(redirect_uri or error.redirect_uri), policy
+            )
+        headers, _body, _status = server.create_authorization_response(
+            uri, scopes=granted.split(), credentials={"user": request.env.user}
+        )
+        return self._redirect(headers["Location"], policy)
+
+    def _granted_scopes(self, requested, state):
+        """What the user may let the app do: the scopes asked for, within the
+        user's own; portal users connect nothing."""
+        user = request.env.user
+        if user.share:
+            raise errors.AccessDeniedError(
+                description="Portal users cannot connect AI agents.", state=state
+            )
+        granted = scopes.format_scopes(set(requested) & user._ai_agent_scope_set())
+        if not granted:
+            raise errors.InvalidScopeError(
+                description="Your Odoo user may not use the requested scopes: ask "
+                "an administrator to allow them on your user.",
+                state=state,
+            )
+        return granted
+
+    def _consent_page(self, params, redirect_uri, granted):
+        client = request.env["mcp.oauth.client"].sudo()._lookup(params["client_id"])
+        values = {
+            "client": client,
+            "redirect_host": urlsplit(redirect_uri).netloc,
+            "scopes": [(name, scopes.SCOPES[name]) for name in granted.split()],
+            "params": params,
+            "user": request.env.user,
+            "company": request.env.company,
+        }
+        response = request.render("odoo_mcp_quotation.oauth_consent", values)
+        response.headers.extend(PAGE_HEADERS)
+        return response
+
+    def _error_page(self, message):
+        response = request.render(
+            "odoo_mcp_quotation.oauth_error", {"message": message}, status=400
+        )
+        response.headers.extend(PAGE_HEADERS)
+        return response
+
+    def _redirect(self, location, policy):
+        """Back to the client, with the issuer (RFC 9207) against mix-ups."""
+        location = add_params_to_uri(location, [("iss", policy.issuer)])
+        return werkzeug.utils.redirect(location, 302)
+
+    # ------------------------------------------------------------ machines
+    @http.route(
+        "/oauth/token",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def token(self, **_params):
+        policy = self._policy()
+        if not policy.enabled:
+            return _oauth_error("unsupported_grant_type", "OAuth is disabled.")
+        server = McpAuthorizationServer(request.env, policy)
+        headers, body, status = server.create_token_response(
+            request.httprequest.url, "POST", self._form_body(), self._headers()
+        )
+        return self._oauthlib_response(headers, body, status)
+
+    @http.route(
+        "/oauth/revoke",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def revoke(self, **_params):
+        policy = self._policy()
+        if not policy.enabled:
+            return _oauth_error("invalid_request", "OAuth is disabled.")
+        server = McpAuthorizationServer(request.env, policy)
+        headers, body, status = server.create_revocation_response(
+            request.httprequest.url, "POST", self._form_body(), self._headers()
+        )
+        return self._oauthlib_response(headers, body, status)
+
+    @http.route(
+        "/oauth/register",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+    )
+    def register(self):
+        """RFC 7591, for redirect URIs on the administrators' allow-list."""
+        policy = self._policy()
+        if not policy.enabled:
+            return _oauth_error("invalid_request", "OAuth is disabled.", 403)
+        httprequest = request.httprequest
+        address = hashlib.sha256(
+            f"oauth-register:{httprequest.remote_addr}".encode()
+        ).hexdigest()
+        wait = (
+            request.env["quotation.rate.limit"]
+            .sudo()
+            ._hit(address, REGISTRATIONS_PER_MINUTE)
+        )
+        if wait:
+            response = _oauth_error(
+                "temporarily_unavailable",
+                f"Too many registrations: retry in {wait} s.",
+                429,
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
+        data = httprequest.get_data(cache=False)
+        try:
+            if len(data) > MAX_REGISTRATION_BYTES:
+                raise ValueError("too large")
+            metadata = json.loads(data)
+        except ValueError:
+            return _oauth_error(
+                "invalid_client_metadata",
+                f"Send the client metadata as a JSON object of at most "
+                f"{MAX_REGISTRATION_BYTES // 1024} KiB.",
+            )
+        try:
+            values = validate_registration(metadata, policy.redirect_allow_list)
+        except RegistrationError as error:
+            return _oauth_error(error.error, error.description)
+        client, secret = request.env["mcp.oauth.client"]._register_client(values)
+        body = {
+            "client_id": client.client_id,
+            "client_id_issued_at": int(client.create_date.timestamp()),
+            "client_name": client.name,
+            "redirect_uris": values["redirect_uris"],
+            "grant_types": values["grant_types"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": values["token_endpoint_auth_method"],
+        }
+        if secret:
+            body.update(client_secret=secret, client_secret_expires_at=0)
+        return _json(body, 201)
+
+    # ------------------------------------------------------------ helpers
+    def _policy(self):
+        return OauthPolicy(request.env, request.httprequest.host_url)
+
+    def _form_body(self):
+        """The form as oauthlib reads it (Odoo already parsed the stream)."""
+        return urlencode(list(request.httprequest.form.items(multi=True)))
+
+    def _headers(self):
+        return dict(request.httprequest.headers)
+
+    def _oauthlib_response(self, headers, body, status):
+        return request.make_response(
+            body or "",
+            headers=[*JSON_HEADERS, *headers.items()],
+            status=status,
+        )

@@ -1,0 +1,393 @@
+"""The OAuth 2.1 authorization server for MCP clients, on oauthlib.
+
+oauthlib parses the requests, runs the authorization-code, PKCE and refresh
+grants and shapes the error responses; this module only tells it what Odoo
+knows (clients, grants, hashed tokens) and adds what OAuth 2.1 and MCP ask
+beyond RFC 6749: PKCE with S256 only, the ``resource`` indicator (RFC 8707)
+bound to every grant, and single-use codes and refresh tokens whose reuse
+revokes their whole grant.
+"""
+
+import base64
+import functools
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+from urllib.parse import unquote
+
+from oauthlib.oauth2 import (
+    AuthorizationEndpoint,
+    BearerToken,
+    RefreshTokenGrant,
+    RequestValidator,
+    RevocationEndpoint,
+    TokenEndpoint,
+)
+from oauthlib.oauth2.rfc6749 import errors
+from oauthlib.oauth2.rfc6749.grant_types.authorization_code import (
+    AuthorizationCodeGrant,
+    code_challenge_method_s256,
+)
+
+from . import client_metadata, scopes
+from .client_registration import (
+    DEFAULT_ALLOWED_REDIRECTS,
+    parse_allow_list,
+    redirect_allowed,
+)
+
+# oauthlib logs codes and tokens at DEBUG: never let them reach a log file
+logging.getLogger("oauthlib").setLevel(logging.INFO)
+
+PARAM = "odoo_mcp_quotation.oauth_"
+ENABLED_PARAM = PARAM + "enabled"
+ACCESS_MINUTES_PARAM = PARAM + "access_token_minutes"
+REFRESH_DAYS_PARAM = PARAM + "refresh_token_days"
+REDIRECT_ALLOW_LIST_PARAM = PARAM + "redirect_allow_list"
+DEFAULT_ACCESS_MINUTES = 60
+DEFAULT_REFRESH_DAYS = 30
+CODE_LIFETIME = timedelta(seconds=60)
+# access tokens are told apart from Odoo API keys (40 hex digits) by their prefix
+ACCESS_PREFIX = "omqa_"
+REFRESH_PREFIX = "omqr_"
+MCP_PATH = "/mcp"
+AUTHORIZE_PATH = "/oauth/authorize"
+TOKEN_PATH = "/oauth/token"
+REGISTER_PATH = "/oauth/register"
+REVOKE_PATH = "/oauth/revoke"
+RESOURCE_METADATA_PATH = "/.well-known/oauth-protected-resource"
+
+
+class InvalidTargetError(errors.OAuth2Error):
+    """RFC 8707: the ``resource`` is not this server's MCP endpoint."""
+
+    error = "invalid_target"
+
+
+class S256AuthorizationCodeGrant(AuthorizationCodeGrant):
+    """OAuth 2.1: PKCE is required, and ``plain`` is refused."""
+
+    _code_challenge_methods = {"S256": code_challenge_method_s256}
+
+
+def secret_hash(secret):
+    """Codes, tokens and client secrets are long random strings: their SHA-256
+    is all that is stored, and all a lookup needs."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _int_param(params, key, default):
+    value = params.get_param(key)
+    return int(value) if value and value.isdigit() and int(value) > 0 else default
+
+
+class OauthPolicy:
+    """The settings and URLs of one request's authorization server; settings
+    are read only when used, so the MCP hot path pays only for the URLs."""
+
+    def __init__(self, env, base_url):
+        self.env = env
+        self.issuer = base_url.rstrip("/")
+        self.resource = self.issuer + MCP_PATH
+
+    def _params(self):
+        return self.env["ir.config_parameter"].sudo()
+
+    @functools.cached_property
+    def enabled(self):
+        return bool(self._params().get_param(ENABLED_PARAM))
+
+    @functools.cached_property
+    def access_lifetime(self):
+        minutes = _int_param(
+            self._params(), ACCESS_MINUTES_PARAM, DEFAULT_ACCESS_MINUTES
+        )
+        return timedelta(minutes=minutes)
+
+    @functools.cached_property
+    def refresh_lifetime(self):
+        days = _int_param(self._params(), REFRESH_DAYS_PARAM, DEFAULT_REFRESH_DAYS)
+        return timedelta(days=days)
+
+    @functools.cached_property
+    def redirect_allow_list(self):
+        text = self._params().get_param(REDIRECT_ALLOW_LIST_PARAM)
+        return parse_allow_list(text or " ".join(DEFAULT_ALLOWED_REDIRECTS))
+
+    def authorization_server_metadata(self):
+        """RFC 8414."""
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": self.issuer + AUTHORIZE_PATH,
+            "token_endpoint": self.issuer + TOKEN_PATH,
+            "registration_endpoint": self.issuer + REGISTER_PATH,
+            "revocation_endpoint": self.issuer + REVOKE_PATH,
+            "scopes_supported": sorted(scopes.ALL),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": [
+                "none",
+                "client_secret_post",
+                "client_secret_basic",
+            ],
+            "revocation_endpoint_auth_methods_supported": [
+                "none",
+                "client_secret_post",
+                "client_secret_basic",
+            ],
+            "client_id_metadata_document_supported": True,
+            "authorization_response_iss_parameter_supported": True,
+        }
+
+    def protected_resource_metadata(self):
+        """RFC 9728, for the MCP endpoint."""
+        return {
+            "resource": self.resource,
+            "authorization_servers": [self.issuer],
+            "scopes_supported": sorted(scopes.ALL),
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Odoo quotations (MCP)",
+        }
+
+    def resource_metadata_url(self):
+        return self.issuer + RESOURCE_METADATA_PATH + MCP_PATH
+
+
+class OdooRequestValidator(RequestValidator):
+    """What oauthlib asks of the storage, answered from Odoo's tables.
+
+    Each call gets oauthlib's ``request``; the Odoo records found on the way
+    ride on it (``odoo_client``, ``odoo_grant``, ``odoo_secret``).
+    """
+
+    def __init__(self, env, policy):
+        super().__init__()
+        self.env = env
+        self.policy = policy
+        self.clients = env["mcp.oauth.client"].sudo()
+        self.tokens = env["mcp.oauth.token"].sudo()
+
+    # ------------------------------------------------------------ clients
+    def _client(self, client_id, request):
+        client = getattr(request, "odoo_client", None)
+        if client is None or client.client_id != client_id:
+            try:
+                client = self.clients._lookup(client_id) if client_id else None
+            except client_metadata.ClientMetadataError as error:
+                raise errors.InvalidClientIdError(
+                    description=str(error), request=request
+                ) from None
+            request.odoo_client = client
+        return client or None
+
+    def _basic_credentials(self, request):
+        header = request.headers.get("Authorization") or ""
+        if not header.lower().startswith("basic "):
+            return None, None
+        try:
+            decoded = base64.b64decode(header[6:]).decode()
+        except ValueError:
+            return None, None
+        client_id, _sep, secret = decoded.partition(":")
+        return unquote(client_id), unquote(secret)
+
+    def client_authentication_required(self, request, *args, **kwargs):
+        basic_id, _secret = self._basic_credentials(request)
+        if basic_id or request.client_secret:
+            return True
+        client = self._client(request.client_id, request)
+        return bool(client and client.token_endpoint_auth_method != "none")
+
+    def authenticate_client(self, request, *args, **kwargs):
+        client_id, secret = self._basic_credentials(request)
+        if not client_id:
+            client_id, secret = request.client_id, request.client_secret
+        client = self._client(client_id, request)
+        if not (client and client._check_secret(secret)):
+            return False
+        request.client = client
+        request.client_id = client.client_id
+        return True
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs):
+        client = self._client(client_id, request)
+        if not (client and client.token_endpoint_auth_method == "none"):
+            return False
+        request.client = client
+        return True
+
+    def validate_client_id(self, client_id, request, *args, **kwargs):
+        return bool(self._client(client_id, request))
+
+    def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs):
+        client = self._client(client_id, request)
+        if not client or redirect_uri not in client._redirect_uri_list():
+            return False
+        # the allow-list binds registered clients even after it shrinks
+        return client.kind != "registered" or redirect_allowed(
+            redirect_uri, self.policy.redirect_allow_list
+        )
+
+    def get_default_redirect_uri(self, client_id, request, *args, **kwargs):
+        client = self._client(client_id, request)
+        uris = client._redirect_uri_list() if client else []
+        return uris[0] if len(uris) == 1 else None
+
+    def validate_response_type(
+        self, client_id, response_type, client, request, *args, **kwargs
+    ):
+        return response_type == "code"
+
+    def validate_grant_type(
+        self, client_id, grant_type, client, request, *args, **kwargs
+    ):
+        return grant_type in ("authorization_code", "refresh_token")
+
+    def validate_scopes(self, client_id, scopes_, client, request, *args, **kwargs):
+        return set(scopes_) <= scopes.ALL
+
+    def get_default_scopes(self, client_id, request, *args, **kwargs):
+        return sorted(scopes.ALL)
+
+    def is_pkce_required(self, client_id, request):
+        return True
+
+    # ------------------------------------------------------------ codes
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs):
+        grant = (
+            self.env["mcp.oauth.grant"]
+            .sudo()
+            .create(
+                {
+                    "client_id": request.odoo_client.id,
+                    "user_id": request.user.id,
+                    "scopes": scopes.format_scopes(request.scopes),
+                    "resource": self.policy.resource,
+                }
+            )
+        )
+        self.tokens._issue(
+            grant,
+            "code",
+            code["code"],
+            CODE_LIFETIME,
+            code_challenge=request.code_challenge,
+            redirect_uri=request.redirect_uri,
+        )
+
+    def _redeem(self, secret, kind, client, request):
+        """The grant of an unused, unexpired ``secret``; reuse revokes it."""
+        row = self.tokens._find(secret, [kind])
+        if not row or row.grant_id.client_id != client:
+            return False
+        if row.used_at:
+            row.grant_id._revoke()
+            return False
+        if not row._usable():
+            return False
+        request.odoo_grant = row.grant_id
+        request.odoo_secret = row
+        request.user = row.grant_id.user_id
+        return True
+
+    def validate_code(self, client_id, code, client, request, *args, **kwargs):
+        if not self._redeem(code, "code", client, request):
+            return False
+        request.scopes = sorted(request.odoo_grant._scope_set())
+        return True
+
+    def get_code_challenge(self, code, request):
+        return request.odoo_secret.code_challenge
+
+    def get_code_challenge_method(self, code, request):
+        return "S256"
+
+    def confirm_redirect_uri(
+        self, client_id, code, redirect_uri, client, request, *args, **kwargs
+    ):
+        return request.odoo_secret.redirect_uri == redirect_uri
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs):
+        request.odoo_secret.used_at = self.env.cr.now()
+
+    # ------------------------------------------------------------ tokens
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
+        return self._redeem(refresh_token, "refresh", client, request)
+
+    def get_original_scopes(self, refresh_token, request, *args, **kwargs):
+        return sorted(request.odoo_grant._scope_set())
+
+    def rotate_refresh_token(self, request):
+        return True
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        grant = request.odoo_grant
+        if request.grant_type == "refresh_token":
+            request.odoo_secret.used_at = self.env.cr.now()
+        self.tokens._issue(
+            grant, "access", token["access_token"], self.policy.access_lifetime
+        )
+        self.tokens._issue(
+            grant, "refresh", token["refresh_token"], self.policy.refresh_lifetime
+        )
+        token["scope"] = grant.scopes
+        grant.write({"connected": True, "last_used_at": self.env.cr.now()})
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs):
+        row = self.tokens._find(token, ["access", "refresh"])
+        if row and row.grant_id.client_id == request.client:
+            row.grant_id._revoke()
+
+
+def _check_resource(request, policy):
+    """RFC 8707: a ``resource`` names this MCP server, or is left out."""
+    resource = request.resource
+    if resource and resource.rstrip("/") != policy.resource:
+        raise InvalidTargetError(
+            description=f"This server issues tokens for {policy.resource} only.",
+            request=request,
+        )
+
+
+class McpAuthorizationServer(AuthorizationEndpoint, TokenEndpoint, RevocationEndpoint):
+    """Authorization code with S256 PKCE, rotating refresh tokens, revocation;
+    every grant checks the ``resource`` (RFC 8707)."""
+
+    def __init__(self, env, policy):
+        validator = OdooRequestValidator(env, policy)
+
+        def check_resource(request):
+            _check_resource(request, policy)
+            return {}
+
+        code_grant = S256AuthorizationCodeGrant(
+            validator, pre_auth=[check_resource], pre_token=[check_resource]
+        )
+        refresh_grant = RefreshTokenGrant(validator, pre_token=[check_resource])
+        bearer = BearerToken(
+            validator,
+            token_generator=lambda _request: ACCESS_PREFIX + secrets.token_urlsafe(32),
+            refresh_token_generator=lambda _request: (
+                REFRESH_PREFIX + secrets.token_urlsafe(32)
+            ),
+            expires_in=int(policy.access_lifetime.total_seconds()),
+        )
+        AuthorizationEndpoint.__init__(
+            self,
+            default_response_type="code",
+            response_types={"code": code_grant},
+            default_token_type=bearer,
+        )
+        TokenEndpoint.__init__(
+            self,
+            default_grant_type="authorization_code",
+            grant_types={
+                "authorization_code": code_grant,
+                "refresh_token": refresh_grant,
+            },
+            default_token_type=bearer,
+        )
+        RevocationEndpoint.__init__(self, validator)
