@@ -1,150 +1,190 @@
 #!/usr/bin/env python3
-"""MCP latency against a real Odoo server: handshake, tools/list, a status call.
+"""MCP inside Odoo against an external MCP server for Odoo, side by side.
 
-Prints p50/p99 per operation and its ratio to Odoo's own /web/health measured
-side by side in the same run (the ceiling of any Odoo route on this machine).
-Bounded: ``--requests`` sequential requests per operation, then it stops.
+One run, one ``odoo-bin --workers 2``, one database. The peer is
+``mcp-server-odoo`` (pinned in ``bench/venvs/``, its own virtualenv), a
+Streamable HTTP server that reads Odoo over XML-RPC with the same API key.
+Both are driven by the official SDK 2.x client in its default mode
+(``bench/mcp_sdk_timing.py``, the two servers and Odoo's ``/web/health`` on
+the same server measured in turns). Prints p50/p99, the ratios and the
+targets of issue 14:
 
-    make bench        # starts its own odoo-bin --workers 2 (harness environment)
-    python3 bench/bench_mcp.py --url http://127.0.0.1:8069 --key "$OMQ_KEY"
+- a read tool call: at most 0.5x the peer's one-record read,
+  and at most 1.5x ``/web/health``;
+- a new session (``server/discover`` or handshake, then ``tools/list``): at
+  most the peer's.
 
-Against a server of your own, raise its rate limit first (Settings > Sales >
-AI Quotations): the benchmark sends more than 60 requests a minute.
+    make bench                                  # every benchmark
+    python3 scripts/harness.py bench bench_mcp  # this one
 """
 
-import argparse
-import http.client
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
-PROTOCOL = "2025-11-25"
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent / "tests"))
+sys.path.insert(0, str(BENCH.parent / "scripts"))
+
+from conftest import free_port, start_odoo_server, stop_odoo_server  # noqa: E402
+from harness import ensure_side_venvs  # noqa: E402
+
+TIMING_CLIENT = BENCH / "mcp_sdk_timing.py"
+QUOTATION = {
+    "customer_name": "Bench Customer",
+    "email": "bench@example.com",
+    "lines": [{"product": "DESK-STD", "quantity": 1}],
+    "conversation_id": "bench-mcp",
+}
+TARGETS = [  # (what, numerator, denominator, at most)
+    ("read call / peer's read call", ("ours", "read_call"), ("peer", "read_call"), 0.5),
+    ("read call / /web/health", ("ours", "read_call"), ("health",), 1.5),
+    ("new session / peer's", ("ours", "new_session"), ("peer", "new_session"), 1.0),
+]
 
 
-class Client:
-    def __init__(self, url, key):
-        parts = urlsplit(url)
-        self.host, self.port = parts.hostname, parts.port or 80
-        self.key = key
+def sdk_timing(targets, health):
+    """Run the SDK timing client once for every target, measured in turns."""
+    python = os.environ["OMQ_VENV_MCP_CLIENT"]
+    command = [python, str(TIMING_CLIENT), "--targets", json.dumps(targets)]
+    command += ["--health", health]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=1800, check=False
+    )
+    if result.returncode:
+        raise SystemExit(f"timing failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
-    def request(self, method, path, body=None, headers=None):
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        data = response.read()
-        connection.close()
-        return response.status, response.headers, data
 
-    def rpc(self, method, params=None, session=None):
-        headers = {
-            "Authorization": f"Bearer {self.key}",
+def start_peer(server, workdir):
+    """mcp-server-odoo on its own port, reading our server over XML-RPC."""
+    python = ensure_side_venvs(BENCH / "venvs")["OMQ_VENV_MCP_SERVER_ODOO"]
+    port = free_port()
+    env = dict(
+        os.environ,
+        ODOO_URL=server.url,
+        ODOO_DB=server.database,
+        ODOO_USER="integration",
+        ODOO_API_KEY=server.api_key,
+        ODOO_YOLO="read",  # plain XML-RPC, no companion module in Odoo
+        ODOO_MCP_TRANSPORT="streamable-http",
+        ODOO_MCP_HOST="127.0.0.1",
+        ODOO_MCP_PORT=str(port),
+        ODOO_MCP_LOG_LEVEL="WARNING",
+    )
+    log = (workdir / "peer.log").open("w")
+    process = subprocess.Popen(
+        [python, "-m", "mcp_server_odoo"], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit((workdir / "peer.log").read_text()[-3000:])
+        try:
+            urllib.request.urlopen(url, timeout=2)  # loopback only
+        except urllib.error.HTTPError:
+            return process, url  # it answers (405/406 to a bare GET): up
+        except OSError:
+            time.sleep(0.3)
+    process.terminate()
+    raise SystemExit("mcp-server-odoo did not start within 60 s")
+
+
+def create_quotation_request(server):
+    """A tracking id to read back: one create_quotation through our server."""
+    request = urllib.request.Request(
+        f"{server.url}/api/quotation/async",
+        data=json.dumps(QUOTATION).encode(),
+        headers={
+            "Authorization": f"Bearer {server.api_key}",
             "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream",
-        }
-        if method != "initialize":
-            headers["MCP-Protocol-Version"] = PROTOCOL
-        if session:
-            headers["Mcp-Session-Id"] = session
-        body = {"jsonrpc": "2.0", "id": 1, "method": method}
-        if params is not None:
-            body["params"] = params
-        status, response_headers, data = self.request(
-            "POST", "/mcp", json.dumps(body), headers
-        )
-        if status != 200:
-            raise SystemExit(f"{method}: HTTP {status} {data[:300]!r}")
-        return response_headers, json.loads(data)
-
-
-def initialize(client):
-    headers, _body = client.rpc(
-        "initialize",
-        {
-            "protocolVersion": PROTOCOL,
-            "capabilities": {},
-            "clientInfo": {"name": "bench", "version": "1"},
         },
     )
-    return headers["Mcp-Session-Id"]
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["tracking_id"]
 
 
-def measure(operation, count):
-    timings = []
-    for _ in range(count):
-        started = time.perf_counter()
-        operation()
-        timings.append((time.perf_counter() - started) * 1000)
-    timings.sort()
-    return statistics.median(timings), timings[int(len(timings) * 0.99) - 1]
+def figures(results, path):
+    for key in path:
+        results = results[key]
+    return results
+
+
+def summary(timings):
+    ordered = sorted(timings)
+    return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.99) - 1)]
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", help="a running server (default: start one)")
-    parser.add_argument("--key", help="an Odoo API key of that server")
-    parser.add_argument("--requests", type=int, default=200)
-    args = parser.parse_args()
-    if args.url:
-        run(Client(args.url, args.key), args.url, args.requests)
-        return
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from conftest import start_odoo_server, stop_odoo_server  # noqa: PLC0415
-
-    print("starting odoo-bin --workers 2...", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="omq-bench-mcp-"))
+    print("starting odoo-bin --workers 2 and mcp-server-odoo 0.9.0...", flush=True)
     server = start_odoo_server(
-        Path(tempfile.mkdtemp(prefix="omq-bench-")),
-        params={"odoo_mcp_quotation.rate_limit_per_minute": "1000000"},
+        workdir, params={"odoo_mcp_quotation.rate_limit_per_minute": "1000000"}
     )
+    peer = None
     try:
-        run(Client(server.url, server.api_key), server.url, args.requests)
+        peer, peer_url = start_peer(server, workdir)
+        tracking_id = create_quotation_request(server)
+        results = sdk_timing(
+            [
+                {
+                    "name": "ours",
+                    "url": f"{server.url}/mcp",
+                    "key": server.api_key,
+                    "tool": "get_quotation_status",
+                    "arguments": {"tracking_id": tracking_id},
+                },
+                {
+                    "name": "peer",
+                    "url": peer_url,
+                    "key": None,
+                    "tool": "get_record",
+                    "arguments": {"model": "res.partner", "record_id": 1},
+                },
+            ],
+            health=f"{server.url}/web/health",
+        )
     finally:
+        if peer:
+            peer.terminate()
+            peer.wait(timeout=30)
         stop_odoo_server(server)
+    report(results)
 
 
-def run(client, url, requests):
-    session = initialize(client)
-    _headers, created = client.rpc(
-        "tools/call",
-        {
-            "name": "create_quotation",
-            "arguments": {
-                "customer_name": "Bench Customer",
-                "email": "bench@example.com",
-                "lines": [{"product": "DESK-STD", "quantity": 1}],
-                "conversation_id": "bench-mcp",
-            },
-        },
-        session,
+def report(results):
+    ours, peer = results["ours"], results["peer"]
+    print(
+        f"SDK 2.x client, default mode: this module speaks "
+        f"{ours['protocol_version']}, the peer {peer['protocol_version']}"
     )
-    tracking_id = created["result"]["structuredContent"]["tracking_id"]
-
-    def handshake():
-        new_session = initialize(client)
-        client.rpc("tools/list", session=new_session)
-
-    operations = {
-        "GET /web/health (Odoo's floor)": lambda: client.request("GET", "/web/health"),
-        "initialize + tools/list": handshake,
-        "tools/list": lambda: client.rpc("tools/list", session=session),
-        "tools/call get_quotation_status": lambda: client.rpc(
-            "tools/call",
-            {"name": "get_quotation_status", "arguments": {"tracking_id": tracking_id}},
-            session,
-        ),
-    }
-    for operation in operations.values():  # warm every worker's caches
-        for _ in range(10):
-            operation()
-    results = {name: measure(op, requests) for name, op in operations.items()}
-    floor = results["GET /web/health (Odoo's floor)"][0]
-    print(f"{requests} sequential requests each against {url}")
-    print(f"{'operation':36} {'p50 ms':>8} {'p99 ms':>8} {'p50/health':>11}")
-    for name, (p50, p99) in results.items():
-        print(f"{name:36} {p50:8.1f} {p99:8.1f} {p50 / floor:10.1f}x")
+    rows = [
+        ("read tool call", "read_call"),
+        ("new session + tools/list", "new_session"),
+    ]
+    print(f"{'operation':28} {'ours p50':>9} {'p99':>7} {'peer p50':>9} {'p99':>7}")
+    for label, key in rows:
+        ours_p50, ours_p99 = summary(ours[key])
+        peer_p50, peer_p99 = summary(peer[key])
+        ours_text = f"{ours_p50:9.1f} {ours_p99:7.1f}"
+        print(f"{label:28} {ours_text} {peer_p50:9.1f} {peer_p99:7.1f}")
+    health_p50, health_p99 = summary(results["health"])
+    print(f"{'GET /web/health (Odoo)':28} {health_p50:9.1f} {health_p99:7.1f}")
+    print(f"{'ratio':34} {'p50':>6} {'target':>8}")
+    for label, numerator, denominator, limit in TARGETS:
+        ratio = (
+            summary(figures(results, numerator))[0]
+            / summary(figures(results, denominator))[0]
+        )
+        verdict = "met" if ratio <= limit else f"missed by {ratio / limit - 1:.0%}"
+        print(f"{label:34} {ratio:5.2f}x {limit:7.1f}x  {verdict}")
 
 
 if __name__ == "__main__":

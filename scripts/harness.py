@@ -43,6 +43,7 @@ DEV_DATABASE = os.environ.get("ODOO_MCP_DEV_DB", "odoo_mcp_dev")
 # tests can check the shipped translation.
 TEMPLATE_INSTALL_ARGS = ("--without-demo=all", "--load-language=en_US,es_ES")
 HTTP_PORT = int(os.environ.get("ODOO_MCP_HTTP_PORT", "8069"))
+GEVENT_PORT = int(os.environ.get("ODOO_MCP_GEVENT_PORT", "8072"))
 
 
 class HarnessError(Exception):
@@ -218,15 +219,16 @@ def ensure_venv():
     stamp.write_text(digest.hexdigest())
 
 
-def ensure_side_venvs():
-    """One virtualenv per ``tests/venvs/<name>.txt``, for tools that clash with Odoo.
+def ensure_side_venvs(folder=REPO / "tests" / "venvs"):
+    """One virtualenv per ``<folder>/<name>.txt``, for tools that clash with Odoo.
 
     The MCP client SDK and the S3 test server need newer idna, Werkzeug or
-    cryptography than Odoo 18 pins; they run as separate processes anyway.
+    cryptography than Odoo 18 pins; they run as separate processes anyway
+    (``bench/venvs`` holds the benchmarks' own, built when a benchmark asks).
     Returns ``{"OMQ_VENV_<NAME>": python}`` for the tests' environment.
     """
     pythons = {}
-    for requirements in sorted((REPO / "tests" / "venvs").glob("*.txt")):
+    for requirements in sorted(folder.glob("*.txt")):
         name = requirements.stem
         venv = CACHE / f"venv-{name}"
         python = venv / "bin" / "python"
@@ -643,6 +645,7 @@ def command_run(addons_path):
         raise HarnessError("creating the integration user and its API key failed")
     key = keys[0].split("=", 1)[1]
     base = f"http://127.0.0.1:{HTTP_PORT}"
+    gevent = f"http://127.0.0.1:{GEVENT_PORT}"
     print(
         f"""
 Odoo is starting on {base} (database {DEV_DATABASE}; log in as admin / admin).
@@ -659,6 +662,9 @@ Integration user ai_agent, API key (shown once, a new one each run):
     claude mcp add --transport http odoo {base}/mcp \\
       --header "Authorization: Bearer $OMQ_KEY"
 
+Legacy SSE MCP clients (ElevenLabs' default): {gevent}/mcp/sse, Odoo's gevent
+port, where streams take no HTTP worker (on {base} at most one stream may).
+
 Ctrl-C stops the server.
 """,
         flush=True,
@@ -672,10 +678,10 @@ Ctrl-C stops the server.
         DEV_DATABASE,
         "--load",
         f"base,web,{ADDON}",
-        "--db-filter",
-        f"^{DEV_DATABASE}$",
         "--http-port",
         str(HTTP_PORT),
+        "--gevent-port",
+        str(GEVENT_PORT),
         "--workers",
         "2",
         "--max-cron-threads",

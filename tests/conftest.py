@@ -24,7 +24,8 @@ import harness  # noqa: E402
 SERVER_SETUP_SCRIPT = """
 products = env["product.product"]
 for code, name, price in [("DESK-STD", "Standing Desk", 520.0),
-                          ("CHAIR-ERG", "Ergonomic Chair", 189.0)]:
+                          ("CHAIR-ERG", "Ergonomic Chair", 189.0),
+                          ("DESK-XL", "Standing Desk XL", 640.0)]:
     products.create({"default_code": code, "name": name, "list_price": price})
 user = env["res.users"].create({
     "name": "Integration", "login": "integration",
@@ -121,9 +122,7 @@ def start_odoo_server(
         "-c",
         str(config),
         "-d",
-        database,
-        "--db-filter",
-        f"^{database}$",
+        database,  # and no --db-filter: see docs/performance.md
         "--load",
         "base,web,odoo_mcp_quotation",
         "--http-port",

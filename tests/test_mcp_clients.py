@@ -104,13 +104,56 @@ def assert_full_flow(report, protocol_version):
 
 
 # ---------------------------------------------------------------- real SDKs
-@pytest.mark.parametrize("sdk", ["sdk2", "sdk1"])
+@pytest.mark.parametrize(
+    ("sdk", "mode", "version"),
+    [
+        ("sdk2", "default", "2026-07-28"),  # server/discover, no fallback
+        ("sdk2", "legacy", "2025-11-25"),
+        ("sdk1", "default", "2025-11-25"),
+    ],
+)
 def test_sdk_over_streamable_http_creates_follows_and_reads_a_quotation(
-    odoo_server, sdk
+    odoo_server, sdk, mode, version
 ):
-    """SDK 2.x probes server/discover first, is refused at once and initializes."""
-    report = run_sdk(sdk, f"{odoo_server.url}/mcp", odoo_server.api_key)
-    assert_full_flow(report, "2025-11-25")
+    args = ["--legacy"] if mode == "legacy" else []
+    report = run_sdk(sdk, f"{odoo_server.url}/mcp", odoo_server.api_key, *args)
+    assert_full_flow(report, version)
+
+
+def test_sdk2_is_asked_which_product_it_meant_and_the_quotation_goes_on(
+    odoo_server,
+):
+    """ "desk" matches two products: SDK 2.x (2026-07-28, form elicitation) is
+    asked, answers DESK-XL, and the quotation is built with it."""
+    report = run_sdk(
+        "sdk2",
+        f"{odoo_server.url}/mcp",
+        odoo_server.api_key,
+        "--ambiguous",
+        "--answer",
+        "DESK-XL",
+    )
+    assert "exception" not in report, report
+    assert report["protocol_version"] == "2026-07-28"
+    assert report["asked"]["options"] == ["DESK-STD", "DESK-XL"]
+    assert "line 1" in report["asked"]["message"]
+    assert report["status"]["status"] == "done", report["status"]
+    lines = report["quotation"]["lines"]
+    assert [(line["product_reference"], line["quantity"]) for line in lines] == [
+        ("DESK-XL", 1.0)
+    ]
+
+
+@pytest.mark.parametrize("sdk", ["sdk2", "sdk1"])
+def test_a_client_that_cannot_answer_gets_the_candidates_in_the_error(odoo_server, sdk):
+    args = ["--ambiguous", *(["--legacy"] if sdk == "sdk2" else [])]
+    report = run_sdk(sdk, f"{odoo_server.url}/mcp", odoo_server.api_key, *args)
+    assert "exception" not in report, report
+    assert "asked" not in report
+    assert report["status"]["status"] == "failed"
+    error = report["status"]["error"]
+    assert "2 products match" in error
+    assert "Standing Desk XL" in error
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +212,7 @@ def test_protocol_errors_over_http(odoo_server):
     )
     assert status == 400
     assert body["error"]["code"] == -32022
-    assert body["error"]["data"]["supported"][-1] == "2025-11-25"
+    assert body["error"]["data"]["supported"][-2:] == ["2025-11-25", "2026-07-28"]
 
 
 def test_a_foreign_origin_is_403_even_with_a_valid_key(odoo_server):
@@ -207,6 +250,15 @@ def test_create_quotation_as_an_mcp_task(odoo_server):
     )
     task = created["result"]["task"]
     assert task["status"] == "working"
+    for _attempt in range(60):  # tasks/result answers at once: poll first
+        _status, _headers, got = rpc(
+            odoo_server,
+            {"jsonrpc": "2.0", "id": 3, "method": "tasks/get", "params": task},
+            session,
+        )
+        if got["result"]["status"] != "working":
+            break
+        time.sleep(0.5)
     _status, _headers, result = rpc(
         odoo_server,
         {
@@ -237,6 +289,59 @@ def test_create_quotation_as_an_mcp_task(odoo_server):
         odoo_server, {"jsonrpc": "2.0", "id": 6, "method": "ping"}, session
     )
     assert status == 404
+
+
+def modern_rpc(server, method, params, capabilities=None):
+    """A stateless 2026-07-28 request, as SDK 2.x sends it."""
+    params = {
+        **params,
+        "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": capabilities or {},
+        },
+    }
+    headers = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": method}
+    if params.get("name") or params.get("taskId"):
+        headers["Mcp-Name"] = params.get("name") or params["taskId"]
+    return rpc(
+        server, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, headers
+    )
+
+
+def test_the_2026_tasks_extension_follows_the_quotation_task_record(odoo_server):
+    """A client declaring io.modelcontextprotocol/tasks gets a task handle for
+    create_quotation; tasks/get inlines the finished quotation."""
+    status, headers, created = modern_rpc(
+        odoo_server,
+        "tools/call",
+        {
+            "name": "create_quotation",
+            "arguments": {
+                "customer_name": "Modern Task Customer",
+                "email": "modern.task@example.com",
+                "lines": [{"product": "DESK-STD", "quantity": 1}],
+            },
+        },
+        {"extensions": {"io.modelcontextprotocol/tasks": {}}},
+    )
+    assert status == 200
+    assert "Mcp-Session-Id" not in headers
+    task = created["result"]
+    assert (task["resultType"], task["status"]) == ("task", "working")
+    assert len(task["taskId"]) == 32  # the quotation.task tracking id
+    for _attempt in range(60):
+        _status, _headers, got = modern_rpc(
+            odoo_server, "tasks/get", {"taskId": task["taskId"]}
+        )
+        if got["result"]["status"] != "working":
+            break
+        time.sleep(0.5)
+    assert got["result"]["status"] == "completed"
+    structured = got["result"]["result"]["structuredContent"]
+    assert structured["status"] == "done"
+    assert structured["order_reference"].startswith("S")
+    status, _headers, unknown = modern_rpc(odoo_server, "tasks/get", {"taskId": "x"})
+    assert (status, unknown["error"]["code"]) == (400, -32602)
 
 
 # ---------------------------------------------------------------- SSE across processes
@@ -281,6 +386,8 @@ class SseStream:
                 return event, data
 
     def close(self):
+        """Hang up for real: the response holds the socket open too."""
+        self.response.close()
         self.connection.close()
 
 
@@ -341,3 +448,39 @@ def test_sse_answers_reach_a_stream_held_by_another_process(odoo_server, stream_
         path="/mcp/messages?session_id=unknown",
     )
     assert status == 404
+
+
+def health_answers(base):
+    parts = urlsplit(base)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", "/web/health")
+        return connection.getresponse().status == 200
+    finally:
+        connection.close()
+
+
+def test_sse_streams_never_take_the_http_workers(odoo_server):
+    """Two HTTP workers: one may hold a stream, the other stays for everyone;
+    the gevent port holds more streams without taking any worker."""
+    streams = [SseStream(odoo_server, odoo_server.url)]
+    try:
+        status, headers, body = rpc(
+            odoo_server,
+            None,
+            {"Accept": "text/event-stream", "Content-Type": None},
+            path="/mcp/sse",
+            method="GET",
+        )
+        assert status == 503
+        assert "gevent port" in body["error"]["message"]
+        assert int(headers["Retry-After"]) > 0
+        assert health_answers(odoo_server.url)
+        gevent = odoo_server.extra["gevent_url"]
+        if port_open(gevent):
+            streams += [SseStream(odoo_server, gevent) for _ in range(2)]
+            assert [s.next_event()[0] for s in streams[1:]] == ["endpoint"] * 2
+            assert health_answers(odoo_server.url)
+    finally:
+        for stream in streams:
+            stream.close()

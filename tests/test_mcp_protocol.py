@@ -1,9 +1,11 @@
 """The MCP protocol layer on its own: no Odoo, no server, toy tools.
 
-The module is loaded by file path, exactly as a reader would reuse it, and a
-subprocess checks that loading it pulls in no Odoo module at all.
+The ``mcp`` folder is loaded as a package of its own by file path, exactly as
+a reader would reuse it, and a subprocess checks that loading its protocol
+modules pulls in no Odoo module at all.
 """
 
+import importlib
 import importlib.util
 import json
 import subprocess
@@ -13,25 +15,38 @@ from pathlib import Path
 import mcp_types
 import pytest
 
-PROTOCOL_PATH = (
-    Path(__file__).resolve().parent.parent
-    / "odoo_mcp_quotation"
-    / "mcp"
-    / "protocol.py"
-)
-_spec = importlib.util.spec_from_file_location("omq_mcp_protocol", PROTOCOL_PATH)
-protocol = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(protocol)
+MCP_DIR = Path(__file__).resolve().parent.parent / "odoo_mcp_quotation" / "mcp"
+PROTOCOL_MODULES = ["framing", "protocol", "protocol_http", "protocol_sse"]
+PROTOCOL_MODULES.append("protocol_security")
+LOAD_PACKAGE = f"""
+import importlib, importlib.util, sys
+spec = importlib.util.spec_from_file_location(
+    "omq_mcp", {str(MCP_DIR / "__init__.py")!r},
+    submodule_search_locations=[{str(MCP_DIR)!r}])
+sys.modules["omq_mcp"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sys.modules["omq_mcp"])
+for name in {PROTOCOL_MODULES!r}:
+    importlib.import_module("omq_mcp." + name)
+"""
+exec(LOAD_PACKAGE)  # the same loader as the isolation test's subprocess
+protocol = importlib.import_module("omq_mcp.protocol")
+http = importlib.import_module("omq_mcp.protocol_http")
+sse = importlib.import_module("omq_mcp.protocol_sse")
+security = importlib.import_module("omq_mcp.protocol_security")
+framing = importlib.import_module("omq_mcp.framing")
+MODERN = "2026-07-28"
 
 
 # ---------------------------------------------------------------- fixtures
 class MemorySessions:
     def __init__(self):
         self.sessions = {}
+        self.client_infos = {}
 
     def initialized(self, session_id, version, client_info):
         session_id = session_id or f"s{len(self.sessions) + 1}"
         self.sessions[session_id] = version
+        self.client_infos[session_id] = client_info
         return session_id
 
     def protocol_version(self, session_id):
@@ -72,7 +87,7 @@ class MemoryTasks:
     def get(self, context, task_id):
         return self._task(task_id)
 
-    def wait(self, context, task_id, timeout):
+    def wait(self, context, task_id):
         return self._task(task_id)
 
     def result(self, context, task_id):
@@ -142,7 +157,8 @@ def sessions():
 
 def post(server, sessions, message, **headers):
     body = message if isinstance(message, bytes) else json.dumps(message).encode()
-    return protocol.serve_post(server, headers, body, "ana", sessions)
+    payload, reply = http.decode(body)
+    return reply or http.serve_post(server, headers, payload, "ana", sessions)
 
 
 def request(method, params=None, request_id=1):
@@ -180,12 +196,10 @@ def call(server, sessions, version, method, params=None, **headers):
 
 
 # ---------------------------------------------------------------- isolation
-def test_the_protocol_module_imports_no_odoo():
+def test_the_protocol_modules_import_no_odoo():
     script = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('p', {str(PROTOCOL_PATH)!r})\n"
-        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'odoo'))\n"
+        LOAD_PACKAGE
+        + "print(sorted(m for m in sys.modules if m.split('.')[0] == 'odoo'))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
@@ -264,24 +278,9 @@ def test_an_unsupported_version_header_gets_400_naming_the_supported_ones(
     error = reply.body["error"]
     assert error["code"] == protocol.UNSUPPORTED_PROTOCOL_VERSION
     assert error["data"] == {
-        "supported": ["2025-03-26", "2025-06-18", "2025-11-25"],
+        "supported": ["2025-03-26", "2025-06-18", "2025-11-25", MODERN],
         "requested": "1999-01-01",
     }
-
-
-def test_sdk2_server_discover_probe_is_refused_at_once_so_it_falls_back(
-    server, sessions
-):
-    """SDK 2.x probes 2026-07-28 first; -32022 listing our versions: fall back."""
-    reply = post(
-        server,
-        sessions,
-        request("server/discover", {"_meta": {}}),
-        **{"MCP-Protocol-Version": "2026-07-28"},
-    )
-    assert reply.status == 400
-    assert reply.body["error"]["code"] == protocol.UNSUPPORTED_PROTOCOL_VERSION
-    assert "2025-11-25" in reply.body["error"]["data"]["supported"]
 
 
 def test_server_discover_without_the_modern_header_is_an_unknown_method(
@@ -450,15 +449,15 @@ def test_tools_call_without_a_name_is_invalid_params(server, sessions):
 def test_an_unknown_session_gets_404_and_delete_ends_one(server, sessions):
     session = initialize(server, sessions).headers["Mcp-Session-Id"]
     headers = {"Mcp-Session-Id": session}
-    assert protocol.serve_delete(headers, sessions).status == 204
+    assert http.serve_delete(headers, sessions).status == 204
     reply = post(server, sessions, request("ping"), **headers)
     assert reply.status == 404
-    assert protocol.serve_delete(headers, sessions).status == 404
-    assert protocol.serve_delete({}, sessions).status == 400
+    assert http.serve_delete(headers, sessions).status == 404
+    assert http.serve_delete({}, sessions).status == 400
 
 
 def test_get_is_405_with_allow(server):
-    reply = protocol.serve_get()
+    reply = http.serve_get()
     assert reply.status == 405
     assert reply.headers["Allow"] == "POST, DELETE"
 
@@ -489,7 +488,7 @@ def test_a_client_accepting_only_event_streams_is_answered_as_one(server, sessio
     ],
 )
 def test_origin_allow_list(origin, allowed, expected):
-    assert protocol.origin_allowed(origin, allowed) is expected
+    assert security.origin_allowed(origin, allowed) is expected
 
 
 # ---------------------------------------------------------------- tasks
@@ -564,12 +563,267 @@ def test_tasks_need_2025_11_25_and_a_tool_that_supports_them(server, sessions):
     assert server.tasks.tasks == {}
 
 
+# ---------------------------------------------------------------- 2026-07-28
+def modern(server, method, params=None, capabilities=None, **headers):
+    """A stateless 2026-07-28 request with ``_meta`` and routing headers."""
+    params = dict(params or {})
+    params["_meta"] = {
+        mcp_types.PROTOCOL_VERSION_META_KEY: MODERN,
+        mcp_types.CLIENT_CAPABILITIES_META_KEY: capabilities or {},
+        mcp_types.CLIENT_INFO_META_KEY: {"name": "pytest", "version": "1"},
+    }
+    name = params.get("name") or params.get("taskId")
+    routing = {"MCP-Protocol-Version": MODERN, "Mcp-Method": method}
+    if name:
+        routing["Mcp-Name"] = name
+    return post(server, None, request(method, params), **{**routing, **headers})
+
+
+def test_server_discover_answers_what_initialize_would_without_a_session(server):
+    reply = modern(server, "server/discover")
+    assert reply.status == 200
+    result = reply.body["result"]
+    assert result["resultType"] == "complete"
+    assert result["supportedVersions"] == [
+        "2025-03-26",
+        "2025-06-18",
+        "2025-11-25",
+        MODERN,
+    ]
+    assert result["capabilities"] == {
+        "tools": {"listChanged": False},
+        "extensions": {"io.modelcontextprotocol/tasks": {}},
+    }
+    assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "test"
+    assert result["instructions"] == "Be nice."
+    assert (result["ttlMs"], result["cacheScope"]) == (3_600_000, "private")
+    assert "Mcp-Session-Id" not in reply.headers
+
+
+def test_modern_tools_list_and_call_carry_result_type_and_cache_hints(server):
+    listed = modern(server, "tools/list").body["result"]
+    assert listed["resultType"] == "complete"
+    assert (listed["ttlMs"], listed["cacheScope"]) == (3_600_000, "private")
+    assert "execution" not in listed["tools"][0]  # tasks are an extension now
+    result = modern(
+        server, "tools/call", {"name": "greet", "arguments": {"name": "Ana"}}
+    ).body["result"]
+    assert result["resultType"] == "complete"
+    assert result["structuredContent"] == {"greeting": "Hello Ana", "caller": "ana"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "code"),
+    [
+        ({"Mcp-Method": "tools/list"}, protocol.HEADER_MISMATCH),
+        ({"Mcp-Name": "echo"}, protocol.HEADER_MISMATCH),
+        ({"Mcp-Name": "=?base64?ZWNobw==?="}, protocol.HEADER_MISMATCH),
+        ({"Mcp-Name": "=?base64?Z3JlZXQ=?="}, None),  # "greet", encoded
+    ],
+)
+def test_modern_routing_headers_must_match_the_body(server, headers, code):
+    reply = modern(
+        server, "tools/call", {"name": "greet", "arguments": {"name": "A"}}, **headers
+    )
+    if code is None:
+        assert reply.status == 200
+    else:
+        assert reply.status == 400
+        assert reply.body["error"]["code"] == code
+        assert reply.body["id"] == 1
+
+
+def test_modern_requests_need_their_meta_envelope(server, sessions):
+    reply = post(
+        server,
+        sessions,
+        request("tools/list", {}),
+        **{"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"},
+    )
+    assert (reply.status, reply.body["error"]["code"]) == (400, protocol.INVALID_PARAMS)
+    assert "clientCapabilities" in reply.body["error"]["message"]
+    mismatch = post(
+        server,
+        sessions,
+        request(
+            "tools/list",
+            {
+                "_meta": {
+                    mcp_types.PROTOCOL_VERSION_META_KEY: "2025-11-25",
+                    mcp_types.CLIENT_CAPABILITIES_META_KEY: {},
+                }
+            },
+        ),
+        **{"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"},
+    )
+    assert mismatch.body["error"]["code"] == protocol.HEADER_MISMATCH
+
+
+def test_modern_drops_the_handshake_its_batches_and_its_ping(server):
+    assert modern(server, "initialize").status == 404
+    assert modern(server, "ping").status == 404
+    batch = post(
+        server, None, [request("tools/list")], **{"MCP-Protocol-Version": MODERN}
+    )
+    assert (batch.status, batch.body["error"]["code"]) == (
+        400,
+        protocol.INVALID_REQUEST,
+    )
+    notification = post(
+        server,
+        None,
+        {"jsonrpc": "2.0", "method": "notifications/cancelled"},
+        **{"MCP-Protocol-Version": MODERN},
+    )
+    assert notification.status == 202
+
+
+def test_the_tasks_extension_runs_a_tool_as_a_task_for_clients_that_declare_it(
+    server,
+):
+    plain = modern(
+        server, "tools/call", {"name": "greet", "arguments": {"name": "Ana"}}
+    ).body["result"]
+    assert plain["resultType"] == "complete"  # no extension: no task
+    assert server.tasks.tasks == {}
+    extension = {"extensions": {"io.modelcontextprotocol/tasks": {}}}
+    created = modern(
+        server,
+        "tools/call",
+        {"name": "greet", "arguments": {"name": "Ana"}},
+        capabilities=extension,
+    ).body["result"]
+    assert created["resultType"] == "task"
+    assert created["status"] == "working"
+    assert (created["ttlMs"], created["pollIntervalMs"]) == (None, 1000)
+    task_id = created["taskId"]
+    working = modern(server, "tasks/get", {"taskId": task_id}).body["result"]
+    assert (working["resultType"], working["status"]) == ("complete", "working")
+    assert "result" not in working
+    server.tasks.tasks[task_id] = ("completed", {"greeting": "Hello Ana"})
+    done = modern(server, "tasks/get", {"taskId": task_id}).body["result"]
+    assert done["status"] == "completed"
+    assert done["result"]["structuredContent"] == {"greeting": "Hello Ana"}
+    ack = modern(server, "tasks/cancel", {"taskId": task_id}).body["result"]
+    assert ack == {"resultType": "complete"}  # cooperative: already completed
+    assert server.tasks.tasks[task_id][0] == "completed"
+    update = modern(server, "tasks/update", {"taskId": task_id, "inputResponses": {}})
+    assert update.body["result"] == {"resultType": "complete"}
+    for method in ("tasks/result", "tasks/list"):  # 2025-11-25 only
+        assert modern(server, method, {"taskId": task_id}).status == 404
+    unknown = modern(server, "tasks/get", {"taskId": "zzz"})
+    assert (unknown.status, unknown.body["error"]["code"]) == (
+        400,
+        protocol.INVALID_PARAMS,
+    )
+
+
+def test_modern_cancel_of_a_working_task_cancels_it(server):
+    task_id = server.tasks.start(None, GREET, {"name": "Ana"}).task_id
+    assert modern(server, "tasks/cancel", {"taskId": task_id}).status == 200
+    assert server.tasks.tasks[task_id][0] == "cancelled"
+
+
+def order(context, arguments, answers):
+    """Asks which colour, when the client can be asked."""
+    if answers is None:
+        return {"colour": "the default one"}
+    answer = answers.get("colour")
+    if answer is None:
+        raise protocol.InputRequired(
+            {
+                "colour": {
+                    "message": "Which colour?",
+                    "requestedSchema": {
+                        "type": "object",
+                        "properties": {"colour": {"type": "string"}},
+                    },
+                }
+            }
+        )
+    return {"colour": answer["content"]["colour"]}
+
+
+ORDER = protocol.Tool(
+    name="order",
+    title="Order",
+    description="Order in a colour.",
+    input_schema={"type": "object"},
+    output_schema={"type": "object"},
+    handler=order,
+    asks=True,
+)
+
+
+def test_a_tool_asks_a_client_that_can_answer_and_goes_on_with_the_answer():
+    server = protocol.McpServer(
+        name="t", version="1", title="T", instructions="", tools=[ORDER]
+    )
+    can_answer = {"elicitation": {"form": {}}}
+    asked = modern(
+        server, "tools/call", {"name": "order"}, capabilities=can_answer
+    ).body["result"]
+    assert asked["resultType"] == "input_required"
+    question = asked["inputRequests"]["colour"]
+    assert question["method"] == "elicitation/create"
+    assert question["params"]["mode"] == "form"
+    assert question["params"]["message"] == "Which colour?"
+    answered = modern(
+        server,
+        "tools/call",
+        {
+            "name": "order",
+            "inputResponses": {
+                "colour": {"action": "accept", "content": {"colour": "green"}}
+            },
+        },
+        capabilities=can_answer,
+    ).body["result"]
+    assert answered["structuredContent"] == {"colour": "green"}
+    for capabilities in ({}, {"elicitation": {"url": {}}}):  # cannot answer a form
+        plain = modern(server, "tools/call", {"name": "order"}, capabilities)
+        assert plain.body["result"]["structuredContent"] == {
+            "colour": "the default one"
+        }
+
+
+# ---------------------------------------------------------------- abuse
+def test_a_batch_is_capped(server, sessions):
+    batch = [request("ping", None, i) for i in range(http.MAX_BATCH_MESSAGES + 1)]
+    reply = post(server, sessions, batch)
+    assert reply.status == 400
+    assert f"at most {http.MAX_BATCH_MESSAGES}" in reply.body["error"]["message"]
+    assert http.message_count(batch) == http.MAX_BATCH_MESSAGES + 1
+    assert http.message_count(request("ping")) == 1
+
+
+def test_client_info_is_kept_short_whatever_the_client_sends(server, sessions):
+    reply = post(
+        server,
+        sessions,
+        request(
+            "initialize",
+            {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "x" * 100_000, "version": "1" * 100_000},
+            },
+        ),
+    )
+    assert reply.status == 200
+    stored = sessions.client_infos[reply.headers["Mcp-Session-Id"]]
+    assert stored == {
+        "name": "x" * protocol.CLIENT_INFO_MAX_CHARS,
+        "version": "1" * protocol.CLIENT_INFO_MAX_CHARS,
+    }
+
+
 # ---------------------------------------------------------------- legacy SSE
 def test_legacy_sse_messages_are_accepted_and_answered_on_the_stream(server, sessions):
     session = sessions.initialized(None, "2024-11-05", {})
-    reply, pushed = protocol.serve_sse_message(
+    reply, pushed = sse.serve_sse_message(
         server,
-        json.dumps(
+        (
             request(
                 "initialize",
                 {
@@ -578,7 +832,7 @@ def test_legacy_sse_messages_are_accepted_and_answered_on_the_stream(server, ses
                     "clientInfo": {"name": "elevenlabs", "version": "1"},
                 },
             )
-        ).encode(),
+        ),
         "ana",
         sessions,
         session,
@@ -586,18 +840,18 @@ def test_legacy_sse_messages_are_accepted_and_answered_on_the_stream(server, ses
     assert (reply.status, reply.body) == (202, None)
     assert pushed[0]["result"]["protocolVersion"] == "2024-11-05"
     assert sessions.protocol_version(session) == "2024-11-05"
-    reply, pushed = protocol.serve_sse_message(
-        server, b"{oops", "ana", sessions, session
+    reply, pushed = sse.serve_sse_message(
+        server, [request("ping")] * 2, "ana", sessions, session
     )
-    assert (reply.status, pushed) == (400, [])
-    reply, pushed = protocol.serve_sse_message(
-        server, json.dumps(request("ping")).encode(), "ana", sessions, "gone"
+    assert (reply.status, pushed) == (400, [])  # batches came with 2025-03-26
+    reply, pushed = sse.serve_sse_message(
+        server, request("ping"), "ana", sessions, "gone"
     )
     assert (reply.status, pushed) == (404, [])
 
 
 def test_sse_event_framing():
-    assert protocol.sse_event('{"a":1}') == b'event: message\ndata: {"a":1}\n\n'
-    assert protocol.sse_event("/mcp/messages?session_id=x", "endpoint").startswith(
+    assert framing.sse_event('{"a":1}') == b'event: message\ndata: {"a":1}\n\n'
+    assert framing.sse_event("/mcp/messages?session_id=x", "endpoint").startswith(
         b"event: endpoint\n"
     )

@@ -25,8 +25,12 @@ VERIFIED_KEYS_MAX = 1024
 _verified_keys = {}
 
 
+# requests a minute per API key (or OAuth token), and per user whatever key
+# or token it uses; the whole minute's budget may be spent in one burst
 RATE_LIMIT_PARAM = "odoo_mcp_quotation.rate_limit_per_minute"
-DEFAULT_RATE_LIMIT = 60
+DEFAULT_RATE_LIMIT = 300
+USER_RATE_LIMIT_PARAM = "odoo_mcp_quotation.rate_limit_per_user_per_minute"
+DEFAULT_USER_RATE_LIMIT = 600
 
 
 class Unauthenticated(Exception):
@@ -46,13 +50,15 @@ def bearer_token():
     return match.group(1) if match else None
 
 
-def authenticate(resource=None):
+def authenticate(resource=None, messages=1):
     """Run the request as the token's user, within its rate limit; return the
     scopes it grants.
 
     OAuth access tokens are accepted only where ``resource`` (the URL of the
     MCP server) is given, and only when they were issued for it (RFC 8707).
-    Raises Unauthenticated (answer 401) or RateLimited (answer 429).
+    ``messages`` is how many requests it counts for (a JSON-RPC batch counts
+    each of its messages). Raises Unauthenticated (answer 401) or RateLimited
+    (answer 429).
     """
     token = bearer_token()
     if not token:
@@ -65,7 +71,7 @@ def authenticate(resource=None):
     else:
         uid, granted = _api_key_user(token)
     request.update_env(user=uid)
-    _count_request(token)
+    _count_request(token, messages)
     return granted
 
 
@@ -76,6 +82,11 @@ def _api_key_user(token):
     uid = request.env["res.users.apikeys"]._check_credentials(scope="rpc", key=token)
     if not uid:
         raise Unauthenticated("The API key is not valid or was revoked.")
+    if request.env["res.users"].sudo().browse(uid).share:
+        raise Unauthenticated(
+            "The API key belongs to a portal user: use the key of an internal "
+            "user (a salesperson)."
+        )
     _remember(token, uid)
     return uid, request.env["res.users"].browse(uid)._ai_agent_scope_set()
 
@@ -127,15 +138,28 @@ def _oauth_user(token, resource):
     return uid, scopes.parse(granted, False) & scopes.parse(allowed, False)
 
 
-def _count_request(token):
-    """Count the request against its key's budget, shared by all workers (REST, MCP)."""
-    params = request.env["ir.config_parameter"].sudo()
-    limit = params.get_param(RATE_LIMIT_PARAM)
-    limit = int(limit) if limit and limit.isdigit() else DEFAULT_RATE_LIMIT
+def _count_request(token, messages):
+    """Count the request against its key's and its user's budgets, shared by
+    all workers and servers (REST, MCP)."""
     key = hashlib.sha256(token.encode()).hexdigest()
-    wait = request.env["quotation.rate.limit"].sudo()._hit(key, limit)
+    wait = (
+        request.env["quotation.rate.limit"]
+        .sudo()
+        ._hit(
+            key,
+            request.env.uid,
+            key_limit=_limit(RATE_LIMIT_PARAM, DEFAULT_RATE_LIMIT),
+            user_limit=_limit(USER_RATE_LIMIT_PARAM, DEFAULT_USER_RATE_LIMIT),
+            count=messages,
+        )
+    )
     if wait:
         raise RateLimited(wait)
+
+
+def _limit(param, default):
+    value = request.env["ir.config_parameter"].sudo().get_param(param)
+    return int(value) if value and value.isdigit() else default
 
 
 def _cache_key(token):
@@ -148,8 +172,9 @@ def _verified_user(token):
 
     Odoo checks a key with 6,000 PBKDF2 rounds (~5-20 ms of CPU) on every
     request; after one such proof, comparing the SHA-256 of the whole key is
-    as strong, and one indexed query still sees a revoked or expired key or
-    an archived user at once. Only digests are kept, never keys.
+    as strong, and one indexed query still sees a revoked or expired key, an
+    archived user or one made a portal user at once. Only digests are kept,
+    never keys.
     """
     uid = _verified_keys.get(_cache_key(token))
     if not uid:
@@ -158,7 +183,7 @@ def _verified_user(token):
         """
         SELECT u.ai_agent_scopes
           FROM res_users_apikeys k JOIN res_users u ON u.id = k.user_id
-         WHERE u.active AND k.user_id = %s AND k.index = %s
+         WHERE u.active AND NOT u.share AND k.user_id = %s AND k.index = %s
            AND (k.scope IS NULL OR k.scope = 'rpc')
            AND (k.expiration_date IS NULL
                 OR k.expiration_date >= now() AT TIME ZONE 'utc')

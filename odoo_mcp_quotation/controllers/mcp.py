@@ -1,9 +1,11 @@
 """MCP over HTTP: Streamable HTTP at /mcp, legacy HTTP+SSE at /mcp/sse.
 
 Thin transports: check the Origin, authenticate the API key or OAuth access
-token, check the scope a call needs, hand the body to the protocol layer, and
+token (each JSON-RPC message of a batch counts against its rate limit), check
+the scope a call needs, hand the decoded body to the protocol layer, and
 write its reply. Machine clients carry no cookie, so no Odoo web session is
-read or saved.
+read or saved; routes are ``auth="none"`` because :func:`authenticate` sets
+the user (Odoo's public user would cost a query).
 """
 
 from werkzeug.datastructures import Headers
@@ -11,8 +13,9 @@ from werkzeug.datastructures import Headers
 from odoo import http
 from odoo.http import request
 
-from ..mcp import protocol
-from ..mcp.tools import Sessions, mcp_server, missing_scope
+from ..mcp import protocol, protocol_http, protocol_security, protocol_sse
+from ..mcp.framing import sse_event
+from ..mcp.tools import Sessions, mcp_server
 from ..services import scopes
 from ..services.oauth_server import OauthPolicy
 from .auth import RateLimited, Unauthenticated, authenticate, bearer_token
@@ -21,55 +24,69 @@ ALLOWED_ORIGINS_PARAM = "odoo_mcp_quotation.mcp_allowed_origins"
 MAX_BODY_BYTES = 1024 * 1024
 
 
+def _request_socket(environ):
+    """The client socket in a prefork worker, which serves with werkzeug's own
+    request handler (no ``socket`` in the environ): the one under the body's
+    stream. Without it a stream outlives its client until a keep-alive fails."""
+    stream = environ.get("wsgi.input")
+    return getattr(getattr(stream, "raw", None), "_sock", None)
+
+
 class McpController(http.Controller):
     @http.route(
         "/mcp",
         type="http",
-        auth="public",
+        auth="none",
         methods=["GET", "POST", "DELETE"],
         csrf=False,
         save_session=False,
         max_content_length=MAX_BODY_BYTES,
     )
     def mcp(self, **_query):
-        reply, granted = self._guard()
+        httprequest = request.httprequest
+        payload, reply = None, None
+        if httprequest.method == "POST":
+            payload, reply = protocol_http.decode(httprequest.get_data())
+        refused, granted = self._guard(protocol_http.message_count(payload))
+        reply = refused or reply or self._insufficient_scope(payload, granted)
         if reply:
             return self._respond(reply)
-        httprequest = request.httprequest
         sessions = Sessions(request.env, "streamable_http")
         if httprequest.method == "GET":
-            reply = protocol.serve_get()
+            reply = protocol_http.serve_get()
         elif httprequest.method == "DELETE":
-            reply = protocol.serve_delete(httprequest.headers, sessions)
+            reply = protocol_http.serve_delete(httprequest.headers, sessions)
         else:
-            body = httprequest.get_data()
-            reply = self._insufficient_scope(body, granted) or protocol.serve_post(
-                mcp_server(granted),
-                httprequest.headers,
-                body,
-                request.env,
-                sessions,
+            reply = protocol_http.serve_post(
+                mcp_server(granted), httprequest.headers, payload, request.env, sessions
             )
         return self._respond(reply)
 
     @http.route(
         "/mcp/sse",
         type="http",
-        auth="public",
+        auth="none",
         methods=["GET"],
         csrf=False,
         save_session=False,
     )
     def mcp_sse(self, **_query):
-        """Legacy transport: the stream; answers to /mcp/messages arrive here."""
+        """Legacy transport: the stream; answers to /mcp/messages arrive here.
+
+        Live streams are capped per user and in all, and a prefork HTTP worker
+        takes one only while half of the workers stay free (see docs/mcp.md).
+        """
         reply, _granted = self._guard()
         if reply:
             return self._respond(reply)
+        refusal = request.env["mcp.session"]._stream_refusal()
+        if refusal:
+            return self._respond(protocol_security.streams_refused_reply(*refusal))
         session = request.env["mcp.session"]._open("sse", "2024-11-05")
         endpoint = f"/mcp/messages?session_id={session.session_key}"
         # the raw WSGI environ holds the client socket, as bus/websocket.py reads it
         environ = request.httprequest._HTTPRequest__environ
-        client_socket = environ.get("socket")
+        client_socket = environ.get("socket") or _request_socket(environ)
         return request.make_response(
             session._sse_stream(endpoint, client_socket),
             headers=[
@@ -82,7 +99,7 @@ class McpController(http.Controller):
     @http.route(
         "/mcp/messages",
         type="http",
-        auth="public",
+        auth="none",
         methods=["POST"],
         csrf=False,
         save_session=False,
@@ -90,46 +107,41 @@ class McpController(http.Controller):
     )
     def mcp_messages(self, session_id=None, **_query):
         """Legacy transport: 202 at once, the answer goes to the session's stream."""
-        reply, granted = self._guard()
-        if reply:
-            return self._respond(reply)
-        body = request.httprequest.get_data()
-        reply = self._insufficient_scope(body, granted)
+        payload, reply = protocol_http.decode(request.httprequest.get_data())
+        refused, granted = self._guard(protocol_http.message_count(payload))
+        reply = refused or reply or self._insufficient_scope(payload, granted)
         if reply:
             return self._respond(reply)
         sessions = Sessions(request.env, "sse")
-        reply, answers = protocol.serve_sse_message(
-            mcp_server(granted),
-            body,
-            request.env,
-            sessions,
-            session_id,
+        reply, answers = protocol_sse.serve_sse_message(
+            mcp_server(granted), payload, request.env, sessions, session_id
         )
-        session = request.env["mcp.session"]._find(session_id)
+        session = sessions.find(session_id)
         for answer in answers:
             session._push(answer)
         return self._respond(reply)
 
     # ------------------------------------------------------------------ helpers
-    def _guard(self):
+    def _guard(self, messages=1):
         """403 for a foreign Origin, 401 without a valid key or token (pointing
-        OAuth clients to the resource metadata), 429 over its rate limit; else
-        run as the token's user and return its scopes."""
+        OAuth clients to the resource metadata), 429 over its rate limit
+        (``messages`` JSON-RPC messages count); else run as the token's user
+        and return its scopes."""
         origin = request.httprequest.headers.get("Origin")
-        if not protocol.origin_allowed(origin, self._allowed_origins()):
-            return protocol.forbidden_origin_reply(origin), None
+        if not protocol_security.origin_allowed(origin, self._allowed_origins()):
+            return protocol_security.forbidden_origin_reply(origin), None
         policy = self._policy()
         try:
-            granted = authenticate(resource=policy.resource)
+            granted = authenticate(resource=policy.resource, messages=messages)
         except Unauthenticated as error:
             challenge = self._challenge(
                 policy,
                 error="invalid_token" if bearer_token() else None,
                 scope=" ".join(sorted(scopes.ALL)),
             )
-            return protocol.unauthenticated_reply(str(error), challenge), None
+            return protocol_security.unauthenticated_reply(str(error), challenge), None
         except RateLimited as error:
-            return protocol.rate_limited_reply(str(error), error.wait), None
+            return protocol_security.rate_limited_reply(str(error), error.wait), None
         return None, granted
 
     def _policy(self):
@@ -144,13 +156,13 @@ class McpController(http.Controller):
         parts.append(f'resource_metadata="{policy.resource_metadata_url()}"')
         return "Bearer " + ", ".join(parts)
 
-    def _insufficient_scope(self, body, granted):
+    def _insufficient_scope(self, payload, granted):
         """403 ``insufficient_scope`` naming the scope needed, so that clients
         that support step-up authorization can ask for it."""
-        needed = missing_scope(body, granted)
+        needed = payload is not None and scopes.missing_scope(payload, granted)
         if not needed:
             return None
-        return protocol.HttpReply(
+        return protocol_http.HttpReply(
             403,
             protocol.error_response(
                 None,
@@ -167,6 +179,8 @@ class McpController(http.Controller):
         )
 
     def _allowed_origins(self):
+        """The listed origins and the server's own (``web.base.url``); never the
+        request's Host, which a DNS-rebinding page chooses."""
         params = request.env["ir.config_parameter"].sudo()
         configured = params.get_param(ALLOWED_ORIGINS_PARAM) or ""
         allowed = {origin.strip() for origin in configured.split(",") if origin.strip()}
@@ -177,7 +191,7 @@ class McpController(http.Controller):
         headers = Headers(reply.headers)
         body = reply.content()
         if headers.get("Content-Type") == "text/event-stream":
-            body = protocol.sse_event(body.decode())
+            body = sse_event(body.decode())
         elif body:
             headers["Content-Type"] = "application/json"
         return request.make_response(

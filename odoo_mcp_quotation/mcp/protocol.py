@@ -1,50 +1,80 @@
-"""The MCP protocol layer: JSON-RPC framing, versions, dispatch, errors, HTTP rules.
+"""The MCP protocol core: versions, errors, tools, and dispatch of JSON-RPC messages.
 
-This module imports no Odoo, not even indirectly, so that it can be tested and
-reasoned about on its own. The transports (``controllers/mcp.py``) hand it
-bytes and headers and get back a status, headers and a body; an adapter
-(``mcp/tools.py``) hands it the tools, a session store and a task store.
+No Odoo here, not even indirectly, so that it can be tested and reasoned about
+on its own; the transports live beside it (``protocol_http`` for Streamable
+HTTP, ``protocol_sse`` for legacy HTTP+SSE, ``protocol_security`` for the
+Origin check and the auth replies), the Odoo adapter in ``tools.py``.
 Requests are validated and results serialised with the official ``mcp_types``
-models, per negotiated protocol revision.
+models and version helpers, per protocol revision: the handshake revisions
+(``initialize`` opens a session) and the stateless 2026-07-28 one, where
+every request carries its version and client capabilities in ``_meta``.
 """
 
-import json
+import base64
+import binascii
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
 import mcp_types as types
 from mcp_types import jsonrpc
 from mcp_types import methods as mcp_methods
+from mcp_types.version import (
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    LATEST_HANDSHAKE_VERSION,
+    MODERN_PROTOCOL_VERSIONS,
+    is_version_at_least,
+)
 from pydantic import ValidationError
+
+from .framing import dumps
 
 _logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- versions
-STREAMABLE_HTTP_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
-LEGACY_SSE_VERSIONS = ("2024-11-05", *STREAMABLE_HTTP_VERSIONS)
-LATEST_VERSION = STREAMABLE_HTTP_VERSIONS[-1]
+# Streamable HTTP came with 2025-03-26; legacy SSE speaks every handshake one.
+HANDSHAKE_HTTP_VERSIONS = tuple(
+    v for v in HANDSHAKE_PROTOCOL_VERSIONS if is_version_at_least(v, "2025-03-26")
+)
+LEGACY_SSE_VERSIONS = HANDSHAKE_PROTOCOL_VERSIONS
+STREAMABLE_HTTP_VERSIONS = (*HANDSHAKE_HTTP_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
 # served when a request after initialize carries no MCP-Protocol-Version header
 DEFAULT_VERSION = types.DEFAULT_NEGOTIATED_VERSION
 BATCH_VERSIONS = ("2025-03-26",)  # added in 2025-03-26, removed in 2025-06-18
 STRUCTURED_OUTPUT_SINCE = "2025-06-18"
 TASKS_SINCE = "2025-11-25"
-ALL_VERSIONS = LEGACY_SSE_VERSIONS
 
 PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
 SESSION_HEADER = "mcp-session-id"
+METHOD_HEADER = "mcp-method"
+NAME_HEADER = "mcp-name"
 TASK_POLL_INTERVAL_MS = 1000
 RELATED_TASK_META_KEY = "io.modelcontextprotocol/related-task"
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+# list results of 2026-07-28 may be cached this long by the client: the tool
+# list only changes when the module is upgraded. "private": what a caller is
+# offered may depend on who calls.
+LIST_TTL_MS = 3_600_000
+LIST_CACHE_SCOPE = "private"
+CLIENT_INFO_MAX_CHARS = 128
+# the params that 2026-07-28 clients mirror in the Mcp-Name header
+NAME_PARAMS = {
+    "tools/call": "name",
+    "tasks/get": "taskId",
+    "tasks/update": "taskId",
+    "tasks/cancel": "taskId",
+}
 
-# JSON-RPC codes: the standard ones, the MCP ones, and one of our own in the
-# implementation-defined band for a missing or wrong API key.
+# JSON-RPC codes: the standard ones, the MCP ones, and ours in the
+# implementation-defined band (missing or wrong API key, and so on).
 PARSE_ERROR = jsonrpc.PARSE_ERROR
 INVALID_REQUEST = jsonrpc.INVALID_REQUEST
 METHOD_NOT_FOUND = jsonrpc.METHOD_NOT_FOUND
 INVALID_PARAMS = jsonrpc.INVALID_PARAMS
 INTERNAL_ERROR = jsonrpc.INTERNAL_ERROR
+HEADER_MISMATCH = jsonrpc.HEADER_MISMATCH
 UNSUPPORTED_PROTOCOL_VERSION = jsonrpc.UNSUPPORTED_PROTOCOL_VERSION
 UNAUTHENTICATED = -32010
 FORBIDDEN = -32011
@@ -52,8 +82,9 @@ SESSION_NOT_FOUND = -32012
 RATE_LIMITED = -32013
 
 
-def at_least(version, minimum):
-    return ALL_VERSIONS.index(version) >= ALL_VERSIONS.index(minimum)
+def is_modern(version):
+    """2026-07-28 and later: stateless, ``_meta`` on every request."""
+    return version in MODERN_PROTOCOL_VERSIONS
 
 
 # ---------------------------------------------------------------- errors
@@ -90,6 +121,19 @@ class ToolError(Exception):
         return "\n".join(lines)
 
 
+class InputRequired(Exception):
+    """The tool must ask the user before it can go on (2026-07-28).
+
+    ``questions`` maps a key of the tool's choosing to the params of a form
+    ``elicitation/create``; the client calls the tool again with the answers
+    under the same keys.
+    """
+
+    def __init__(self, questions):
+        super().__init__(f"{len(questions)} question(s) for the user")
+        self.questions = questions
+
+
 def error_response(request_id, code, message, data=None):
     return {
         "jsonrpc": "2.0",
@@ -98,16 +142,16 @@ def error_response(request_id, code, message, data=None):
     }
 
 
-def unsupported_version_error(requested, supported):
+def unsupported_version_error(requested, supported, request_id=None):
     """The -32022 error whose ``supported`` list lets a client retry or fall back."""
     data = types.UnsupportedProtocolVersionErrorData(
         supported=list(supported), requested=requested
     ).model_dump(mode="json", by_alias=True)
     return error_response(
-        None,
+        request_id,
         UNSUPPORTED_PROTOCOL_VERSION,
         f"Unsupported MCP protocol version {requested!r}: use one of "
-        f"{', '.join(supported)} (initialize negotiates it).",
+        f"{', '.join(supported)} (initialize or server/discover tells which).",
         data,
     )
 
@@ -131,6 +175,10 @@ class Tool:
     destructive: bool = False
     idempotent: bool = True
     task_support: str | None = None  # "optional": may run as an MCP task
+    # asks: ``handler(context, arguments, answers)``, where ``answers`` are the
+    # client's answers so far ({} at first), or None for a client that cannot
+    # answer: the handler then goes on without asking
+    asks: bool = False
 
     def definition(self, version):
         tool = types.Tool(
@@ -146,9 +194,13 @@ class Tool:
                 open_world_hint=False,
             ),
         )
-        if at_least(version, STRUCTURED_OUTPUT_SINCE):
+        if is_version_at_least(version, STRUCTURED_OUTPUT_SINCE):
             tool.output_schema = self.output_schema
-        if self.task_support and at_least(version, TASKS_SINCE):
+        if (
+            self.task_support
+            and is_version_at_least(version, TASKS_SINCE)
+            and not is_modern(version)  # the tasks extension needs no per-tool flag
+        ):
             tool.execution = types.ToolExecution(task_support=self.task_support)
         return tool.model_dump(mode="json", by_alias=True, exclude_none=True)
 
@@ -158,7 +210,7 @@ def tool_result(structured, version, related_task=None):
     result = types.CallToolResult(
         content=[types.TextContent(type="text", text=dumps(structured))],
         structured_content=structured
-        if at_least(version, STRUCTURED_OUTPUT_SINCE)
+        if is_version_at_least(version, STRUCTURED_OUTPUT_SINCE)
         else None,
     )
     return _with_related_task(_serialize("tools/call", version, result), related_task)
@@ -192,7 +244,8 @@ class SessionStore(Protocol):
 
 
 class TaskStore(Protocol):
-    """MCP tasks (2025-11-25) backed by the adapter's own durable jobs.
+    """MCP tasks (2025-11-25, and the 2026-07-28 tasks extension) backed by the
+    adapter's own durable jobs.
 
     Every method returns ``mcp_types.Task`` objects; an unknown id raises
     ``McpError(INVALID_PARAMS)``.
@@ -203,8 +256,9 @@ class TaskStore(Protocol):
 
     def get(self, context, task_id): ...
 
-    def wait(self, context, task_id, timeout):
-        """Return the task once terminal, or as it is when ``timeout`` runs out."""
+    def wait(self, context, task_id):
+        """The task once terminal, or as it is when the adapter stops waiting
+        (it never holds a worker that other requests need)."""
 
     def result(self, context, task_id):
         """The finished task's tool output (dict) or ToolError."""
@@ -221,14 +275,20 @@ TERMINAL_TASK_STATUSES = ("completed", "failed", "cancelled")
 # ---------------------------------------------------------------- the server
 @dataclass
 class Exchange:
-    """One JSON-RPC message being served: its version, caller and session."""
+    """One JSON-RPC message being served: its version, caller and session.
+
+    ``routing`` holds the ``Mcp-Method`` / ``Mcp-Name`` headers a 2026-07-28
+    request came with; ``client_capabilities`` are read from its ``_meta``.
+    """
 
     version: str
     context: Any
-    supported_versions: tuple = STREAMABLE_HTTP_VERSIONS
+    supported_versions: tuple = HANDSHAKE_HTTP_VERSIONS
     sessions: SessionStore | None = None
     session_id: str | None = None
     new_session_id: str | None = None
+    routing: dict = field(default_factory=dict)
+    client_capabilities: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -241,21 +301,26 @@ class McpServer:
     instructions: str
     tools: list
     tasks: TaskStore | None = None
-    task_result_timeout: float = 25.0
     _by_name: dict = field(init=False, repr=False)
-    _tool_lists: dict = field(init=False, repr=False, default_factory=dict)
+    _static: dict = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self):
         self._by_name = {tool.name: tool for tool in self.tools}
+        handshake = set(HANDSHAKE_PROTOCOL_VERSIONS)
+        modern = set(MODERN_PROTOCOL_VERSIONS)
+        core_tasks = {"2025-11-25"}
+        # method: (handler, the revisions that have it)
         self._methods = {
-            "initialize": self._initialize,
-            "ping": self._ping,
-            "tools/list": self._list_tools,
-            "tools/call": self._call_tool,
-            "tasks/get": self._get_task,
-            "tasks/result": self._task_result,
-            "tasks/list": self._list_tasks,
-            "tasks/cancel": self._cancel_task,
+            "initialize": (self._initialize, handshake),
+            "ping": (self._ping, handshake),
+            "server/discover": (self._discover, modern),
+            "tools/list": (self._list_tools, handshake | modern),
+            "tools/call": (self._call_tool, handshake | modern),
+            "tasks/get": (self._get_task, core_tasks | modern),
+            "tasks/cancel": (self._cancel_task, core_tasks | modern),
+            "tasks/result": (self._task_result, core_tasks),
+            "tasks/list": (self._list_tasks, core_tasks),
+            "tasks/update": (self._update_task, modern),
         }
 
     # ------------------------------------------------------------ messages
@@ -268,6 +333,8 @@ class McpServer:
         if request is None:
             return None  # notifications and client answers get no response
         try:
+            if is_modern(exchange.version):
+                self._check_modern_envelope(request, exchange)
             return {
                 "jsonrpc": "2.0",
                 "id": request.id,
@@ -283,45 +350,77 @@ class McpServer:
                 "Internal error: the server logged the details. Try again later.",
             )
 
+    def _check_modern_envelope(self, request, exchange):
+        """2026-07-28: ``_meta`` carries version and capabilities, and agrees
+        with the ``MCP-Protocol-Version``, ``Mcp-Method`` and ``Mcp-Name`` headers."""
+        params = request.params or {}
+        meta = params.get("_meta")
+        required = (types.PROTOCOL_VERSION_META_KEY, types.CLIENT_CAPABILITIES_META_KEY)
+        if not isinstance(meta, dict) or any(key not in meta for key in required):
+            raise McpError(
+                INVALID_PARAMS,
+                f"params._meta must carry {' and '.join(required)}: MCP "
+                f"{exchange.version} sends them with every request.",
+            )
+        if meta[types.PROTOCOL_VERSION_META_KEY] != exchange.version:
+            raise McpError(
+                HEADER_MISMATCH,
+                "The MCP-Protocol-Version header and params._meta name different "
+                "versions: send the same one in both.",
+            )
+        if exchange.routing.get("method") != request.method:
+            raise McpError(
+                HEADER_MISMATCH,
+                f"The Mcp-Method header must be the request's method "
+                f"({request.method}).",
+            )
+        name_param = NAME_PARAMS.get(request.method)
+        named = params.get(name_param) if name_param else None
+        if named is not None and _decode_header(exchange.routing.get("name")) != named:
+            raise McpError(
+                HEADER_MISMATCH,
+                f"The Mcp-Name header must be params.{name_param} ({named}).",
+            )
+        capabilities = meta[types.CLIENT_CAPABILITIES_META_KEY]
+        exchange.client_capabilities = (
+            capabilities if isinstance(capabilities, dict) else {}
+        )
+
     def _dispatch(self, method, params, exchange):
-        handler = self._methods.get(method)
-        if handler is None or (
-            method.startswith("tasks/")
-            and not (self.tasks and at_least(exchange.version, TASKS_SINCE))
+        handler, versions = self._methods.get(method, (None, ()))
+        if (
+            handler is None
+            or exchange.version not in versions
+            or (method.startswith("tasks/") and not self.tasks)
         ):
-            raise McpError(METHOD_NOT_FOUND, f"Method not found: {method}.")
+            raise McpError(
+                METHOD_NOT_FOUND,
+                f"Method not found: {method} (protocol {exchange.version}).",
+            )
         return handler(params or {}, exchange)
 
     def _parse(self, method, params, exchange):
         """Validate params with the official model of this method and version."""
         try:
             return mcp_methods.parse_client_request(method, exchange.version, params)
-        except KeyError:
-            raise McpError(
-                METHOD_NOT_FOUND,
-                f"Method not found: {method} (protocol {exchange.version}).",
-            ) from None
         except ValidationError as error:
             raise McpError(
                 INVALID_PARAMS, f"Invalid params for {method}.", _errors(error)
             ) from None
 
-    # ------------------------------------------------------------ lifecycle
-    def _initialize(self, params, exchange):
-        request = self._parse("initialize", params, exchange)
-        requested = request.params.protocol_version
-        supported = exchange.supported_versions
-        version = requested if requested in supported else supported[-1]
-        if exchange.sessions is not None:
-            exchange.new_session_id = exchange.sessions.initialized(
-                exchange.session_id,
-                version,
-                request.params.client_info.model_dump(mode="json", exclude_none=True),
-            )
+    def _cached(self, key, build):
+        """Answers that only depend on the revision are built once per process."""
+        if key not in self._static:
+            self._static[key] = build()
+        return self._static[key]
+
+    def _capabilities(self, version):
         capabilities = types.ServerCapabilities(
             tools=types.ToolsCapability(list_changed=False)
         )
-        if self.tasks and at_least(version, TASKS_SINCE):
+        if self.tasks and is_modern(version):
+            capabilities.extensions = {TASKS_EXTENSION: {}}
+        elif self.tasks and is_version_at_least(version, TASKS_SINCE):
             capabilities.tasks = types.ServerTasksCapability(
                 list=types.TasksListCapability(),
                 cancel=types.TasksCancelCapability(),
@@ -329,12 +428,33 @@ class McpServer:
                     tools=types.TasksToolsCapability(call=types.TasksCallCapability())
                 ),
             )
+        return capabilities
+
+    def _server_info(self):
+        return types.Implementation(
+            name=self.name, title=self.title, version=self.version
+        )
+
+    # ------------------------------------------------------------ lifecycle
+    def _initialize(self, params, exchange):
+        request = self._parse("initialize", params, exchange)
+        requested = request.params.protocol_version
+        supported = exchange.supported_versions
+        version = requested if requested in supported else LATEST_HANDSHAKE_VERSION
+        if exchange.sessions is not None:
+            client = request.params.client_info
+            exchange.new_session_id = exchange.sessions.initialized(
+                exchange.session_id,
+                version,
+                {  # self-reported: kept short, whatever the client sends
+                    "name": client.name[:CLIENT_INFO_MAX_CHARS],
+                    "version": client.version[:CLIENT_INFO_MAX_CHARS],
+                },
+            )
         result = types.InitializeResult(
             protocol_version=version,
-            capabilities=capabilities,
-            server_info=types.Implementation(
-                name=self.name, title=self.title, version=self.version
-            ),
+            capabilities=self._capabilities(version),
+            server_info=self._server_info(),
             instructions=self.instructions,
         )
         exchange.version = version
@@ -344,17 +464,44 @@ class McpServer:
         self._parse("ping", params or None, exchange)
         return {}
 
+    def _discover(self, params, exchange):
+        """2026-07-28's replacement for initialize: what this server speaks."""
+        self._parse("server/discover", params, exchange)
+        version = exchange.version
+        return self._cached(
+            ("server/discover", version),
+            lambda: _serialize(
+                "server/discover",
+                version,
+                types.DiscoverResult(
+                    supported_versions=list(STREAMABLE_HTTP_VERSIONS),
+                    capabilities=self._capabilities(version),
+                    instructions=self.instructions,
+                    ttl_ms=LIST_TTL_MS,
+                    cache_scope=LIST_CACHE_SCOPE,
+                    meta={types.SERVER_INFO_META_KEY: self._server_info()},
+                ),
+            ),
+        )
+
     # ------------------------------------------------------------ tools
     def _list_tools(self, params, exchange):
         self._parse("tools/list", params or None, exchange)
         version = exchange.version
-        if version not in self._tool_lists:  # the same for every call: built once
-            self._tool_lists[version] = mcp_methods.serialize_server_result(
+        return self._cached(
+            ("tools/list", version),
+            lambda: _serialize(
                 "tools/list",
                 version,
-                {"tools": [tool.definition(version) for tool in self.tools]},
-            )
-        return self._tool_lists[version]
+                types.ListToolsResult.model_validate(
+                    {
+                        "tools": [tool.definition(version) for tool in self.tools],
+                        "ttlMs": LIST_TTL_MS,
+                        "cacheScope": LIST_CACHE_SCOPE,
+                    }
+                ),
+            ),
+        )
 
     def _call_tool(self, params, exchange):
         request = self._parse("tools/call", params, exchange).params
@@ -365,13 +512,45 @@ class McpServer:
                 f"Unknown tool: {request.name}. Call tools/list for the tools offered.",
             )
         arguments = request.arguments or {}
-        if request.task is not None and at_least(exchange.version, TASKS_SINCE):
+        answers = self._answers(params, exchange) if tool.asks else None
+        if self._runs_as_task(tool, request, exchange):
             return self._call_tool_as_task(tool, arguments, exchange)
         try:
-            structured = tool.handler(exchange.context, arguments)
+            if tool.asks:
+                structured = tool.handler(exchange.context, arguments, answers)
+            else:
+                structured = tool.handler(exchange.context, arguments)
         except ToolError as error:
             return tool_error_result(error, exchange.version)
+        except InputRequired as needed:
+            return _input_required(needed.questions, exchange.version)
         return tool_result(structured, exchange.version)
+
+    def _answers(self, params, exchange):
+        """The client's answers to a tool's questions: ``{key: ElicitResult}``,
+        or None when the client cannot be asked (before 2026-07-28, or no form
+        elicitation among this request's capabilities)."""
+        elicitation = exchange.client_capabilities.get("elicitation")
+        if not is_modern(exchange.version) or not isinstance(elicitation, dict):
+            return None
+        if elicitation and "form" not in elicitation:
+            return None  # URL mode only
+        responses = params.get("inputResponses") or {}
+        return {
+            key: answer for key, answer in responses.items() if isinstance(answer, dict)
+        }
+
+    def _runs_as_task(self, tool, request, exchange):
+        """2025-11-25: the client asks with ``task``; 2026-07-28: the server
+        decides, for clients that declare the tasks extension."""
+        if is_modern(exchange.version):
+            extensions = exchange.client_capabilities.get("extensions") or {}
+            return bool(
+                self.tasks and tool.task_support and TASKS_EXTENSION in extensions
+            )
+        return request.task is not None and is_version_at_least(
+            exchange.version, TASKS_SINCE
+        )
 
     # ------------------------------------------------------------ tasks
     def _call_tool_as_task(self, tool, arguments, exchange):
@@ -384,13 +563,18 @@ class McpServer:
             task = self.tasks.start(exchange.context, tool, arguments)
         except ToolError as error:
             raise McpError(INVALID_PARAMS, error.text(), error.problems) from None
-        return {"task": _task_json(types.CreateTaskResult(task=task).task)}
+        if is_modern(exchange.version):
+            return {"resultType": "task", **_task_json(task, exchange.version)}
+        return {
+            "task": _task_json(types.CreateTaskResult(task=task).task, exchange.version)
+        }
 
     def _task_id(self, method, params):
         model = {
             "tasks/get": types.GetTaskRequestParams,
             "tasks/result": types.GetTaskPayloadRequestParams,
             "tasks/cancel": types.CancelTaskRequestParams,
+            "tasks/update": types.GetTaskRequestParams,
         }[method]
         try:
             return model.model_validate(params).task_id
@@ -401,23 +585,38 @@ class McpServer:
 
     def _get_task(self, params, exchange):
         task_id = self._task_id("tasks/get", params)
-        return _task_json(self.tasks.get(exchange.context, task_id))
+        task = self.tasks.get(exchange.context, task_id)
+        data = _task_json(task, exchange.version)
+        if not is_modern(exchange.version):
+            return data
+        # the extension inlines the outcome: a finished quotation request is a
+        # completed tool call, its failure a tool result with isError
+        if task.status in ("completed", "failed"):
+            data["status"] = "completed"
+            data["result"] = self._task_outcome(task_id, exchange)
+        return {"resultType": "complete", **data}
 
-    def _task_result(self, params, exchange):
-        task_id = self._task_id("tasks/result", params)
-        task = self.tasks.wait(exchange.context, task_id, self.task_result_timeout)
-        if task.status not in TERMINAL_TASK_STATUSES:
-            raise McpError(
-                INTERNAL_ERROR,
-                f"The task is still {task.status}: call tasks/result again, or "
-                "poll tasks/get.",
-                {"taskId": task_id, "status": task.status},
-            )
+    def _task_outcome(self, task_id, exchange, related_task=None):
         try:
             structured = self.tasks.result(exchange.context, task_id)
         except ToolError as error:
-            return tool_error_result(error, exchange.version, task_id)
-        return tool_result(structured, exchange.version, task_id)
+            return tool_error_result(error, exchange.version, related_task)
+        return tool_result(structured, exchange.version, related_task)
+
+    def _task_result(self, params, exchange):
+        """2025-11-25's tasks/result: the outcome, or, when the store stopped
+        waiting first, an error telling the client to poll tasks/get."""
+        task_id = self._task_id("tasks/result", params)
+        task = self.tasks.wait(exchange.context, task_id)
+        if task.status not in TERMINAL_TASK_STATUSES:
+            raise McpError(
+                INVALID_PARAMS,
+                f"The task is still {task.status}: poll tasks/get every "
+                f"{TASK_POLL_INTERVAL_MS} ms and call tasks/result once it is "
+                "completed or failed.",
+                {"taskId": task_id, "status": task.status},
+            )
+        return self._task_outcome(task_id, exchange, task_id)
 
     def _list_tasks(self, params, exchange):
         try:
@@ -427,14 +626,47 @@ class McpServer:
                 INVALID_PARAMS, "Invalid params for tasks/list.", _errors(error)
             ) from None
         tasks, next_cursor = self.tasks.list(exchange.context, cursor)
-        result = {"tasks": [_task_json(task) for task in tasks]}
+        result = {"tasks": [_task_json(task, exchange.version) for task in tasks]}
         if next_cursor:
             result["nextCursor"] = next_cursor
         return result
 
     def _cancel_task(self, params, exchange):
         task_id = self._task_id("tasks/cancel", params)
-        return _task_json(self.tasks.cancel(exchange.context, task_id))
+        if not is_modern(exchange.version):
+            return _task_json(
+                self.tasks.cancel(exchange.context, task_id), exchange.version
+            )
+        # the extension's cancel is a cooperative request, acknowledged even
+        # when the quotation is already being built (it then completes)
+        if self.tasks.get(exchange.context, task_id).status == "working":
+            with suppress(McpError):
+                self.tasks.cancel(exchange.context, task_id)
+        return {"resultType": "complete"}
+
+    def _update_task(self, params, exchange):
+        """Input responses for a task: these tasks never wait for input, so
+        every response is for no outstanding request and is ignored."""
+        self.tasks.get(exchange.context, self._task_id("tasks/update", params))
+        return {"resultType": "complete"}
+
+
+def _input_required(questions, version):
+    """The 2026-07-28 result that asks the client's user before going on."""
+    return mcp_methods.serialize_server_result(
+        "tools/call",
+        version,
+        {
+            "resultType": "input_required",
+            "inputRequests": {
+                key: {
+                    "method": "elicitation/create",
+                    "params": {"mode": "form", **question},
+                }
+                for key, question in questions.items()
+            },
+        },
+    )
 
 
 def _envelope(message):
@@ -472,9 +704,22 @@ def _invalid(request_id, message, data=None):
     return error
 
 
-def _task_json(task):
+def _decode_header(value):
+    """An ``Mcp-Name`` value: plain ASCII, or ``=?base64?…?=`` for anything else."""
+    if value and value.startswith("=?base64?") and value.endswith("?="):
+        with suppress(binascii.Error, UnicodeDecodeError):
+            return base64.b64decode(value[9:-2], validate=True).decode()
+    return value
+
+
+def _task_json(task, version):
     data = task.model_dump(mode="json", by_alias=True, exclude_none=True)
-    data["ttl"] = task.ttl  # required, null means kept without limit
+    if is_modern(version):  # the extension's names for the same two hints
+        data.pop("pollInterval", None)
+        data["ttlMs"] = task.ttl
+        data["pollIntervalMs"] = task.poll_interval
+    else:
+        data["ttl"] = task.ttl  # required, null means kept without limit
     return data
 
 
@@ -494,263 +739,3 @@ def _errors(error):
 def _safe_id(message):
     request_id = message.get("id")
     return request_id if isinstance(request_id, str | int) else None
-
-
-def dumps(value):
-    """Compact UTF-8 JSON, as sent on the wire."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-# ---------------------------------------------------------------- HTTP rules
-@dataclass
-class HttpReply:
-    """What a transport sends back; ``body`` is JSON-serialisable or None."""
-
-    status: int
-    body: Any = None
-    headers: dict = field(default_factory=dict)
-
-    def content(self):
-        return b"" if self.body is None else dumps(self.body).encode()
-
-
-def _header(headers, name):
-    """Headers as a plain dict in tests or werkzeug's in Odoo: case-insensitive."""
-    if isinstance(headers, Mapping) and not hasattr(headers, "getlist"):
-        for key, value in headers.items():
-            if key.lower() == name:
-                return value
-        return None
-    return headers.get(name)
-
-
-def normalize_origin(origin):
-    """``scheme://host[:port]`` in lower case, default ports dropped."""
-    parts = urlsplit(origin.strip().rstrip("/").lower())
-    if not parts.scheme or not parts.hostname:
-        return None
-    default = {"http": 80, "https": 443}.get(parts.scheme)
-    port = f":{parts.port}" if parts.port and parts.port != default else ""
-    return f"{parts.scheme}://{parts.hostname}{port}"
-
-
-def origin_allowed(origin, allowed):
-    """DNS-rebinding protection: an Origin that is present must be allowed.
-
-    Clients that are not browsers send no Origin and pass. ``allowed`` holds
-    origins (``https://claude.ai``) or ``*``.
-    """
-    if not origin:
-        return True
-    if "*" in allowed:
-        return True
-    normalized = normalize_origin(origin)
-    return bool(normalized) and normalized in {normalize_origin(a) for a in allowed}
-
-
-def forbidden_origin_reply(origin):
-    return HttpReply(
-        403,
-        error_response(
-            None,
-            FORBIDDEN,
-            f"Origin {origin} is not allowed to use this MCP server: an Odoo "
-            "administrator can add it to the allowed origins in Settings.",
-        ),
-    )
-
-
-def unauthenticated_reply(message, www_authenticate):
-    return HttpReply(
-        401,
-        error_response(None, UNAUTHENTICATED, message),
-        {"WWW-Authenticate": www_authenticate},
-    )
-
-
-def rate_limited_reply(message, wait):
-    return HttpReply(
-        429, error_response(None, RATE_LIMITED, message), {"Retry-After": str(wait)}
-    )
-
-
-def wants_event_stream(accept):
-    """A client that accepts only ``text/event-stream`` gets its answer as SSE."""
-    accept = (accept or "").lower()
-    return (
-        "text/event-stream" in accept
-        and "application/json" not in accept
-        and "*/*" not in accept
-    )
-
-
-def sse_event(data, event="message"):
-    return f"event: {event}\ndata: {data}\n\n".encode()
-
-
-SSE_KEEPALIVE = b": keep-alive\n\n"
-
-
-def _decode(body):
-    try:
-        return json.loads(body or b""), None
-    except (ValueError, UnicodeDecodeError) as error:
-        return None, HttpReply(
-            400, error_response(None, PARSE_ERROR, f"Parse error: {error}.")
-        )
-
-
-def _is_initialize(payload):
-    return isinstance(payload, dict) and payload.get("method") == "initialize"
-
-
-def _http_version(server, headers, payload, sessions):
-    """The revision that governs a POST, or an error reply (400/404)."""
-    session_id = _header(headers, SESSION_HEADER)
-    session_version = None
-    if session_id and sessions is not None:
-        session_version = sessions.protocol_version(session_id)
-        if session_version is None:
-            return None, HttpReply(
-                404,
-                error_response(
-                    None,
-                    SESSION_NOT_FOUND,
-                    "Unknown or ended MCP session: initialize a new one.",
-                ),
-            )
-    if _is_initialize(payload):
-        return LATEST_VERSION, None  # negotiated in the body, not the header
-    requested = _header(headers, PROTOCOL_VERSION_HEADER)
-    if requested is None:
-        return session_version or DEFAULT_VERSION, None
-    if requested not in STREAMABLE_HTTP_VERSIONS:
-        return None, HttpReply(
-            400, unsupported_version_error(requested, STREAMABLE_HTTP_VERSIONS)
-        )
-    return requested, None
-
-
-def serve_post(server, headers, body, context, sessions=None):
-    """Streamable HTTP POST: one message or a batch in, JSON (or 202) out."""
-    payload, reply = _decode(body)
-    if reply:
-        return reply
-    version, reply = _http_version(server, headers, payload, sessions)
-    if reply:
-        return reply
-    exchange = Exchange(
-        version=version,
-        context=context,
-        supported_versions=STREAMABLE_HTTP_VERSIONS,
-        sessions=sessions,
-        session_id=None,  # initialize always opens a new session
-    )
-    if isinstance(payload, list):
-        responses, reply = _serve_batch(server, payload, exchange)
-        if reply:
-            return reply
-    else:
-        response = server.handle(payload, exchange)
-        responses = [response] if response else []
-        if response and "error" in response and response["id"] is None:
-            return HttpReply(400, response)
-    if not responses:
-        return HttpReply(202)
-    reply = HttpReply(200, responses if isinstance(payload, list) else responses[0])
-    if exchange.new_session_id:
-        reply.headers["Mcp-Session-Id"] = exchange.new_session_id
-    if wants_event_stream(_header(headers, "accept")):
-        reply.headers["Content-Type"] = "text/event-stream"
-    return reply
-
-
-def _serve_batch(server, payload, exchange):
-    if exchange.version not in BATCH_VERSIONS:
-        return None, HttpReply(
-            400,
-            error_response(
-                None,
-                INVALID_REQUEST,
-                f"JSON-RPC batches are not part of MCP {exchange.version}: send "
-                "one message per request.",
-            ),
-        )
-    if not payload:
-        return None, HttpReply(
-            400, error_response(None, INVALID_REQUEST, "An empty batch.")
-        )
-    responses = []
-    for message in payload:
-        if _is_initialize(message):
-            response = error_response(
-                _safe_id(message),
-                INVALID_REQUEST,
-                "initialize must be sent alone, not in a batch.",
-            )
-        else:
-            response = server.handle(message, exchange)
-        if response:
-            responses.append(response)
-    return responses, None
-
-
-def serve_delete(headers, sessions):
-    """End a session (DELETE /mcp)."""
-    session_id = _header(headers, SESSION_HEADER)
-    if not session_id:
-        return HttpReply(
-            400,
-            error_response(None, INVALID_REQUEST, "Send the Mcp-Session-Id to end."),
-        )
-    if not sessions.close(session_id):
-        return HttpReply(
-            404,
-            error_response(
-                None, SESSION_NOT_FOUND, "Unknown or already ended session."
-            ),
-        )
-    return HttpReply(204)
-
-
-def serve_get():
-    """This server pushes nothing unprompted, so it opens no GET stream."""
-    return HttpReply(
-        405,
-        error_response(
-            None,
-            INVALID_REQUEST,
-            "GET opens no stream here: POST JSON-RPC messages to this URL "
-            "(legacy SSE clients use /mcp/sse).",
-        ),
-        {"Allow": "POST, DELETE"},
-    )
-
-
-def serve_sse_message(server, body, context, sessions, session_id):
-    """Legacy HTTP+SSE POST: returns the HTTP reply and what to push on the stream."""
-    payload, reply = _decode(body)
-    if reply:
-        return reply, []
-    version = sessions.protocol_version(session_id)
-    if version is None:
-        return HttpReply(
-            404,
-            error_response(
-                None, SESSION_NOT_FOUND, "Unknown or ended SSE session: reconnect."
-            ),
-        ), []
-    exchange = Exchange(
-        version=version,
-        context=context,
-        supported_versions=LEGACY_SSE_VERSIONS,
-        sessions=sessions,
-        session_id=session_id,
-    )
-    if isinstance(payload, list):
-        responses, reply = _serve_batch(server, payload, exchange)
-        if reply:
-            return reply, []
-        return HttpReply(202), [responses] if responses else []
-    response = server.handle(payload, exchange)
-    return HttpReply(202), [response] if response else []

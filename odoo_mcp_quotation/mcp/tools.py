@@ -5,11 +5,11 @@ and makes one ``QuotationService`` call; the protocol module does the rest.
 """
 
 import functools
-import json
 import time
 
 import mcp_types
 
+import odoo
 from odoo.exceptions import MissingError, UserError
 from odoo.modules.module import get_manifest
 
@@ -34,6 +34,7 @@ from ..services.request_schema import RequestInvalid, request_json_schema
 from .protocol import (
     INVALID_PARAMS,
     TASK_POLL_INTERVAL_MS,
+    InputRequired,
     McpError,
     McpServer,
     Tool,
@@ -62,11 +63,17 @@ TASK_STATUSES = {
 }
 TASK_PAGE_SIZE = 20
 TASK_WAIT_STEP_SECONDS = 0.25
+# tasks/result waits for the quotation only in the gevent process, where a
+# waiting request costs a greenlet; a prefork worker answers at once
+EVENTED_TASK_WAIT_SECONDS = 25.0
 
 
-def _run(env, call):
-    """Call the service in a savepoint; what the model can fix becomes a ToolError."""
+def _run(env, call, savepoint=True):
+    """Call the service, in a savepoint unless it only reads (that saves two
+    statements); what the model can fix becomes a ToolError."""
     try:
+        if not savepoint:
+            return call()
         with env.cr.savepoint():
             return call()
     except RequestInvalid as error:
@@ -86,7 +93,7 @@ def _query_tool(model, answer, method, **tool):
             query = parse_query(model, arguments)
             return getattr(QuotationService(env), method)(**query.model_dump())
 
-        return _run(env, call)
+        return _run(env, call, savepoint=False)
 
     return Tool(
         input_schema=input_schema(model),
@@ -96,15 +103,75 @@ def _query_tool(model, answer, method, **tool):
     )
 
 
-def _create_quotation(env, arguments):
+def _create_quotation(env, arguments, answers=None):
+    """Queue the request; a client that can answer is first asked which
+    product it meant for each ambiguous or unknown one (``answers``)."""
     service = QuotationService(env)
-    return _run(env, lambda: service.summary(service.submit(arguments, "mcp")))
+
+    def call():
+        choices = {}
+        if answers is not None:
+            choices = _chosen_products(
+                env, service.product_questions(arguments), answers
+            )
+        return service.summary(service.submit(arguments, "mcp", products=choices))
+
+    return _run(env, call)
+
+
+def _chosen_products(env, questions, answers):
+    """``{line number: reference}`` from the answers; InputRequired for the
+    questions not answered yet, ToolError when the user would not choose."""
+    choices, unanswered = {}, {}
+    for number, candidates in questions.items():
+        key = f"line-{number}"
+        answer = answers.get(key)
+        if answer is None:
+            unanswered[key] = _product_question(env, number, candidates)
+            continue
+        chosen = (answer.get("content") or {}).get("product")
+        if answer.get("action") != "accept" or chosen not in dict(candidates):
+            raise ToolError(
+                env._(
+                    "No quotation was made: no product was chosen for line %(number)s.",
+                    number=number,
+                )
+            )
+        choices[number] = chosen
+    if unanswered:
+        raise InputRequired(unanswered)
+    return choices
+
+
+def _product_question(env, number, candidates):
+    """A form elicitation: pick one of the candidates for a line."""
+    return {
+        "message": env._(
+            "Which product did you mean for line %(number)s?", number=number
+        ),
+        "requestedSchema": {
+            "type": "object",
+            "properties": {
+                "product": {
+                    "type": "string",
+                    "title": env._("Product"),
+                    "oneOf": [
+                        {"const": reference, "title": name}
+                        for reference, name in candidates
+                    ],
+                }
+            },
+            "required": ["product"],
+        },
+    }
 
 
 def _get_quotation_status(env, arguments):
     service = QuotationService(env)
     return _run(
-        env, lambda: service.status(parse_query(StatusQuery, arguments).tracking_id)
+        env,
+        lambda: service.status(parse_query(StatusQuery, arguments).tracking_id),
+        savepoint=False,
     )
 
 
@@ -123,6 +190,7 @@ def build_tools():
             input_schema=request_json_schema(),
             output_schema=output_schema(QuotationStatus),
             handler=_create_quotation,
+            asks=True,
             read_only=False,
             destructive=False,
             idempotent=False,  # only with the same conversation_id
@@ -204,34 +272,31 @@ def mcp_server(granted=scopes.ALL):
     )
 
 
-def missing_scope(body, granted):
-    """The scope a POSTed JSON-RPC body needs beyond ``granted``, or None
-    (a body that is not JSON is left to the protocol layer to refuse)."""
-    try:
-        payload = json.loads(body or b"")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return scopes.missing_scope(payload, granted)
-
-
 class Sessions:
-    """MCP sessions of the authenticated user, in ``mcp.session``."""
+    """MCP sessions of the authenticated user on one transport, in ``mcp.session``.
+
+    A session id of the other transport is unknown here: a Streamable HTTP
+    session cannot post to a legacy SSE endpoint, nor the other way round.
+    """
 
     def __init__(self, env, transport):
         self.model = env["mcp.session"]
         self.transport = transport
 
+    def find(self, session_id):
+        return self.model._find(session_id, self.transport)
+
     def initialized(self, session_id, version, client_info):
         if session_id:
-            self.model._find(session_id)._record_initialize(version, client_info)
+            self.find(session_id)._record_initialize(version, client_info)
             return session_id
         return self.model._open(self.transport, version, client_info).session_key
 
     def protocol_version(self, session_id):
-        return self.model._find(session_id).protocol_version or None
+        return self.find(session_id).protocol_version or None
 
     def close(self, session_id):
-        session = self.model._find(session_id)
+        session = self.find(session_id)
         session.unlink()
         return bool(session)
 
@@ -246,8 +311,9 @@ class QuotationTasks:
     def get(self, env, task_id):
         return _mcp_task(self._find(env, task_id))
 
-    def wait(self, env, task_id, timeout):
+    def wait(self, env, task_id):
         """Poll in fresh transactions: the request's own snapshot never changes."""
+        timeout = EVENTED_TASK_WAIT_SECONDS if odoo.evented else 0
         deadline = time.monotonic() + timeout
         while True:
             with env.registry.cursor() as cr:

@@ -9,7 +9,7 @@ from odoo import api, fields, models
 from odoo.sql_db import db_connect
 from odoo.tools import SQL, config
 
-from ..mcp.protocol import SSE_KEEPALIVE, dumps, sse_event
+from ..mcp.framing import SSE_KEEPALIVE, dumps, sse_event
 
 _logger = logging.getLogger(__name__)
 
@@ -19,6 +19,18 @@ IDLE_SESSION_DAYS = 7
 SSE_KEEPALIVE_SECONDS = 15
 # a prefork worker is killed after limit_time_real: end the stream cleanly before
 PREFORK_STREAM_MARGIN_SECONDS = 10
+# elsewhere (the gevent process, threaded mode) a stream ends after an hour:
+# clients reconnect, and a forgotten stream cannot hold its connection forever
+STREAM_LIFETIME_SECONDS = 3600
+# a live stream holds the advisory lock (namespace, session id) on its own
+# connection: PostgreSQL counts exactly the streams alive on every server, and
+# forgets one the moment its process dies
+STREAM_LOCK_PREFORK = 0x4D435001
+STREAM_LOCK_OTHER = 0x4D435002
+STREAMS_PER_USER_PARAM = "odoo_mcp_quotation.mcp_streams_per_user"
+STREAMS_PARAM = "odoo_mcp_quotation.mcp_streams"
+DEFAULT_STREAMS_PER_USER = 5
+DEFAULT_STREAMS = 50
 
 
 class McpSession(models.Model):
@@ -74,10 +86,15 @@ class McpSession(models.Model):
         )
 
     @api.model
-    def _find(self, session_key):
-        """The caller's own live session: another user's key finds nothing."""
+    def _find(self, session_key, transport):
+        """The caller's own live session on ``transport``: another user's key,
+        or a session of the other transport, finds nothing."""
         session = self.sudo().search(
-            [("session_key", "=", session_key or ""), ("user_id", "=", self.env.uid)],
+            [
+                ("session_key", "=", session_key or ""),
+                ("user_id", "=", self.env.uid),
+                ("transport", "=", transport),
+            ],
             limit=1,
         )
         if session and session.last_seen < fields.Datetime.now() - TOUCH_EVERY:
@@ -100,6 +117,56 @@ class McpSession(models.Model):
         self.sudo().search([("last_seen", "<", limit)]).unlink()
 
     # ------------------------------------------------------------------ SSE
+    @api.model
+    def _stream_refusal(self):
+        """Why the caller may not open one more stream, or None.
+
+        Returns ``(status, message)``: over the caller's own cap 429, over the
+        server's cap 503; and a prefork HTTP worker holds a stream only while
+        at least half of the workers stay free for other requests.
+        """
+        self.env.cr.execute(
+            """
+            SELECT count(*) FILTER (WHERE s.user_id = %(uid)s),
+                   count(*),
+                   count(*) FILTER (WHERE l.classid = %(prefork)s::oid)
+              FROM pg_locks l
+              JOIN mcp_session s ON s.id = l.objid::integer
+             WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
+               AND l.database = (SELECT oid FROM pg_database
+                                  WHERE datname = current_database())
+               AND l.classid IN (%(prefork)s::oid, %(other)s::oid)
+            """,
+            {
+                "uid": self.env.uid,
+                "prefork": STREAM_LOCK_PREFORK,
+                "other": STREAM_LOCK_OTHER,
+            },
+        )
+        mine, everyone, on_workers = self.env.cr.fetchone()
+        params = self.env["ir.config_parameter"].sudo()
+        per_user = int(
+            params.get_param(STREAMS_PER_USER_PARAM, DEFAULT_STREAMS_PER_USER)
+        )
+        in_all = int(params.get_param(STREAMS_PARAM, DEFAULT_STREAMS))
+        if mine >= per_user:
+            return 429, (
+                f"You already hold {mine} live MCP streams, the most allowed: "
+                "close one, or use Streamable HTTP (/mcp), which holds none."
+            )
+        if everyone >= in_all:
+            return 503, (
+                f"The server holds {everyone} live MCP streams, its limit: retry "
+                "later, or use Streamable HTTP (/mcp), which holds none."
+            )
+        if _in_prefork_worker() and on_workers >= config["workers"] // 2:
+            return 503, (
+                "The HTTP workers hold all the streams they may: open /mcp/sse on "
+                "Odoo's gevent port (8072 by default), where a reverse proxy "
+                "should send it, or use Streamable HTTP (/mcp)."
+            )
+        return None
+
     def _push(self, message):
         """Queue an answer for this session's stream, wherever that stream is.
 
@@ -124,19 +191,24 @@ class McpSession(models.Model):
         """
         self.ensure_one()
         dbname, session_id = self.env.cr.dbname, self.id
-        lifetime = None
-        if not odoo.evented and config["limit_time_real"] > 0:
-            lifetime = config["limit_time_real"] - PREFORK_STREAM_MARGIN_SECONDS
+        lifetime, lock = STREAM_LIFETIME_SECONDS, STREAM_LOCK_OTHER
+        if _in_prefork_worker():
+            lock = STREAM_LOCK_PREFORK
+            if config["limit_time_real"] > 0:
+                lifetime = config["limit_time_real"] - PREFORK_STREAM_MARGIN_SECONDS
 
         def events():
             yield sse_event(endpoint_url, "endpoint")
             with db_connect(dbname).cursor() as cr:
                 try:
+                    cr.execute("SELECT pg_advisory_lock(%s, %s)", [lock, session_id])
                     yield from _relay(cr, session_id, lifetime, client_socket)
                 finally:
                     cr.rollback()
                     cr.execute("DELETE FROM mcp_session WHERE id = %s", [session_id])
                     cr.commit()  # pylint: disable=invalid-commit
+                    # the pooled connection outlives the stream: free its lock
+                    cr.execute("SELECT pg_advisory_unlock_all()")
 
         return events()
 
@@ -146,7 +218,7 @@ def _relay(cr, session_id, lifetime, client_socket):
     cr.commit()  # pylint: disable=invalid-commit
     connection = cr._cnx
     started = time.monotonic()
-    while lifetime is None or time.monotonic() - started < lifetime:
+    while time.monotonic() - started < lifetime:
         cr.execute(
             "DELETE FROM mcp_session_message WHERE session_id = %s "
             "RETURNING id, payload",
@@ -165,7 +237,12 @@ def _relay(cr, session_id, lifetime, client_socket):
             return
         if woken == "timeout":
             yield SSE_KEEPALIVE
-    _logger.info("MCP SSE stream %s ended before the worker time limit", session_id)
+    _logger.info("MCP SSE stream %s reached its maximum lifetime", session_id)
+
+
+def _in_prefork_worker():
+    """A prefork HTTP worker serves one connection at a time, under a time limit."""
+    return not odoo.evented and config["workers"] > 0
 
 
 def _wait_for(connection, payload, client_socket):

@@ -63,10 +63,32 @@ class ResConfigSettings(models.TransientModel):
     )
     ai_quotation_rate_limit = fields.Integer(
         string="Requests per Minute per API Key",
-        default=60,
+        default=300,
         config_parameter="odoo_mcp_quotation.rate_limit_per_minute",
         help="Requests one API key may send per minute to the REST API; more are "
         "answered 429 with Retry-After.",
+    )
+    ai_quotation_rate_limit_user = fields.Integer(
+        string="Requests per Minute per User",
+        default=600,
+        config_parameter="odoo_mcp_quotation.rate_limit_per_user_per_minute",
+        help="Requests one user may send per minute with all their API keys "
+        "together, to the REST API and the MCP server; more are answered 429 "
+        "with Retry-After.",
+    )
+    ai_quotation_mcp_streams_per_user = fields.Integer(
+        string="Live MCP Streams per User",
+        default=5,
+        config_parameter="odoo_mcp_quotation.mcp_streams_per_user",
+        help="Legacy SSE streams (GET /mcp/sse) one user may hold open at once; "
+        "each holds a database connection.",
+    )
+    ai_quotation_mcp_streams = fields.Integer(
+        string="Live MCP Streams in All",
+        default=50,
+        config_parameter="odoo_mcp_quotation.mcp_streams",
+        help="Legacy SSE streams the whole server may hold open at once; keep it "
+        "below the database connections of Odoo's gevent process.",
     )
     ai_quotation_mcp_allowed_origins = fields.Char(
         string="Allowed MCP Origins",
@@ -91,6 +113,26 @@ class ResConfigSettings(models.TransientModel):
                 raise ValidationError(
                     _("The rate limit must allow at least 1 request per minute.")
                 )
+
+    @api.constrains(
+        "ai_quotation_rate_limit_user",
+        "ai_quotation_mcp_streams_per_user",
+        "ai_quotation_mcp_streams",
+    )
+    def _check_ai_quotation_mcp_limits(self):
+        for settings in self:
+            if settings.ai_quotation_rate_limit_user < 1:
+                raise ValidationError(
+                    _("The rate limit must allow at least 1 request per minute.")
+                )
+            if (
+                min(
+                    settings.ai_quotation_mcp_streams_per_user,
+                    settings.ai_quotation_mcp_streams,
+                )
+                < 1
+            ):
+                raise ValidationError(_("Stream limits must allow at least 1 stream."))
 
     @api.constrains("ai_quotation_mcp_allowed_origins")
     def _check_ai_quotation_mcp_allowed_origins(self):

@@ -118,6 +118,18 @@ class QuotationBuilder:
                 return matches
         return Product
 
+    def _similar_products(self, reference):
+        """Sellable products with any word of an unmatched reference in their
+        name: what the requester may have meant."""
+        words = [word for word in reference.split() if len(word) >= 3]
+        if not words:
+            return self.env["product.product"]
+        domain = ["|"] * (len(words) - 1)
+        domain += [("name", "ilike", word) for word in words]
+        return self.env["product.product"].search(
+            [("sale_ok", "=", True), *domain], limit=AMBIGUOUS_SHOWN
+        )
+
     # ------------------------------------------------------------------ customer
     def _find_or_create_customer(self, task):
         Partner = self.env["res.partner"]

@@ -7,6 +7,7 @@ they never search or write the ORM themselves.
 from odoo.exceptions import MissingError
 
 from . import agent_messages as messages
+from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
 from .request_schema import parse_request
 
 STATE_MESSAGES = {
@@ -16,23 +17,65 @@ STATE_MESSAGES = {
 }
 
 
+# what a task's summary (and its MCP task view) reads of it, in one query
+SUMMARY_FIELDS = [
+    "write_date",
+    "tracking_id",
+    "state",
+    "attempts",
+    "create_date",
+    "sale_order_id",
+    "error",
+    "lang",
+    "requested_by_id",
+    "next_attempt_at",
+]
+
+
 class QuotationService:
     def __init__(self, env):
         self.env = env
         self.tasks = env["quotation.task"]
 
-    def submit(self, payload, channel, idempotency_key=None):
-        """Validate and queue a request; RequestInvalid lists every problem."""
+    def submit(self, payload, channel, idempotency_key=None, products=None):
+        """Validate and queue a request; RequestInvalid lists every problem.
+
+        ``products`` ({line number: reference}) replaces what some lines asked
+        for with the product the requester chose (see product_questions).
+        """
         request = parse_request(payload)
+        for number, reference in (products or {}).items():
+            request.lines[number - 1].product = reference
         return self.tasks._create_from_request(request, channel, idempotency_key)
+
+    def product_questions(self, payload):
+        """Lines whose product is ambiguous or unknown, with the products the
+        requester may have meant: ``{line number: [(reference, name), ...]}``.
+        Lines with no such product at all are left for the builder to refuse."""
+        builder = QuotationBuilder(self.env)
+        questions = {}
+        for number, line in enumerate(parse_request(payload).lines, start=1):
+            matches = builder._match_product(line.product)
+            if len(matches) == 1:
+                continue
+            candidates = (matches or builder._similar_products(line.product))[
+                :AMBIGUOUS_SHOWN
+            ]
+            if candidates:
+                questions[number] = [
+                    (product.default_code or product.name, product.display_name)
+                    for product in candidates
+                ]
+        return questions
 
     def find_task(self, tracking_id):
         """The caller's own task, or MissingError: others' tasks do not exist."""
-        task = self.tasks.search(
+        task = self.tasks.search_fetch(
             [
                 ("tracking_id", "=", tracking_id or ""),
                 ("requested_by_id", "=", self.env.uid),
             ],
+            SUMMARY_FIELDS,  # read in the same query
             limit=1,
         )
         if not task:
@@ -76,7 +119,14 @@ class QuotationService:
         return summary
 
     def _lang(self, task):
-        return task.lang or task.requested_by_id.lang
+        """The request's language, else its requester's: from the per-process
+        cache of the user's context when the requester is the caller (two
+        reads fewer on every status answer)."""
+        if task.lang:
+            return task.lang
+        if task.requested_by_id.id == self.env.uid:
+            return self.env["res.users"].context_get()["lang"]
+        return task.requested_by_id.lang
 
     def _state_message(self, task):
         lang = self._lang(task)

@@ -278,3 +278,122 @@ class TestMcpHttp(HttpCase):
         self.assertIn('scope="customers:read"', challenge)
         self.assertIn("resource_metadata=", challenge)
         self.assertEqual(self.env["quotation.task"].search_count([]), tasks)
+
+    # ------------------------------------------------------------ abuse
+    def test_a_batch_counts_each_message_against_the_rate_limit(self):
+        self.env["ir.config_parameter"].set_param(
+            "odoo_mcp_quotation.rate_limit_per_minute", "5"
+        )
+        batch = [{"jsonrpc": "2.0", "id": i, "method": "ping"} for i in range(4)]
+        response = self.post(batch, **{"MCP-Protocol-Version": "2025-03-26"})
+        self.assertEqual([r["id"] for r in response.json()], [0, 1, 2, 3])
+        self.assertEqual(self.call("ping").status_code, 200)  # the 5th message
+        limited = self.post(batch[:2], **{"MCP-Protocol-Version": "2025-03-26"})
+        self.assertEqual(limited.status_code, 429)
+
+    def test_a_user_budget_covers_all_their_keys(self):
+        self.env["ir.config_parameter"].set_param(
+            "odoo_mcp_quotation.rate_limit_per_user_per_minute", "3"
+        )
+        second_key = self.api_key(self.user)
+        self.assertEqual(self.call("ping").status_code, 200)
+        self.assertEqual(self.call("ping", key=second_key).status_code, 200)
+        self.assertEqual(self.call("ping").status_code, 200)
+        self.assertEqual(self.call("ping", key=second_key).status_code, 429)
+
+    def test_the_default_budget_lets_a_conformance_run_through(self):
+        """About 70 requests in a burst, as an MCP conformance suite sends."""
+        statuses = {self.call("ping").status_code for _ in range(70)}
+        self.assertEqual(statuses, {200})
+
+    def test_a_portal_user_key_is_refused(self):
+        portal = new_test_user(
+            self.env, login="omq_mcp_portal", groups="base.group_portal"
+        )
+        response = self.call("ping", key=self.api_key(portal))
+        self.assertEqual(response.status_code, 401)
+        self.assertIn("portal user", response.json()["error"]["message"])
+
+    def test_client_info_is_kept_short(self):
+        response = self.post(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "n" * 500_000, "version": "1"},
+                },
+            }
+        )
+        self.assertEqual(response.status_code, 200)
+        session = self.env["mcp.session"].search(
+            [("session_key", "=", response.headers["Mcp-Session-Id"])]
+        )
+        self.assertEqual(session.client_name, "n" * 128)
+
+    def test_sse_messages_refuse_a_streamable_http_session(self):
+        session_key = self.initialize().headers["Mcp-Session-Id"]
+        response = self.url_open(
+            f"/mcp/messages?session_id={session_key}",
+            data=json.dumps({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        self.assertEqual(response.status_code, 404)
+        self.assertFalse(self.env["mcp.session.message"].search([]))
+
+    def test_tasks_result_answers_at_once_on_an_http_worker(self):
+        """No worker waits for a quotation: a pending one says to poll."""
+        created = self.call(
+            "tools/call",
+            {
+                "name": "create_quotation",
+                "arguments": {
+                    "customer_name": "Task Poller",
+                    "email": "poller@example.com",
+                    "lines": [{"product": "MCP-DESK", "quantity": 1}],
+                },
+                "task": {},
+            },
+        ).json()["result"]["task"]
+        error = self.call("tasks/result", {"taskId": created["taskId"]}).json()["error"]
+        self.assertEqual(
+            error["data"], {"taskId": created["taskId"], "status": "working"}
+        )
+        self.assertIn("poll tasks/get", error["message"])
+
+    def test_the_2026_07_28_revision_without_a_session(self):
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }
+        response = self.post(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "server/discover",
+                "params": {"_meta": meta},
+            },
+            **{"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": "server/discover"},
+        )
+        result = response.json()["result"]
+        self.assertIn("2026-07-28", result["supportedVersions"])
+        self.assertNotIn("Mcp-Session-Id", response.headers)
+        sessions = self.env["mcp.session"].search_count([])
+        mismatch = self.post(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "tools/call",
+                "params": {"name": "get_quotation", "arguments": {}, "_meta": meta},
+            },
+            **{
+                "MCP-Protocol-Version": "2026-07-28",
+                "Mcp-Method": "tools/call",
+                "Mcp-Name": "drop_database",
+            },
+        )
+        self.assertEqual(mismatch.status_code, 400)
+        self.assertEqual(mismatch.json()["error"]["code"], -32020)
+        self.assertEqual(self.env["mcp.session"].search_count([]), sessions)

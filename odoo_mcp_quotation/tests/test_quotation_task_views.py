@@ -74,6 +74,9 @@ class TestQuotationTaskViews(QuotationTaskCase):
             "ai_quotation_max_attempts",
             "ai_quotation_backoff_seconds",
             "ai_quotation_rate_limit",
+            "ai_quotation_rate_limit_user",
+            "ai_quotation_mcp_streams_per_user",
+            "ai_quotation_mcp_streams",
             "ai_quotation_mcp_allowed_origins",
             "action_open_my_api_keys",
         ):

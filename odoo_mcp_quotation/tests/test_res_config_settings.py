@@ -53,7 +53,10 @@ class TestAIQuotationSettings(TransactionCase):
         settings = self.env["res.config.settings"].create({})
         self.assertEqual(settings.ai_quotation_max_attempts, 5)
         self.assertEqual(settings.ai_quotation_backoff_seconds, 10)
-        self.assertEqual(settings.ai_quotation_rate_limit, 60)
+        self.assertEqual(settings.ai_quotation_rate_limit, 300)
+        self.assertEqual(settings.ai_quotation_rate_limit_user, 600)
+        self.assertEqual(settings.ai_quotation_mcp_streams_per_user, 5)
+        self.assertEqual(settings.ai_quotation_mcp_streams, 50)
         self.assertFalse(settings.ai_quotation_send_email)
 
     def test_bad_values_are_refused_and_change_nothing(self):
@@ -62,6 +65,8 @@ class TestAIQuotationSettings(TransactionCase):
             ({"ai_quotation_max_attempts": 0}, "at least 1"),
             ({"ai_quotation_backoff_seconds": -5}, "cannot be negative"),
             ({"ai_quotation_rate_limit": 0}, "at least 1 request"),
+            ({"ai_quotation_rate_limit_user": 0}, "at least 1 request"),
+            ({"ai_quotation_mcp_streams": 0}, "at least 1 stream"),
             (
                 {"ai_quotation_mcp_allowed_origins": "https://ok.example.com, *"},
                 r"\* is not an origin",

@@ -3,7 +3,13 @@
 Runs in the SDK's own virtualenv (SDK 2.x or 1.x), never inside Odoo's. Prints
 one JSON document with what the client saw; the pytest side asserts on it.
 
-    python sdk_flow.py --url http://127.0.0.1:8069/mcp --key KEY [--sse]
+    python sdk_flow.py --url http://127.0.0.1:8069/mcp --key KEY [--sse] [--legacy]
+    python sdk_flow.py --url ... --key KEY --ambiguous [--answer REFERENCE]
+
+SDK 2.x negotiates in its default mode (``server/discover`` at 2026-07-28
+first); ``--legacy`` makes it initialize as SDK 1.x does. ``--ambiguous``
+asks for "desk" instead, which matches two products; with ``--answer`` the
+client can be asked which one it meant (it chooses REFERENCE).
 """
 
 import argparse
@@ -78,6 +84,49 @@ async def flow(client, report):
         report["unknown_tool_error"] = error.error.code
 
 
+async def ambiguous_flow(client, report):
+    """A product that matches two: asked, or refused later with candidates."""
+    created = await client.call_tool(
+        "create_quotation",
+        {
+            "customer_name": "Ambiguous Desk Buyer",
+            "email": "ambiguous@example.com",
+            "lines": [{"product": "desk", "quantity": 1}],
+        },
+    )
+    report["created"] = structured(created)
+    tracking_id = report["created"]["tracking_id"]
+    for _attempt in range(120):
+        status = await client.call_tool(
+            "get_quotation_status", {"tracking_id": tracking_id}
+        )
+        report["status"] = structured(status)
+        if report["status"]["status"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.5)
+    reference = report["status"].get("order_reference")
+    if reference:
+        quotation = await client.call_tool("get_quotation", {"reference": reference})
+        report["quotation"] = structured(quotation)
+
+
+def answer_with(reference, report):
+    """An elicitation callback that picks ``reference`` and records the question."""
+    from mcp.types import ElicitResult  # noqa: PLC0415
+
+    async def answer(_context, params):
+        report["asked"] = {
+            "message": params.message,
+            "options": [
+                option["const"]
+                for option in params.requested_schema["properties"]["product"]["oneOf"]
+            ],
+        }
+        return ElicitResult(action="accept", content={"product": reference})
+
+    return answer
+
+
 async def run_v2(args, report):
     headers = {"Authorization": f"Bearer {args.key}"}
     if args.sse:
@@ -86,10 +135,14 @@ async def run_v2(args, report):
         transport = streamable_http_client(
             args.url, http_client=httpx2.AsyncClient(headers=headers, timeout=60)
         )
-    async with Client(transport) as client:
+    async with Client(
+        transport,
+        mode="legacy" if args.legacy else "auto",
+        elicitation_callback=answer_with(args.answer, report) if args.answer else None,
+    ) as client:
         report["protocol_version"] = client.protocol_version
         report["server"] = client.server_info.name
-        await flow(client, report)
+        await (ambiguous_flow if args.ambiguous else flow)(client, report)
 
 
 async def run_v1(args, report):
@@ -105,7 +158,7 @@ async def run_v1(args, report):
         initialized = await client.initialize()
         report["protocol_version"] = initialized.protocolVersion
         report["server"] = initialized.serverInfo.name
-        await flow(client, report)
+        await (ambiguous_flow if args.ambiguous else flow)(client, report)
 
 
 async def main():
@@ -113,6 +166,9 @@ async def main():
     parser.add_argument("--url", required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--sse", action="store_true")
+    parser.add_argument("--legacy", action="store_true")
+    parser.add_argument("--ambiguous", action="store_true")
+    parser.add_argument("--answer")
     args = parser.parse_args()
     report = {"sdk": version("mcp")}
     try:

@@ -1,0 +1,260 @@
+"""MCP Streamable HTTP: what a POST, GET or DELETE on the endpoint answers.
+
+No Odoo here. The Odoo controller hands over headers and the decoded body;
+this module picks the revision (the ``MCP-Protocol-Version`` header, the
+session's, or ``initialize``'s), serves handshake-era requests, batches
+(2025-03-26) and sessions, and stateless 2026-07-28 requests, and returns an
+:class:`HttpReply`.
+"""
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+
+from .framing import dumps
+from .protocol import (
+    BATCH_VERSIONS,
+    DEFAULT_VERSION,
+    HANDSHAKE_HTTP_VERSIONS,
+    HEADER_MISMATCH,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    LATEST_HANDSHAKE_VERSION,
+    METHOD_HEADER,
+    METHOD_NOT_FOUND,
+    NAME_HEADER,
+    PARSE_ERROR,
+    PROTOCOL_VERSION_HEADER,
+    SESSION_HEADER,
+    SESSION_NOT_FOUND,
+    STREAMABLE_HTTP_VERSIONS,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    Exchange,
+    error_response,
+    unsupported_version_error,
+)
+
+# a batch is served in one worker and one transaction: keep it short
+MAX_BATCH_MESSAGES = 20
+# 2026-07-28 answers protocol errors with an HTTP status too (the others: 200)
+MODERN_ERROR_STATUS = {
+    PARSE_ERROR: 400,
+    INVALID_REQUEST: 400,
+    INVALID_PARAMS: 400,
+    HEADER_MISMATCH: 400,
+    UNSUPPORTED_PROTOCOL_VERSION: 400,
+    METHOD_NOT_FOUND: 404,
+}
+
+
+@dataclass
+class HttpReply:
+    """What a transport sends back; ``body`` is JSON-serialisable or None."""
+
+    status: int
+    body: Any = None
+    headers: dict = field(default_factory=dict)
+
+    def content(self):
+        return b"" if self.body is None else dumps(self.body).encode()
+
+
+def header(headers, name):
+    """Headers as a plain dict in tests or werkzeug's in Odoo: case-insensitive."""
+    if isinstance(headers, Mapping) and not hasattr(headers, "getlist"):
+        for key, value in headers.items():
+            if key.lower() == name:
+                return value
+        return None
+    return headers.get(name)
+
+
+def decode(body):
+    """The JSON payload of a POST, or the 400 parse-error reply."""
+    try:
+        return json.loads(body or b""), None
+    except (ValueError, UnicodeDecodeError) as error:
+        return None, HttpReply(
+            400, error_response(None, PARSE_ERROR, f"Parse error: {error}.")
+        )
+
+
+def message_count(payload):
+    """How many JSON-RPC messages a payload holds, for the rate limit."""
+    return len(payload) if isinstance(payload, list) and payload else 1
+
+
+def wants_event_stream(accept):
+    """A client that accepts only ``text/event-stream`` gets its answer as SSE."""
+    accept = (accept or "").lower()
+    return (
+        "text/event-stream" in accept
+        and "application/json" not in accept
+        and "*/*" not in accept
+    )
+
+
+def is_initialize(payload):
+    return isinstance(payload, dict) and payload.get("method") == "initialize"
+
+
+def _handshake_version(headers, payload, sessions):
+    """The revision that governs a handshake-era POST, or an error reply (400/404)."""
+    session_id = header(headers, SESSION_HEADER)
+    session_version = None
+    if session_id and sessions is not None:
+        session_version = sessions.protocol_version(session_id)
+        if session_version is None:
+            return None, HttpReply(
+                404,
+                error_response(
+                    None,
+                    SESSION_NOT_FOUND,
+                    "Unknown or ended MCP session: initialize a new one.",
+                ),
+            )
+    if is_initialize(payload):
+        return LATEST_HANDSHAKE_VERSION, None  # negotiated in the body
+    requested = header(headers, PROTOCOL_VERSION_HEADER)
+    if requested is None:
+        return session_version or DEFAULT_VERSION, None
+    if requested not in HANDSHAKE_HTTP_VERSIONS:
+        return None, HttpReply(
+            400, unsupported_version_error(requested, STREAMABLE_HTTP_VERSIONS)
+        )
+    return requested, None
+
+
+def serve_post(server, headers, payload, context, sessions=None):
+    """Streamable HTTP POST: one message or a batch in, JSON (or 202) out."""
+    requested = header(headers, PROTOCOL_VERSION_HEADER)
+    if requested in MODERN_PROTOCOL_VERSIONS:
+        reply = _serve_modern(server, headers, payload, context, requested)
+    else:
+        reply = _serve_handshake(server, headers, payload, context, sessions)
+    if reply.body is not None and wants_event_stream(header(headers, "accept")):
+        reply.headers["Content-Type"] = "text/event-stream"
+    return reply
+
+
+def _serve_handshake(server, headers, payload, context, sessions):
+    version, reply = _handshake_version(headers, payload, sessions)
+    if reply:
+        return reply
+    exchange = Exchange(
+        version=version,
+        context=context,
+        supported_versions=HANDSHAKE_HTTP_VERSIONS,
+        sessions=sessions,
+        session_id=None,  # initialize always opens a new session
+    )
+    if isinstance(payload, list):
+        responses, reply = serve_batch(server, payload, exchange)
+        if reply:
+            return reply
+    else:
+        response = server.handle(payload, exchange)
+        responses = [response] if response else []
+        if response and "error" in response and response["id"] is None:
+            return HttpReply(400, response)
+    if not responses:
+        return HttpReply(202)
+    reply = HttpReply(200, responses if isinstance(payload, list) else responses[0])
+    if exchange.new_session_id:
+        reply.headers["Mcp-Session-Id"] = exchange.new_session_id
+    return reply
+
+
+def _serve_modern(server, headers, payload, context, version):
+    """2026-07-28: one self-contained request per POST, no session."""
+    if not isinstance(payload, dict):
+        return HttpReply(
+            400,
+            error_response(
+                None,
+                INVALID_REQUEST,
+                f"MCP {version} takes one JSON-RPC message per POST, never a batch.",
+            ),
+        )
+    exchange = Exchange(
+        version=version,
+        context=context,
+        routing={
+            "method": header(headers, METHOD_HEADER),
+            "name": header(headers, NAME_HEADER),
+        },
+    )
+    response = server.handle(payload, exchange)
+    if response is None:
+        return HttpReply(202)
+    status = 200
+    if "error" in response:
+        status = MODERN_ERROR_STATUS.get(response["error"]["code"], 200)
+    return HttpReply(status, response)
+
+
+def serve_batch(server, payload, exchange):
+    """A 2025-03-26 batch: (responses, None), or (None, the 400 reply)."""
+    refusal = None
+    if exchange.version not in BATCH_VERSIONS:
+        refusal = (
+            f"JSON-RPC batches are not part of MCP {exchange.version}: send "
+            "one message per request."
+        )
+    elif not payload:
+        refusal = "An empty batch."
+    elif len(payload) > MAX_BATCH_MESSAGES:
+        refusal = (
+            f"A batch of {len(payload)} messages: send at most "
+            f"{MAX_BATCH_MESSAGES} per request."
+        )
+    if refusal:
+        return None, HttpReply(400, error_response(None, INVALID_REQUEST, refusal))
+    responses = []
+    for message in payload:
+        if is_initialize(message):
+            response = error_response(
+                message.get("id") if isinstance(message.get("id"), str | int) else None,
+                INVALID_REQUEST,
+                "initialize must be sent alone, not in a batch.",
+            )
+        else:
+            response = server.handle(message, exchange)
+        if response:
+            responses.append(response)
+    return responses, None
+
+
+def serve_delete(headers, sessions):
+    """End a session (DELETE /mcp)."""
+    session_id = header(headers, SESSION_HEADER)
+    if not session_id:
+        return HttpReply(
+            400,
+            error_response(None, INVALID_REQUEST, "Send the Mcp-Session-Id to end."),
+        )
+    if not sessions.close(session_id):
+        return HttpReply(
+            404,
+            error_response(
+                None, SESSION_NOT_FOUND, "Unknown or already ended session."
+            ),
+        )
+    return HttpReply(204)
+
+
+def serve_get():
+    """This server pushes nothing unprompted, so it opens no GET stream."""
+    return HttpReply(
+        405,
+        error_response(
+            None,
+            INVALID_REQUEST,
+            "GET opens no stream here: POST JSON-RPC messages to this URL "
+            "(legacy SSE clients use /mcp/sse).",
+        ),
+        {"Allow": "POST, DELETE"},
+    )

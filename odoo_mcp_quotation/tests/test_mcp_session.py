@@ -1,0 +1,56 @@
+from odoo.tests import TransactionCase, new_test_user, tagged
+
+from ..models.mcp_session import STREAM_LOCK_OTHER
+
+
+@tagged("post_install", "-at_install")
+class TestMcpStreamCaps(TransactionCase):
+    """Live legacy SSE streams, counted by the advisory lock each one holds."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.ana = new_test_user(
+            cls.env, login="omq_stream_ana", groups="base.group_user"
+        )
+        cls.bob = new_test_user(
+            cls.env, login="omq_stream_bob", groups="base.group_user"
+        )
+        params = cls.env["ir.config_parameter"]
+        params.set_param("odoo_mcp_quotation.mcp_streams_per_user", "2")
+        params.set_param("odoo_mcp_quotation.mcp_streams", "3")
+
+    def hold_stream(self, user):
+        """What a live stream does: a session, and the lock on its connection."""
+        session = self.env["mcp.session"].with_user(user)._open("sse", "2024-11-05")
+        self.env.cr.execute(
+            "SELECT pg_advisory_lock(%s, %s)", [STREAM_LOCK_OTHER, session.id]
+        )
+        self.addCleanup(
+            self.env.cr.execute,
+            "SELECT pg_advisory_unlock(%s, %s)",
+            [STREAM_LOCK_OTHER, session.id],
+        )
+        return session
+
+    def refusal(self, user):
+        return self.env["mcp.session"].with_user(user)._stream_refusal()
+
+    def test_streams_are_capped_per_user_then_in_all(self):
+        self.assertIsNone(self.refusal(self.ana))
+        self.hold_stream(self.ana)
+        self.hold_stream(self.ana)
+        status, message = self.refusal(self.ana)
+        self.assertEqual(status, 429)
+        self.assertIn("2 live MCP streams", message)
+        self.assertIsNone(self.refusal(self.bob))
+        self.hold_stream(self.bob)
+        status, message = self.refusal(self.bob)
+        self.assertEqual(status, 503)
+        self.assertIn("3 live MCP streams", message)
+
+    def test_a_session_without_a_live_stream_does_not_count(self):
+        """A stream whose process died left its row, but its lock went with it."""
+        for _ in range(3):
+            self.env["mcp.session"].with_user(self.ana)._open("sse", "2024-11-05")
+        self.assertIsNone(self.refusal(self.ana))
