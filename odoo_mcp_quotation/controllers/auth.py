@@ -147,8 +147,8 @@ def _count_request(token, messages):
         .sudo()
         ._hit(
             key,
-            request.env.uid,
-            key_limit=_limit(RATE_LIMIT_PARAM, DEFAULT_RATE_LIMIT),
+            _limit(RATE_LIMIT_PARAM, DEFAULT_RATE_LIMIT),
+            user_id=request.env.uid,
             user_limit=_limit(USER_RATE_LIMIT_PARAM, DEFAULT_USER_RATE_LIMIT),
             count=messages,
         )

@@ -302,7 +302,8 @@ class Sessions:
 
 
 class QuotationTasks:
-    """MCP tasks (2025-11-25) backed by ``quotation.task``: taskId = tracking id."""
+    """MCP tasks (2025-11-25, and the 2026-07-28 tasks extension) backed by
+    ``quotation.task``: taskId = tracking id."""
 
     def start(self, env, tool, arguments):
         service = QuotationService(env)

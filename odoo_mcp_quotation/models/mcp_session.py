@@ -232,7 +232,8 @@ def _relay(cr, session_id, lifetime, client_socket):
             yield sse_event(dumps(payload))
         if not alive:
             return  # ended by DELETE or vacuum
-        woken = _wait_for(connection, str(session_id), client_socket)
+        left = lifetime - (time.monotonic() - started)
+        woken = _wait_for(connection, str(session_id), client_socket, left)
         if woken == "client_left":
             return
         if woken == "timeout":
@@ -245,10 +246,11 @@ def _in_prefork_worker():
     return not odoo.evented and config["workers"] > 0
 
 
-def _wait_for(connection, payload, client_socket):
-    """Wait for a NOTIFY for this session: "notified", "timeout" or "client_left"."""
+def _wait_for(connection, payload, client_socket, lifetime_left):
+    """Wait for a NOTIFY for this session: "notified", "timeout" or "client_left";
+    never past the stream's lifetime (a prefork worker is killed at its limit)."""
     watched = [connection] + ([client_socket] if client_socket else [])
-    deadline = time.monotonic() + SSE_KEEPALIVE_SECONDS
+    deadline = time.monotonic() + min(SSE_KEEPALIVE_SECONDS, lifetime_left)
     while (remaining := deadline - time.monotonic()) > 0:
         readable, _w, _x = select.select(watched, [], [], remaining)
         if client_socket in readable and not _still_connected(client_socket):

@@ -23,7 +23,9 @@ class QuotationRateLimit(models.Model):
     _order = "hit_at desc"
 
     key = fields.Char(required=True, help="SHA-256 of the API key, never the key.")
-    user_id = fields.Many2one("res.users", required=True, ondelete="cascade")
+    user_id = fields.Many2one(
+        "res.users", ondelete="cascade", help="Empty for requests before login."
+    )
     hit_at = fields.Datetime(required=True)
 
     def init(self):
@@ -43,13 +45,24 @@ class QuotationRateLimit(models.Model):
             cr.execute("ALTER TABLE quotation_rate_limit SET UNLOGGED")
 
     @api.model
-    def _hit(self, key, user_id, *, key_limit, user_limit, count=1, window_seconds=60):
-        """Count ``count`` requests; return the seconds to wait, or 0 when allowed.
+    def _hit(
+        self,
+        key,
+        key_limit,
+        *,
+        user_id=None,
+        user_limit=None,
+        count=1,
+        window_seconds=60,
+    ):
+        """Count ``count`` requests against ``key`` (and ``user_id``, if given);
+        return the seconds to wait, or 0 when allowed.
 
         Counted in the request's own transaction: an insert takes no lock that
         another request could wait for, and controllers answer errors without
         rolling it back, so a refused request counts too.
         """
+        user_limit = key_limit if user_id is None else user_limit
         if count > min(key_limit, user_limit):
             return window_seconds  # a batch larger than the whole budget
         # one statement: insert the hits, and for the key and for the user find

@@ -51,10 +51,8 @@ def is_error(result):
     return result.is_error if SDK_MAJOR >= 2 else result.isError
 
 
-async def flow(client, report):
-    tools = await client.list_tools()
-    report["tools"] = sorted(tool.name for tool in tools.tools)
-    created = await client.call_tool("create_quotation", REQUEST)
+async def follow(client, created, report):
+    """Poll a created request until it is built or failed, then read it."""
     report["created"] = structured(created)
     tracking_id = report["created"]["tracking_id"]
     for _attempt in range(120):
@@ -69,6 +67,13 @@ async def flow(client, report):
     if reference:
         quotation = await client.call_tool("get_quotation", {"reference": reference})
         report["quotation"] = structured(quotation)
+
+
+async def flow(client, report):
+    tools = await client.list_tools()
+    report["tools"] = sorted(tool.name for tool in tools.tools)
+    created = await client.call_tool("create_quotation", REQUEST)
+    await follow(client, created, report)
     products = await client.call_tool("search_products", {"query": "desk"})
     report["products"] = structured(products)
     invalid = await client.call_tool(
@@ -94,20 +99,7 @@ async def ambiguous_flow(client, report):
             "lines": [{"product": "desk", "quantity": 1}],
         },
     )
-    report["created"] = structured(created)
-    tracking_id = report["created"]["tracking_id"]
-    for _attempt in range(120):
-        status = await client.call_tool(
-            "get_quotation_status", {"tracking_id": tracking_id}
-        )
-        report["status"] = structured(status)
-        if report["status"]["status"] in ("done", "failed"):
-            break
-        await asyncio.sleep(0.5)
-    reference = report["status"].get("order_reference")
-    if reference:
-        quotation = await client.call_tool("get_quotation", {"reference": reference})
-        report["quotation"] = structured(quotation)
+    await follow(client, created, report)
 
 
 def answer_with(reference, report):
