@@ -1,27 +1,19 @@
 """The MCP protocol layer on its own: no Odoo, no server, toy tools.
 
-The module is loaded by file path, exactly as a reader would reuse it, and a
-subprocess checks that loading it pulls in no Odoo module at all.
+The module is loaded from its file with no Odoo around it (``pure_modules``),
+and a subprocess checks that loading it pulls in no Odoo module at all.
 """
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import mcp_types
+import pure_modules
 import pytest
 
-PROTOCOL_PATH = (
-    Path(__file__).resolve().parent.parent
-    / "odoo_mcp_quotation"
-    / "mcp"
-    / "protocol.py"
-)
-_spec = importlib.util.spec_from_file_location("omq_mcp_protocol", PROTOCOL_PATH)
-protocol = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(protocol)
+protocol = pure_modules.load("mcp.protocol")
 
 
 # ---------------------------------------------------------------- fixtures
@@ -182,9 +174,10 @@ def call(server, sessions, version, method, params=None, **headers):
 # ---------------------------------------------------------------- isolation
 def test_the_protocol_module_imports_no_odoo():
     script = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('p', {str(PROTOCOL_PATH)!r})\n"
-        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        "import sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import pure_modules\n"
+        "pure_modules.load('mcp.protocol')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'odoo'))\n"
     )
     result = subprocess.run(

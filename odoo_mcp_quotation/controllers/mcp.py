@@ -18,7 +18,6 @@ from ..services.oauth_server import OauthPolicy
 from .auth import RateLimited, Unauthenticated, authenticate, bearer_token
 
 ALLOWED_ORIGINS_PARAM = "odoo_mcp_quotation.mcp_allowed_origins"
-MAX_BODY_BYTES = 1024 * 1024
 
 
 class McpController(http.Controller):
@@ -29,7 +28,7 @@ class McpController(http.Controller):
         methods=["GET", "POST", "DELETE"],
         csrf=False,
         save_session=False,
-        max_content_length=MAX_BODY_BYTES,
+        max_content_length=protocol.MAX_MESSAGE_BYTES,
     )
     def mcp(self, **_query):
         reply, granted = self._guard()
@@ -86,7 +85,7 @@ class McpController(http.Controller):
         methods=["POST"],
         csrf=False,
         save_session=False,
-        max_content_length=MAX_BODY_BYTES,
+        max_content_length=protocol.MAX_MESSAGE_BYTES,
     )
     def mcp_messages(self, session_id=None, **_query):
         """Legacy transport: 202 at once, the answer goes to the session's stream."""

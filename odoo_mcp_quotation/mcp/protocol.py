@@ -20,6 +20,8 @@ from mcp_types import jsonrpc
 from mcp_types import methods as mcp_methods
 from pydantic import ValidationError
 
+from ..services.json_body import JsonBodyError, parse_json
+
 _logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- versions
@@ -37,6 +39,9 @@ PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
 SESSION_HEADER = "mcp-session-id"
 TASK_POLL_INTERVAL_MS = 1000
 RELATED_TASK_META_KEY = "io.modelcontextprotocol/related-task"
+# tool annotations have no hint for it: a tool that returns people's personal
+# data says so in its description and under this ``_meta`` key
+PERSONAL_DATA_META_KEY = "odoo-mcp-quotation/personal-data"
 
 # JSON-RPC codes: the standard ones, the MCP ones, and one of our own in the
 # implementation-defined band for a missing or wrong API key.
@@ -131,6 +136,7 @@ class Tool:
     destructive: bool = False
     idempotent: bool = True
     task_support: str | None = None  # "optional": may run as an MCP task
+    personal_data: bool = False
 
     def definition(self, version):
         tool = types.Tool(
@@ -145,6 +151,7 @@ class Tool:
                 idempotent_hint=self.idempotent,
                 open_world_hint=False,
             ),
+            meta={PERSONAL_DATA_META_KEY: True} if self.personal_data else None,
         )
         if at_least(version, STRUCTURED_OUTPUT_SINCE):
             tool.output_schema = self.output_schema
@@ -591,12 +598,16 @@ def sse_event(data, event="message"):
 SSE_KEEPALIVE = b": keep-alive\n\n"
 
 
+MAX_MESSAGE_BYTES = 1024 * 1024
+
+
 def _decode(body):
     try:
-        return json.loads(body or b""), None
-    except (ValueError, UnicodeDecodeError) as error:
+        return parse_json(body or b"", MAX_MESSAGE_BYTES), None
+    except JsonBodyError as error:
         return None, HttpReply(
-            400, error_response(None, PARSE_ERROR, f"Parse error: {error}.")
+            413 if error.too_large else 400,
+            error_response(None, PARSE_ERROR, f"Parse error: {error.reason}"),
         )
 
 

@@ -7,7 +7,7 @@ they never search or write the ORM themselves.
 from odoo.exceptions import MissingError
 
 from . import agent_messages as messages
-from .request_schema import parse_request
+from .request_schema import TRACKING_ID, parse_idempotency_key, parse_request
 
 STATE_MESSAGES = {
     "pending": messages.PENDING,
@@ -23,14 +23,17 @@ class QuotationService:
 
     def submit(self, payload, channel, idempotency_key=None):
         """Validate and queue a request; RequestInvalid lists every problem."""
+        idempotency_key = parse_idempotency_key(idempotency_key)
         request = parse_request(payload)
         return self.tasks._create_from_request(request, channel, idempotency_key)
 
     def find_task(self, tracking_id):
         """The caller's own task, or MissingError: others' tasks do not exist."""
+        if not TRACKING_ID.fullmatch(tracking_id or ""):
+            raise MissingError(messages.say(messages.NOT_FOUND, self.env.lang))
         task = self.tasks.search(
             [
-                ("tracking_id", "=", tracking_id or ""),
+                ("tracking_id", "=", tracking_id),
                 ("requested_by_id", "=", self.env.uid),
             ],
             limit=1,
@@ -69,11 +72,21 @@ class QuotationService:
                 order_reference=order.name,
                 total=order.amount_total,
                 currency=order.currency_id.name,
-                portal_url=order.get_base_url() + order.get_portal_url(),
+                portal_url=self._portal_url(order),
             )
         if task.error:
             summary["error"] = task.error
         return summary
+
+    def _portal_url(self, order):
+        """The customer's link, with the order's access token if it has one.
+
+        Odoo's ``get_portal_url`` creates a missing token, a write; a read never
+        writes. Orders built here got theirs at build time; others link to the
+        portal page, where the customer signs in.
+        """
+        url = order.get_base_url() + order.access_url
+        return f"{url}?access_token={order.access_token}" if order.access_token else url
 
     def _lang(self, task):
         return task.lang or task.requested_by_id.lang
@@ -190,7 +203,7 @@ class QuotationService:
             "amount_tax": order.amount_tax,
             "amount_total": order.amount_total,
             "currency": order.currency_id.name,
-            "portal_url": order.get_base_url() + order.get_portal_url(),
+            "portal_url": self._portal_url(order),
         }
 
     def list_recent_quotations(self, limit=10, customer=None):

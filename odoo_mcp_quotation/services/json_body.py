@@ -1,0 +1,115 @@
+"""The one JSON parser for bodies from outside: bounded, shallow, strict.
+
+REST and MCP both decode request bodies here, so that every door refuses the
+same things the same way: too large, nested too deep, not UTF-8, duplicated
+keys, NaN and Infinity (not JSON), numbers too big for a float, and lone
+UTF-16 surrogates (PostgreSQL cannot store them, nor can a reply echo them).
+Python's own ``json`` recurses once per level and fails with RecursionError
+past about a thousand; the depth is therefore measured before parsing.
+Imports no Odoo, so that the MCP protocol layer can use it.
+"""
+
+import json
+import math
+import re
+
+MAX_DEPTH = 32
+MAX_INT_DIGITS = 18  # beyond any quantity, id or limit, and PostgreSQL's bigint
+# a string token (escapes included) or a bracket: the depth counter skips strings
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_OPENING = frozenset(b"[{")
+
+
+class JsonBodyError(ValueError):
+    """A body that is not acceptable JSON; ``reason`` says what to fix."""
+
+    def __init__(self, reason, too_large=False):
+        super().__init__(reason)
+        self.reason = reason
+        self.too_large = too_large
+
+
+def _refuse_constant(name):
+    raise JsonBodyError(f"{name} is not a JSON number: send a finite number.")
+
+
+def _finite_float(text):
+    value = float(text)
+    if not math.isfinite(value):
+        raise JsonBodyError(f"The number {text[:32]} is too large.")
+    return value
+
+
+def _bounded_int(text):
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise JsonBodyError(f"The number {text[:32]}... is too large.")
+    return int(text)
+
+
+def _unique_keys(pairs):
+    seen = set()
+    for key, _value in pairs:
+        if key in seen:
+            raise JsonBodyError(f"The key {key!r} appears twice: send it once.")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _check_depth(data, max_depth):
+    depth = 0
+    for token in _TOKENS.finditer(data):
+        char = token.group()[0]
+        if char in _OPENING:
+            depth += 1
+            if depth > max_depth:
+                raise JsonBodyError(
+                    f"The JSON is nested more than {max_depth} levels deep."
+                )
+        elif char != ord('"'):
+            depth -= 1
+
+
+def _check_strings(value):
+    """Every string must be encodable as UTF-8: no lone surrogate."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise JsonBodyError(
+                "A string holds a lone UTF-16 surrogate (\\ud800 to \\udfff): "
+                "send valid Unicode."
+            ) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_strings(key)
+            _check_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(item)
+
+
+def parse_json(data, max_bytes, max_depth=MAX_DEPTH):
+    """Decode a request body (bytes); raise JsonBodyError saying what is wrong."""
+    if len(data) > max_bytes:
+        raise JsonBodyError(
+            f"The body is larger than {max_bytes // 1024} KB.", too_large=True
+        )
+    if not data.strip():
+        raise JsonBodyError("The body is empty: send a JSON document.")
+    _check_depth(data, max_depth)
+    try:
+        value = json.loads(
+            data.decode(),
+            object_pairs_hook=_unique_keys,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except JsonBodyError:
+        raise
+    except UnicodeDecodeError:
+        raise JsonBodyError("The body is not valid UTF-8.") from None
+    except ValueError as error:
+        raise JsonBodyError(f"The body is not valid JSON ({error}).") from None
+    _check_strings(value)
+    return value
