@@ -28,7 +28,6 @@ class McpController(http.Controller):
         methods=["GET", "POST", "DELETE"],
         csrf=False,
         save_session=False,
-        max_content_length=protocol.MAX_MESSAGE_BYTES,
     )
     def mcp(self, **_query):
         reply, granted = self._guard()
@@ -85,7 +84,6 @@ class McpController(http.Controller):
         methods=["POST"],
         csrf=False,
         save_session=False,
-        max_content_length=protocol.MAX_MESSAGE_BYTES,
     )
     def mcp_messages(self, session_id=None, **_query):
         """Legacy transport: 202 at once, the answer goes to the session's stream."""
@@ -112,8 +110,9 @@ class McpController(http.Controller):
     # ------------------------------------------------------------------ helpers
     def _guard(self):
         """403 for a foreign Origin, 401 without a valid key or token (pointing
-        OAuth clients to the resource metadata), 429 over its rate limit; else
-        run as the token's user and return its scopes."""
+        OAuth clients to the resource metadata), 429 over its rate limit, 413
+        for a body announced over the limit (not read at all); else run as the
+        token's user and return its scopes."""
         origin = request.httprequest.headers.get("Origin")
         if not protocol.origin_allowed(origin, self._allowed_origins()):
             return protocol.forbidden_origin_reply(origin), None
@@ -129,6 +128,8 @@ class McpController(http.Controller):
             return protocol.unauthenticated_reply(str(error), challenge), None
         except RateLimited as error:
             return protocol.rate_limited_reply(str(error), error.wait), None
+        if (request.httprequest.content_length or 0) > protocol.MAX_MESSAGE_BYTES:
+            return protocol.too_large_reply(), None
         return None, granted
 
     def _policy(self):

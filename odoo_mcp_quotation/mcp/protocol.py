@@ -605,10 +605,19 @@ def _decode(body):
     try:
         return parse_json(body or b"", MAX_MESSAGE_BYTES), None
     except JsonBodyError as error:
-        return None, HttpReply(
-            413 if error.too_large else 400,
-            error_response(None, PARSE_ERROR, f"Parse error: {error.reason}"),
-        )
+        return None, _parse_error_reply(error)
+
+
+def _parse_error_reply(error):
+    return HttpReply(
+        413 if error.too_large else 400,
+        error_response(None, PARSE_ERROR, f"Parse error: {error.reason}"),
+    )
+
+
+def too_large_reply():
+    """For a transport that sees the announced length before reading the body."""
+    return _parse_error_reply(JsonBodyError.too_large_for(MAX_MESSAGE_BYTES))
 
 
 def _is_initialize(payload):

@@ -1,4 +1,5 @@
 import logging
+import re
 import secrets
 import select
 import time
@@ -10,15 +11,40 @@ from odoo.sql_db import db_connect
 from odoo.tools import SQL, config
 
 from ..mcp.protocol import SSE_KEEPALIVE, dumps, sse_event
+from ..services.request_schema import FORBIDDEN_IN_LINE
 
 _logger = logging.getLogger(__name__)
 
 SSE_CHANNEL = "odoo_mcp_quotation_sse"
+CLIENT_LABEL_MAX = 128
+SESSION_KEY = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 TOUCH_EVERY = timedelta(minutes=10)
 IDLE_SESSION_DAYS = 7
 SSE_KEEPALIVE_SECONDS = 15
 # a prefork worker is killed after limit_time_real: end the stream cleanly before
 PREFORK_STREAM_MARGIN_SECONDS = 10
+
+
+def _storable(value):
+    """The message as jsonb can hold it: an echoed NUL becomes U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
+def _client_labels(client_info):
+    """What the client says it is, as shown to admins: one bounded line each."""
+    labels = {}
+    for name in ("name", "version"):
+        value = client_info.get(name)
+        if isinstance(value, str):
+            value = FORBIDDEN_IN_LINE.sub("\ufffd", value)[:CLIENT_LABEL_MAX]
+        labels[f"client_{name}"] = value or False
+    return labels
 
 
 class McpSession(models.Model):
@@ -68,16 +94,17 @@ class McpSession(models.Model):
                 "user_id": self.env.uid,
                 "transport": transport,
                 "protocol_version": protocol_version,
-                "client_name": client_info.get("name"),
-                "client_version": client_info.get("version"),
+                **_client_labels(client_info),
             }
         )
 
     @api.model
     def _find(self, session_key):
         """The caller's own live session: another user's key finds nothing."""
+        if not SESSION_KEY.fullmatch(session_key or ""):
+            return self.browse()
         session = self.sudo().search(
-            [("session_key", "=", session_key or ""), ("user_id", "=", self.env.uid)],
+            [("session_key", "=", session_key), ("user_id", "=", self.env.uid)],
             limit=1,
         )
         if session and session.last_seen < fields.Datetime.now() - TOUCH_EVERY:
@@ -86,11 +113,7 @@ class McpSession(models.Model):
 
     def _record_initialize(self, protocol_version, client_info):
         self.write(
-            {
-                "protocol_version": protocol_version,
-                "client_name": client_info.get("name"),
-                "client_version": client_info.get("version"),
-            }
+            {"protocol_version": protocol_version, **_client_labels(client_info)}
         )
 
     @api.autovacuum
@@ -108,7 +131,7 @@ class McpSession(models.Model):
         """
         self.ensure_one()
         self.env["mcp.session.message"].sudo().create(
-            {"session_id": self.id, "payload": message}
+            {"session_id": self.id, "payload": _storable(message)}
         )
         self.env.cr.execute("SELECT pg_notify(%s, %s)", [SSE_CHANNEL, str(self.id)])
 

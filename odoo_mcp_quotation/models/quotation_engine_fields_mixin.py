@@ -3,6 +3,10 @@ from odoo.exceptions import AccessError, ValidationError
 
 from ..services.request_schema import clean_line, clean_text
 
+# what callers other than the engine may store in one text field (the API's own
+# bounds are tighter: 128 for a name, 4,000 for notes)
+MAX_CHARS = {"char": 256, "text": 10_000}
+
 
 class QuotationEngineFieldsMixin(models.AbstractModel):
     """Fields the engine sets are set by the engine only, whatever the door.
@@ -13,7 +17,8 @@ class QuotationEngineFieldsMixin(models.AbstractModel):
     JSON-RPC and every other caller of ``create`` or ``write`` may not set it,
     a manager included: views hide nothing that the ORM would accept. Texts
     get the API's rules too: NFC, no control characters (PostgreSQL refuses
-    a NUL with an error that would otherwise surface as a server error).
+    a NUL with an error that would otherwise surface as a server error), and
+    a bound on their length.
     """
 
     _name = "quotation.engine.fields.mixin"
@@ -30,25 +35,32 @@ class QuotationEngineFieldsMixin(models.AbstractModel):
 
     @api.model
     def _clean_texts(self, vals):
-        """Texts from outside the engine, normalised as the API does."""
+        """Texts from outside the engine, normalised and bounded as the API does."""
         if self.env.su:
             return vals
         cleaned = dict(vals)
         for name, value in vals.items():
             field = self._fields.get(name)
-            if not (
-                field and field.type in ("char", "text") and isinstance(value, str)
-            ):
-                continue
-            try:
-                cleaned[name] = (clean_text if field.type == "text" else clean_line)(
-                    value
-                )
-            except ValueError as error:
-                raise ValidationError(
-                    _("%(field)s: %(problem)s", field=field.string, problem=error)
-                ) from None
+            if field and field.type in MAX_CHARS and isinstance(value, str):
+                cleaned[name] = self._clean_text(field, value)
         return cleaned
+
+    @api.model
+    def _clean_text(self, field, value):
+        if len(value) > MAX_CHARS[field.type]:
+            raise ValidationError(
+                _(
+                    "%(field)s: at most %(max)s characters.",
+                    field=field.string,
+                    max=MAX_CHARS[field.type],
+                )
+            )
+        try:
+            return (clean_text if field.type == "text" else clean_line)(value)
+        except ValueError as error:
+            raise ValidationError(
+                _("%(field)s: %(problem)s", field=field.string, problem=error)
+            ) from None
 
     @api.model
     def _check_engine_fields(self, vals_list):

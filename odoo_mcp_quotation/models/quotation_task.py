@@ -310,16 +310,6 @@ class QuotationTask(models.Model):
         self._set_cancelled()
         return True
 
-    def _check_lines_addable(self):
-        """Lines go to one's own pending requests; managers correct any request."""
-        if self.env.user.has_group(MANAGER_GROUP):
-            return
-        for task in self.sudo():
-            if task.requested_by_id != self.env.user or task.state != PENDING:
-                raise AccessError(
-                    _("Lines can only be added to your own pending requests.")
-                )
-
     def action_open_quotation(self):
         self.ensure_one()
         if not self.sale_order_id:
@@ -340,6 +330,16 @@ class QuotationTask(models.Model):
         if len(self) == 1:
             action.update(res_id=self.id, views=[(False, "form")])
         return action
+
+    def _check_lines_addable(self):
+        """Lines go to one's own pending requests; managers correct any request."""
+        if self.env.user.has_group(MANAGER_GROUP):
+            return
+        for task in self.sudo():
+            if task.requested_by_id != self.env.user or task.state != PENDING:
+                raise AccessError(
+                    _("Lines can only be added to your own pending requests.")
+                )
 
     # ------------------------------------------------------------------ state machine
     def _write_engine_fields(self, vals):

@@ -15,9 +15,14 @@ import re
 
 MAX_DEPTH = 32
 MAX_INT_DIGITS = 18  # beyond any quantity, id or limit, and PostgreSQL's bigint
-# a string token (escapes included) or a bracket: the depth counter skips strings
-_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# a JSON string, escapes included: its brackets are text, not nesting
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+_INNERMOST = re.compile(rb"\[\]|\{\}")
 _OPENING = frozenset(b"[{")
+# the only way to a lone surrogate: a \uD800-\uDFFF escape (raw bytes would
+# not be UTF-8); bodies without one skip the walk over their strings
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class JsonBodyError(ValueError):
@@ -27,6 +32,10 @@ class JsonBodyError(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.too_large = too_large
+
+    @classmethod
+    def too_large_for(cls, max_bytes):
+        return cls(f"The body is larger than {max_bytes // 1024} KB.", too_large=True)
 
 
 def _refuse_constant(name):
@@ -47,26 +56,38 @@ def _bounded_int(text):
 
 
 def _unique_keys(pairs):
-    seen = set()
-    for key, _value in pairs:
-        if key in seen:
-            raise JsonBodyError(f"The key {key!r} appears twice: send it once.")
-        seen.add(key)
-    return dict(pairs)
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        seen = set()
+        key = next(key for key, _v in pairs if key in seen or seen.add(key))
+        raise JsonBodyError(f"The key {key!r} appears twice: send it once.")
+    return value
 
 
 def _check_depth(data, max_depth):
+    """Peel the innermost bracket pairs level by level, at C speed.
+
+    A balanced body is done after as many passes as it is deep; what is left
+    after ``max_depth`` passes, or cannot be peeled (unbalanced), is counted
+    bracket by bracket, stopping at the first level too deep.
+    """
+    if data.count(b"[") + data.count(b"{") <= max_depth:
+        return  # too few brackets to nest too deep, strings included
+    brackets = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    peeled = brackets
+    for _level in range(max_depth):
+        peeled, before = _INNERMOST.sub(b"", peeled), peeled
+        if not peeled:
+            return
+        if peeled == before:
+            break
     depth = 0
-    for token in _TOKENS.finditer(data):
-        char = token.group()[0]
-        if char in _OPENING:
-            depth += 1
-            if depth > max_depth:
-                raise JsonBodyError(
-                    f"The JSON is nested more than {max_depth} levels deep."
-                )
-        elif char != ord('"'):
-            depth -= 1
+    for char in brackets:
+        depth += 1 if char in _OPENING else -1
+        if depth > max_depth:
+            raise JsonBodyError(
+                f"The JSON is nested more than {max_depth} levels deep."
+            )
 
 
 def _check_strings(value):
@@ -91,9 +112,7 @@ def _check_strings(value):
 def parse_json(data, max_bytes, max_depth=MAX_DEPTH):
     """Decode a request body (bytes); raise JsonBodyError saying what is wrong."""
     if len(data) > max_bytes:
-        raise JsonBodyError(
-            f"The body is larger than {max_bytes // 1024} KB.", too_large=True
-        )
+        raise JsonBodyError.too_large_for(max_bytes)
     if not data.strip():
         raise JsonBodyError("The body is empty: send a JSON document.")
     _check_depth(data, max_depth)
@@ -111,5 +130,6 @@ def parse_json(data, max_bytes, max_depth=MAX_DEPTH):
         raise JsonBodyError("The body is not valid UTF-8.") from None
     except ValueError as error:
         raise JsonBodyError(f"The body is not valid JSON ({error}).") from None
-    _check_strings(value)
+    if _SURROGATE_ESCAPE.search(data):
+        _check_strings(value)
     return value

@@ -4,6 +4,7 @@ from odoo import fields
 from odoo.exceptions import MissingError
 from odoo.tests import tagged
 
+from ..models.quotation_task import _last_wake_up
 from ..services.quotation_service import QuotationService
 from ..services.request_schema import RequestInvalid
 from .common import QuotationTaskCase
@@ -191,6 +192,7 @@ class TestQuotationTask(QuotationTaskCase):
         )
 
     def test_status_of_a_stalled_task_wakes_the_crons(self):
+        _last_wake_up.clear()  # no wake-up from another test in this process
         task = self.submit()
         # created now, not when this test class's transaction began
         self.env.cr.execute(
@@ -210,6 +212,9 @@ class TestQuotationTask(QuotationTaskCase):
         )
         task.invalidate_recordset(["create_date"])
         self.service.status(task.tracking_id)
+        self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before + 1)
+        for _poll in range(5):  # an agent or a load balancer polling: rate-limited
+            self.service.status(task.tracking_id)
         self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before + 1)
 
     def test_a_retry_is_scheduled_at_its_backoff(self):
