@@ -492,11 +492,16 @@ def call_rpc(server, door, case):
     return error["data"]["name"].rsplit(".", 1)[-1], error["data"]["message"]
 
 
-@pytest.mark.parametrize("door", ("xmlrpc", "jsonrpc"))
-@pytest.mark.parametrize("case", RPC_CASES, ids=ids(RPC_CASES))
+# a case may name its doors: XML cannot carry a NUL, for one
+RPC_RUNS = [
+    pytest.param(case, door, id=f"{case['name']}-{door}")
+    for case in RPC_CASES
+    for door in case.get("doors", ("xmlrpc", "jsonrpc"))
+]
+
+
+@pytest.mark.parametrize(("case", "door"), RPC_RUNS)
 def test_odoo_rpc_back_door(case, door, server):
-    if door not in case.get("doors", ("xmlrpc", "jsonrpc")):
-        pytest.skip("XML cannot carry this character")
     before = counts(server)
     error, message = call_rpc(server, door, case)
     assert error, "the call was accepted"

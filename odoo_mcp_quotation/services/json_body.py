@@ -12,9 +12,10 @@ Imports no Odoo, so that the MCP protocol layer can use it.
 import json
 import math
 import re
+from collections import Counter
 
 MAX_DEPTH = 32
-MAX_INT_DIGITS = 18  # beyond any quantity, id or limit, and PostgreSQL's bigint
+MAX_INT_DIGITS = 18  # more than any quantity, id or limit; fits a bigint
 # a JSON string, escapes included: its brackets are text, not nesting
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
@@ -58,9 +59,9 @@ def _bounded_int(text):
 def _unique_keys(pairs):
     value = dict(pairs)
     if len(value) < len(pairs):
-        seen = set()
-        key = next(key for key, _v in pairs if key in seen or seen.add(key))
-        raise JsonBodyError(f"The key {key!r} appears twice: send it once.")
+        counts = Counter(key for key, _item in pairs)
+        twice = next(key for key, count in counts.items() if count > 1)
+        raise JsonBodyError(f"The key {twice!r} appears twice: send it once.")
     return value
 
 
