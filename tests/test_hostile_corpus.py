@@ -177,6 +177,7 @@ KEYS = {
     "expired": "Bearer $EXPIRED_KEY",
     "revoked": "Bearer $REVOKED_KEY",
     "portal": "Bearer $PORTAL_KEY",
+    "other": "Bearer $OTHER_KEY",
     "basic": "Basic aW50ZWdyYXRpb246aW50ZWdyYXRpb24=",
     "long": "Bearer " + "k" * 10_000,
     "nul": "Bearer abc\x00def",

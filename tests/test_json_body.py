@@ -16,6 +16,8 @@ LIMIT = 1024 * 1024
         (b'{"a":' * 5000, "nested more than 32"),
         (b"[" * 33 + b"]" * 33, "nested more than 32"),
         (b"[" * 40 + b"1" + b"]" * 39, "nested more than 32"),
+        (b"[[]," * 33 + b"0" + b"]" * 33, "nested more than 32"),
+        (b'{"a":[{},' * 17 + b"0" + b"]}" * 17, "nested more than 32"),
         (b'{"qty": 1, "qty": 100}', "'qty' appears twice"),
         (b"[NaN]", "NaN is not a JSON number"),
         (b"[-Infinity]", "-Infinity is not a JSON number"),
@@ -39,6 +41,7 @@ def test_refused_bodies_say_what_is_wrong(body, reason):
     ("body", "value"),
     [
         (b"[" * 32 + b"]" * 32, json.loads("[" * 32 + "]" * 32)),
+        (b"[[]," * 31 + b"0" + b"]" * 31, json.loads("[[]," * 31 + "0" + "]" * 31)),
         (b'"\\ud83d\\ude00 ok"', "\U0001f600 ok"),
         (
             b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"{{{{"}',

@@ -19,8 +19,8 @@ MAX_INT_DIGITS = 18  # more than any quantity, id or limit; fits a bigint
 # a JSON string, escapes included: its brackets are text, not nesting
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
-_INNERMOST = re.compile(rb"\[\]|\{\}")
-_OPENING = frozenset(b"[{")
+# depth does not care which kind of bracket: both become square ones
+_SQUARE = bytes.maketrans(b"{}", b"[]")
 # the only way to a lone surrogate: a \uD800-\uDFFF escape (raw bytes would
 # not be UTF-8); bodies without one skip the walk over their strings
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
@@ -68,27 +68,31 @@ def _unique_keys(pairs):
 def _check_depth(data, max_depth):
     """Peel the innermost bracket pairs level by level, at C speed.
 
-    A balanced body is done after as many passes as it is deep; what is left
+    Each pass removes every ``[]`` present before it: the leaves of the tree,
+    one level. A balanced body is done after as many passes as it is deep; a
+    run of more than ``max_depth`` openers is too deep at once; what is left
     after ``max_depth`` passes, or cannot be peeled (unbalanced), is counted
     bracket by bracket, stopping at the first level too deep.
     """
     if data.count(b"[") + data.count(b"{") <= max_depth:
         return  # too few brackets to nest too deep, strings included
-    brackets = _STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    too_deep = JsonBodyError(f"The JSON is nested more than {max_depth} levels deep.")
+    run = b"[" * (max_depth + 1)
+    brackets = _STRING.sub(b"", data).translate(_SQUARE, _NOT_BRACKETS)
     peeled = brackets
     for _level in range(max_depth):
-        peeled, before = _INNERMOST.sub(b"", peeled), peeled
+        if run in peeled:
+            raise too_deep
+        peeled, before = peeled.replace(b"[]", b""), peeled
         if not peeled:
             return
         if peeled == before:
             break
     depth = 0
     for char in brackets:
-        depth += 1 if char in _OPENING else -1
+        depth += 1 if char == ord("[") else -1
         if depth > max_depth:
-            raise JsonBodyError(
-                f"The JSON is nested more than {max_depth} levels deep."
-            )
+            raise too_deep
 
 
 def _check_strings(value):
