@@ -11,6 +11,7 @@ from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
 from odoo.modules.module import get_manifest
 
+from ..models.quotation_task import MANAGER_GROUP
 from ..services import agent_messages as messages
 from ..services import scopes
 from ..services.elevenlabs_tools import elevenlabs_tools
@@ -143,9 +144,7 @@ class QuotationRestController(http.Controller):
             authenticate()
         except (Unauthenticated, RateLimited):
             return False
-        return request.env.user.has_group(
-            "odoo_mcp_quotation.group_quotation_task_manager"
-        )
+        return request.env.user.has_group(MANAGER_GROUP)
 
     def _service(self):
         return QuotationService(request.env)
