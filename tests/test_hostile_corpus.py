@@ -32,6 +32,7 @@ COUNTED_TABLES = (
     "sale_order",
     "mcp_session",
     "res_users_apikeys",
+    "mcp_oauth_client",
 )
 SETUP = """
 from odoo.addons.odoo_mcp_quotation.services.request_schema import parse_request
@@ -88,7 +89,10 @@ def server(tmp_path_factory):
         tmp_path_factory.mktemp("odoo-hostile"),
         workers=3,
         cron_threads=1,
-        params={"odoo_mcp_quotation.rate_limit_per_minute": "100000"},
+        params={
+            "odoo_mcp_quotation.rate_limit_per_minute": "100000",
+            "odoo_mcp_quotation.oauth_enabled": "True",
+        },
         setup=SETUP,
     )
     refs = dict(server.extra)
@@ -433,7 +437,9 @@ def test_malformed_http(case, server, mcp, sse):
         )
     expected = case["expect"]
     assert status == expected["status"], reply
-    if transport == "rest" and expected["code"]:
+    if transport == "oauth":  # RFC 6749's error shape
+        assert reply["error"] == expected["code"], reply
+    elif transport == "rest" and expected["code"]:
         assert reply["error"]["code"] == expected["code"], reply
         assert reply["message"] == reply["error"]["message"]
     elif transport != "rest" and expected["rpc_error"] is not None:

@@ -5,7 +5,6 @@ and makes one ``QuotationService`` call; the protocol module does the rest.
 """
 
 import functools
-import json
 import time
 
 import mcp_types
@@ -14,6 +13,7 @@ from odoo.exceptions import MissingError, UserError
 from odoo.modules.module import get_manifest
 
 from ..services import scopes
+from ..services.json_body import JsonBodyError, parse_json
 from ..services.query_schema import (
     CustomerList,
     CustomerQuery,
@@ -33,6 +33,7 @@ from ..services.quotation_service import QuotationService
 from ..services.request_schema import RequestInvalid, request_json_schema
 from .protocol import (
     INVALID_PARAMS,
+    MAX_MESSAGE_BYTES,
     TASK_POLL_INTERVAL_MS,
     McpError,
     McpServer,
@@ -217,8 +218,8 @@ def missing_scope(body, granted):
     """The scope a POSTed JSON-RPC body needs beyond ``granted``, or None
     (a body that is not JSON is left to the protocol layer to refuse)."""
     try:
-        payload = json.loads(body or b"")
-    except (ValueError, UnicodeDecodeError):
+        payload = parse_json(body or b"", MAX_MESSAGE_BYTES)
+    except JsonBodyError:
         return None
     return scopes.missing_scope(payload, granted)
 
