@@ -194,12 +194,6 @@ class TestQuotationTask(QuotationTaskCase):
     def test_status_of_a_stalled_task_wakes_the_crons(self):
         _last_wake_up.clear()  # no wake-up from another test in this process
         task = self.submit()
-        # created now, not when this test class's transaction began
-        self.env.cr.execute(
-            "UPDATE quotation_task SET create_date = %s WHERE id = %s",
-            [fields.Datetime.now(), task.id],
-        )
-        task.invalidate_recordset(["create_date"])
         lane = self.env.ref("odoo_mcp_quotation.ir_cron_process_quotation_tasks")
         triggers = self.env["ir.cron.trigger"]
         before = triggers.search_count([("cron_id", "=", lane.id)])
