@@ -88,28 +88,36 @@ def _wait_until_healthy(server, timeout=90):
 
 
 def start_odoo_server(
-    tmp_path, *, database=None, workers=2, cron_threads=2, params=None, env=None
+    tmp_path,
+    *,
+    database=None,
+    workers=2,
+    cron_threads=2,
+    params=None,
+    env=None,
+    setup="",
 ):
     """Start ``odoo-bin`` the way production should run it.
 
     Without ``database``, copies the template and adds demo products, an
     integration user and its API key (``server.api_key``); with it, serves that
     existing database again (a restart). ``params`` are set as
-    ir.config_parameter first; ``env`` adds to the server's environment. The
-    addon is a server-wide module, so that ``/health`` still answers when the
-    database is gone.
+    ir.config_parameter first; ``env`` adds to the server's environment;
+    ``setup`` is more shell code, whose printed ``OMQ_<NAME>=<value>`` lines
+    land in ``server.extra[NAME]``. The addon is a server-wide module, so that
+    ``/health`` still answers when the database is gone.
     """
     template = os.environ.get("ODOO_MCP_TEMPLATE_DB")
     if not template:
         pytest.fail("outside-in tests need the harness: run them with `make test`")
     config = Path(os.environ["ODOO_RC"])
-    api_key = None
+    outputs = {}
     if database is None:
         database = f"omq_it_{os.getpid()}_{free_port()}"
         harness.copy_database(template, database)
         try:
-            api_key = _prepare_database(
-                config, database, {**TEST_PARAMS, **(params or {})}
+            outputs = _prepare_database(
+                config, database, {**TEST_PARAMS, **(params or {})}, setup
             )
         except BaseException:
             harness.drop_database(database)
@@ -147,10 +155,10 @@ def start_odoo_server(
     server = OdooServer(
         url=f"http://127.0.0.1:{port}",
         database=database,
-        api_key=api_key,
+        api_key=outputs.pop("API_KEY", None),
         process=process,
         log_path=log_path,
-        extra={"gevent_url": f"http://127.0.0.1:{gevent_port}"},
+        extra={"gevent_url": f"http://127.0.0.1:{gevent_port}", **outputs},
     )
     try:
         _wait_until_healthy(server)
@@ -160,16 +168,18 @@ def start_odoo_server(
     return server
 
 
-def _prepare_database(config, database, params):
+def _prepare_database(config, database, params, setup=""):
+    """Run the setup script; return its ``OMQ_<NAME>=<value>`` lines as a dict."""
     script = (
         SERVER_SETUP_SCRIPT
         + "".join(
             f"env['ir.config_parameter'].set_param({key!r}, {value!r})\n"
             for key, value in params.items()
         )
+        + setup
         + "env.cr.commit()\n"
     )
-    setup = harness.odoo_bin(
+    result = harness.odoo_bin(
         config,
         "-d",
         database,
@@ -179,11 +189,13 @@ def _prepare_database(config, database, params):
         capture_output=True,
         text=True,
     )
-    keys = [
-        line for line in setup.stdout.splitlines() if line.startswith("OMQ_API_KEY=")
-    ]
-    assert keys, setup.stdout + setup.stderr
-    return keys[0].split("=", 1)[1]
+    outputs = dict(
+        line.removeprefix("OMQ_").split("=", 1)
+        for line in result.stdout.splitlines()
+        if line.startswith("OMQ_")
+    )
+    assert "API_KEY" in outputs, result.stdout + result.stderr
+    return outputs
 
 
 def stop_odoo_server(server, drop=True):

@@ -377,7 +377,9 @@ class SseStream:
     def next_event(self):
         event, data = None, None
         while True:
-            line = self.response.readline().decode().rstrip("\r\n")
+            raw = self.response.readline()
+            assert raw, "the stream ended"
+            line = raw.decode().rstrip("\r\n")
             if line.startswith("event: "):
                 event = line[len("event: ") :]
             elif line.startswith("data: "):

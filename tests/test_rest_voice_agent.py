@@ -105,17 +105,11 @@ def test_health_answers_503_when_the_database_is_gone(tmp_path):
     server = start_odoo_server(tmp_path)
     try:
         healthy = requests.get(f"{server.url}/health", timeout=10)
-        assert healthy.status_code == 200
-        assert healthy.json()["queue"]["pending"] == 0
+        assert (healthy.status_code, healthy.json()) == (200, {"ok": True})
         import harness  # noqa: PLC0415  (put on sys.path by conftest)
 
         harness.drop_database(server.database)
         down = requests.get(f"{server.url}/health", timeout=10)
-        assert down.status_code == 503
-        assert down.json() == {
-            "ok": False,
-            "database": server.database,
-            "version": "18.0.1.0.0",
-        }
+        assert (down.status_code, down.json()) == (503, {"ok": False})
     finally:
         stop_odoo_server(server)

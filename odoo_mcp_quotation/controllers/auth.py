@@ -18,7 +18,8 @@ from odoo.addons.base.models.res_users import INDEX_SIZE
 from ..services import scopes
 from ..services.oauth_server import ACCESS_PREFIX, ENABLED_PARAM, secret_hash
 
-BEARER = re.compile(r"^bearer\s+(\S+)\s*$", re.IGNORECASE)
+# an API key or token: printable ASCII, bounded (a NUL would reach the SQL)
+BEARER = re.compile(r"^bearer\s+([\x21-\x7e]{1,512})\s*$", re.IGNORECASE)
 WWW_AUTHENTICATE = 'Bearer realm="odoo", error="invalid_token"'
 VERIFIED_KEYS_MAX = 1024
 # (database, sha256 of a key) -> user id, for keys this process already verified

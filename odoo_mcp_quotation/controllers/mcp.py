@@ -21,7 +21,6 @@ from ..services.oauth_server import OauthPolicy
 from .auth import RateLimited, Unauthenticated, authenticate, bearer_token
 
 ALLOWED_ORIGINS_PARAM = "odoo_mcp_quotation.mcp_allowed_origins"
-MAX_BODY_BYTES = 1024 * 1024
 
 
 def _request_socket(environ):
@@ -40,13 +39,12 @@ class McpController(http.Controller):
         methods=["GET", "POST", "DELETE"],
         csrf=False,
         save_session=False,
-        max_content_length=MAX_BODY_BYTES,
     )
     def mcp(self, **_query):
         httprequest = request.httprequest
         payload, reply = None, None
         if httprequest.method == "POST":
-            payload, reply = protocol_http.decode(httprequest.get_data())
+            payload, reply = self._read_payload()
         refused, granted = self._guard(protocol_http.message_count(payload))
         reply = refused or reply or self._insufficient_scope(payload, granted)
         if reply:
@@ -103,11 +101,10 @@ class McpController(http.Controller):
         methods=["POST"],
         csrf=False,
         save_session=False,
-        max_content_length=MAX_BODY_BYTES,
     )
     def mcp_messages(self, session_id=None, **_query):
         """Legacy transport: 202 at once, the answer goes to the session's stream."""
-        payload, reply = protocol_http.decode(request.httprequest.get_data())
+        payload, reply = self._read_payload()
         refused, granted = self._guard(protocol_http.message_count(payload))
         reply = refused or reply or self._insufficient_scope(payload, granted)
         if reply:
@@ -122,6 +119,14 @@ class McpController(http.Controller):
         return self._respond(reply)
 
     # ------------------------------------------------------------------ helpers
+    def _read_payload(self):
+        """The decoded POST body, or its error reply; a body announced over the
+        limit is not read at all (the reply still counts against the rate limit)."""
+        httprequest = request.httprequest
+        if (httprequest.content_length or 0) > protocol_http.MAX_MESSAGE_BYTES:
+            return None, protocol_http.too_large_reply()
+        return protocol_http.decode(httprequest.get_data())
+
     def _guard(self, messages=1):
         """403 for a foreign Origin, 401 without a valid key or token (pointing
         OAuth clients to the resource metadata), 429 over its rate limit

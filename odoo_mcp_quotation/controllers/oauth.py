@@ -8,7 +8,6 @@ two-factor authentication included.
 """
 
 import hashlib
-import json
 from urllib.parse import urlencode, urlsplit
 
 import werkzeug.utils
@@ -18,6 +17,7 @@ from oauthlib.oauth2.rfc6749 import errors
 from odoo import http
 from odoo.http import request
 
+from ..mcp.json_body import JsonBodyError, parse_json
 from ..services import scopes
 from ..services.client_registration import RegistrationError, validate_registration
 from ..services.oauth_server import (
@@ -238,10 +238,8 @@ class OauthController(http.Controller):
             return response
         data = httprequest.get_data(cache=False)
         try:
-            if len(data) > MAX_REGISTRATION_BYTES:
-                raise ValueError("too large")
-            metadata = json.loads(data)
-        except ValueError:
+            metadata = parse_json(data, MAX_REGISTRATION_BYTES)
+        except JsonBodyError:
             return _oauth_error(
                 "invalid_client_metadata",
                 f"Send the client metadata as a JSON object of at most "

@@ -4,7 +4,6 @@ Thin by design: parse, authenticate, count, one service call, one JSON reply.
 Every answer, errors included, carries a ``message`` an agent can read aloud.
 """
 
-import json
 import logging
 
 from odoo import http
@@ -12,6 +11,8 @@ from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
 from odoo.modules.module import get_manifest
 
+from ..mcp.json_body import JsonBodyError, parse_json
+from ..models.quotation_task import MANAGER_GROUP
 from ..services import agent_messages as messages
 from ..services import scopes
 from ..services.elevenlabs_tools import elevenlabs_tools
@@ -19,7 +20,13 @@ from ..services.health import database_health
 from ..services.openapi import openapi_document
 from ..services.quotation_service import QuotationService
 from ..services.request_schema import RequestInvalid
-from .auth import WWW_AUTHENTICATE, RateLimited, Unauthenticated, authenticate
+from .auth import (
+    WWW_AUTHENTICATE,
+    RateLimited,
+    Unauthenticated,
+    authenticate,
+    bearer_token,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -84,8 +91,12 @@ class QuotationRestController(http.Controller):
 
     @http.route("/health", type="http", auth="none", csrf=False, save_session=False)
     def health(self):
+        """Up (200) or down (503) for anyone; the figures for an administrator's key."""
         health = database_health(addon_version())
-        return json_response(health, status=200 if health["ok"] else 503)
+        status = 200 if health["ok"] else 503
+        if not self._is_operator():
+            health = {"ok": health["ok"]}
+        return json_response(health, status=status)
 
     @http.route(
         "/api/quotation/openapi.json",
@@ -125,6 +136,16 @@ class QuotationRestController(http.Controller):
         )
 
     # ------------------------------------------------------------------ plumbing
+    def _is_operator(self):
+        """The request carries the API key of an AI Quotations administrator."""
+        if not (request.db and bearer_token()):
+            return False
+        try:
+            authenticate()
+        except (Unauthenticated, RateLimited):
+            return False
+        return request.env.user.has_group(MANAGER_GROUP)
+
     def _service(self):
         return QuotationService(request.env)
 
@@ -228,16 +249,15 @@ class QuotationRestController(http.Controller):
         )
         if (httprequest.content_length or 0) > MAX_BODY:
             raise too_large
-        data = httprequest.get_data(cache=False)
-        if len(data) > MAX_BODY:  # chunked bodies announce no length
-            raise too_large
-        try:
-            return json.loads(data)
-        except ValueError as error:
+        try:  # chunked bodies announce no length: the parser measures them
+            return parse_json(httprequest.get_data(cache=False), MAX_BODY)
+        except JsonBodyError as error:
+            if error.too_large:
+                raise too_large from None
             raise ApiError(
                 400,
                 "malformed_json",
-                messages.say(messages.BAD_JSON, lang, reason=error),
+                messages.say(messages.BAD_JSON, lang, reason=error.reason),
             ) from None
 
     def _invalid(self, error, lang):

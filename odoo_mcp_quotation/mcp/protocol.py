@@ -58,6 +58,9 @@ TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 # offered may depend on who calls.
 LIST_TTL_MS = 3_600_000
 LIST_CACHE_SCOPE = "private"
+# tool annotations have no hint for it: a tool that returns people's personal
+# data says so in its description and under this ``_meta`` key
+PERSONAL_DATA_META_KEY = "odoo-mcp-quotation/personal-data"
 CLIENT_INFO_MAX_CHARS = 128
 # the params that 2026-07-28 clients mirror in the Mcp-Name header
 NAME_PARAMS = {
@@ -179,6 +182,7 @@ class Tool:
     # client's answers so far ({} at first), or None for a client that cannot
     # answer: the handler then goes on without asking
     asks: bool = False
+    personal_data: bool = False
 
     def definition(self, version):
         tool = types.Tool(
@@ -193,6 +197,7 @@ class Tool:
                 idempotent_hint=self.idempotent,
                 open_world_hint=False,
             ),
+            meta={PERSONAL_DATA_META_KEY: True} if self.personal_data else None,
         )
         if is_version_at_least(version, STRUCTURED_OUTPUT_SINCE):
             tool.output_schema = self.output_schema

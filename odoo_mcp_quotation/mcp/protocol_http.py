@@ -7,7 +7,6 @@ session's, or ``initialize``'s), serves handshake-era requests, batches
 :class:`HttpReply`.
 """
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from .framing import dumps
+from .json_body import JsonBodyError, parse_json
 from .protocol import (
     BATCH_VERSIONS,
     DEFAULT_VERSION,
@@ -72,14 +72,27 @@ def header(headers, name):
     return headers.get(name)
 
 
+MAX_MESSAGE_BYTES = 1024 * 1024
+
+
 def decode(body):
-    """The JSON payload of a POST, or the 400 parse-error reply."""
+    """The JSON payload of a POST, or the 400 (413) parse-error reply."""
     try:
-        return json.loads(body or b""), None
-    except (ValueError, UnicodeDecodeError) as error:
-        return None, HttpReply(
-            400, error_response(None, PARSE_ERROR, f"Parse error: {error}.")
-        )
+        return parse_json(body or b"", MAX_MESSAGE_BYTES), None
+    except JsonBodyError as error:
+        return None, _parse_error_reply(error)
+
+
+def _parse_error_reply(error):
+    return HttpReply(
+        413 if error.too_large else 400,
+        error_response(None, PARSE_ERROR, f"Parse error: {error.reason}"),
+    )
+
+
+def too_large_reply():
+    """For a transport that sees the announced length before reading the body."""
+    return _parse_error_reply(JsonBodyError.too_large_for(MAX_MESSAGE_BYTES))
 
 
 def message_count(payload):

@@ -41,6 +41,11 @@ from .protocol import (
     ToolError,
 )
 
+PERSONAL_DATA = (
+    " Returns personal data (customers' names, e-mails, phones): use it for "
+    "the customer in the conversation only, and never repeat it to anyone else."
+)
+
 INSTRUCTIONS = """\
 Create and follow sales quotations in this company's Odoo.
 1. Find what the customer wants with search_products and use the product's
@@ -228,8 +233,9 @@ def build_tools():
             title="Find a customer",
             description=(
                 "Existing customers whose name or e-mail contains the query, or "
-                "whose phone matches it."
+                "whose phone matches it." + PERSONAL_DATA
             ),
+            personal_data=True,
         ),
         _query_tool(
             QuotationQuery,
@@ -240,7 +246,9 @@ def build_tools():
             description=(
                 "A quotation by its reference (e.g. S00042): state, customer, "
                 "lines, taxes, totals and the link the customer can open."
+                + PERSONAL_DATA
             ),
+            personal_data=True,
         ),
         _query_tool(
             RecentQuotationsQuery,
@@ -250,8 +258,9 @@ def build_tools():
             title="Recent quotations",
             description=(
                 "The newest quotations and sales orders you can see, optionally "
-                "for one customer."
+                "for one customer." + PERSONAL_DATA
             ),
+            personal_data=True,
         ),
     ]
 

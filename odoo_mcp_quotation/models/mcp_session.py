@@ -1,4 +1,5 @@
 import logging
+import re
 import secrets
 import select
 import time
@@ -10,10 +11,13 @@ from odoo.sql_db import db_connect
 from odoo.tools import SQL, config
 
 from ..mcp.framing import SSE_KEEPALIVE, dumps, sse_event
+from ..services.request_schema import FORBIDDEN_IN_LINE
 
 _logger = logging.getLogger(__name__)
 
 SSE_CHANNEL = "odoo_mcp_quotation_sse"
+CLIENT_LABEL_MAX = 128
+SESSION_KEY = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 TOUCH_EVERY = timedelta(minutes=10)
 IDLE_SESSION_DAYS = 7
 SSE_KEEPALIVE_SECONDS = 15
@@ -31,6 +35,28 @@ STREAMS_PER_USER_PARAM = "odoo_mcp_quotation.mcp_streams_per_user"
 STREAMS_PARAM = "odoo_mcp_quotation.mcp_streams"
 DEFAULT_STREAMS_PER_USER = 5
 DEFAULT_STREAMS = 50
+
+
+def _storable(value):
+    """The message as jsonb can hold it: an echoed NUL becomes U+FFFD."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
+def _client_labels(client_info):
+    """What the client says it is, as shown to admins: one bounded line each."""
+    labels = {}
+    for name in ("name", "version"):
+        value = client_info.get(name)
+        if isinstance(value, str):
+            value = FORBIDDEN_IN_LINE.sub("\ufffd", value)[:CLIENT_LABEL_MAX]
+        labels[f"client_{name}"] = value or False
+    return labels
 
 
 class McpSession(models.Model):
@@ -80,8 +106,7 @@ class McpSession(models.Model):
                 "user_id": self.env.uid,
                 "transport": transport,
                 "protocol_version": protocol_version,
-                "client_name": client_info.get("name"),
-                "client_version": client_info.get("version"),
+                **_client_labels(client_info),
             }
         )
 
@@ -89,9 +114,11 @@ class McpSession(models.Model):
     def _find(self, session_key, transport):
         """The caller's own live session on ``transport``: another user's key,
         or a session of the other transport, finds nothing."""
+        if not SESSION_KEY.fullmatch(session_key or ""):
+            return self.browse()
         session = self.sudo().search(
             [
-                ("session_key", "=", session_key or ""),
+                ("session_key", "=", session_key),
                 ("user_id", "=", self.env.uid),
                 ("transport", "=", transport),
             ],
@@ -103,11 +130,7 @@ class McpSession(models.Model):
 
     def _record_initialize(self, protocol_version, client_info):
         self.write(
-            {
-                "protocol_version": protocol_version,
-                "client_name": client_info.get("name"),
-                "client_version": client_info.get("version"),
-            }
+            {"protocol_version": protocol_version, **_client_labels(client_info)}
         )
 
     @api.autovacuum
@@ -175,7 +198,7 @@ class McpSession(models.Model):
         """
         self.ensure_one()
         self.env["mcp.session.message"].sudo().create(
-            {"session_id": self.id, "payload": message}
+            {"session_id": self.id, "payload": _storable(message)}
         )
         self.env.cr.execute("SELECT pg_notify(%s, %s)", [SSE_CHANNEL, str(self.id)])
 

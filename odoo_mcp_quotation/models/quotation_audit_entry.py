@@ -6,7 +6,14 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.sql import create_index
 
-from ..services.audit_store import AuditStoreError, build_destinations, put_many
+from ..services.audit_store import (
+    AuditStoreError,
+    build_destinations,
+    key_prefix,
+    object_key,
+    put_many,
+)
+from ..services.request_schema import TRACKING_ID
 
 _logger = logging.getLogger(__name__)
 
@@ -153,9 +160,11 @@ class QuotationAuditEntry(models.Model):
         # to the millisecond: fields.Datetime.now() drops the fraction
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         actor = self.env.user
-        prefix = "/".join(
-            part for part in self._audit_setting("prefix").split("/") if part
-        )
+        try:
+            prefix = key_prefix(self._audit_setting("prefix"))
+        except ValueError:
+            _logger.warning("Audit log: unsafe key prefix ignored; fix it in Settings")
+            prefix = DEFAULTS["prefix"]
         vals_list = []
         for task in tasks.sudo():
             key = self._object_key(task, event, prefix)
@@ -183,6 +192,8 @@ class QuotationAuditEntry(models.Model):
 
         All documents of one task share its creation day's folder; an event
         that happens again (a second failure after a retry) gets ``-2``, ``-3``.
+        Only checked parts make a key: a task whose tracking id is not Odoo's
+        own format (one forged before it was checked) files under its row id.
         """
         name = event
         if event not in ONCE_PER_TASK:
@@ -191,8 +202,12 @@ class QuotationAuditEntry(models.Model):
             )
             if count:
                 name = f"{event}-{count + 1}"
-        path = f"{task.create_date:%Y/%m/%d}/{task.tracking_id}/{name}.json"
-        return f"{prefix}/{path}" if prefix else path
+        folder = task.tracking_id
+        if not TRACKING_ID.fullmatch(folder or ""):
+            folder = f"task-{task.id}"
+        return object_key(
+            prefix, *f"{task.create_date:%Y/%m/%d}".split("/"), folder, f"{name}.json"
+        )
 
     @api.model
     def _prepare_document(self, task, event, occurred_at, actor):

@@ -8,7 +8,7 @@ from functools import partial
 from psycopg2 import IntegrityError
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
@@ -18,6 +18,7 @@ from ..services.quotation_builder import (
     QuotationBuildError,
     QuotationRetryLater,
 )
+from ..services.request_schema import TRACKING_ID
 
 _logger = logging.getLogger(__name__)
 
@@ -43,7 +44,10 @@ DEFAULTS = {
     "lease_seconds": 300,  # a task still processing after this was orphaned
     "batch_size": 5,
 }
+MANAGER_GROUP = "odoo_mcp_quotation.group_quotation_task_manager"
 STALLED_AFTER = 5  # seconds a due task may wait before status requests wake the crons
+# {database: time.monotonic() of this process's last wake-up of stalled work}
+_last_wake_up = {}
 CRON_LANES = (
     "odoo_mcp_quotation.ir_cron_process_quotation_tasks",
     "odoo_mcp_quotation.ir_cron_process_quotation_tasks_lane2",
@@ -60,7 +64,11 @@ class QuotationTask(models.Model):
 
     _name = "quotation.task"
     _description = "Quotation Task"
-    _inherit = ["mail.thread", "quotation.queue.mixin"]
+    _inherit = [
+        "mail.thread",
+        "quotation.queue.mixin",
+        "quotation.engine.fields.mixin",
+    ]
     _order = "id desc"
     _rec_name = "tracking_id"
     _mail_post_access = "read"  # sales staff discuss a task they may not change
@@ -169,6 +177,15 @@ class QuotationTask(models.Model):
         ),
     ]
 
+    @api.constrains("tracking_id")
+    def _check_tracking_id(self):
+        """One format, so that a tracking id is safe in URLs, file names and keys."""
+        for task in self:
+            if not TRACKING_ID.fullmatch(task.tracking_id):
+                raise ValidationError(
+                    _("A tracking ID is 32 lower-case hexadecimal characters.")
+                )
+
     @api.depends("duration")
     def _compute_duration_p90(self):
         """One task's p90 is its own time; groups get theirs from SQL."""
@@ -226,12 +243,17 @@ class QuotationTask(models.Model):
             if existing:
                 return existing
         vals = self._prepare_from_request(request, channel, idempotency_key)
+        # the request's fields are engine fields: the service sets them as
+        # superuser, once the caller's own right to create tasks is checked
+        self.browse().check_access("create")
         # no "created" log nor follower for the API user: both cost a request
         # more than the task itself, and the chatter starts with the outcome
-        quiet = self.with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
+        quiet = self.sudo().with_context(
+            mail_create_nolog=True, mail_create_nosubscribe=True
+        )
         try:
             with self.env.cr.savepoint():
-                return quiet.create(vals)
+                return quiet.create(vals).with_env(self.env)
         except IntegrityError:
             existing = self._find_by_idempotency_key(idempotency_key)
             if not existing:
@@ -272,6 +294,7 @@ class QuotationTask(models.Model):
     # ------------------------------------------------------------------ actions
     def action_retry(self):
         """Put failed or cancelled tasks back in the queue with fresh attempts."""
+        self.check_access("write")
         if self.filtered(lambda task: task.state not in (FAILED, CANCELLED)):
             raise UserError(_("Only failed or cancelled tasks can be retried."))
         self._set_pending(reset_attempts=True)
@@ -281,6 +304,7 @@ class QuotationTask(models.Model):
         return True
 
     def action_cancel(self):
+        self.check_access("write")
         if self.filtered(lambda task: task.state != PENDING):
             raise UserError(_("Only pending tasks can be cancelled."))
         self._set_cancelled()
@@ -307,7 +331,21 @@ class QuotationTask(models.Model):
             action.update(res_id=self.id, views=[(False, "form")])
         return action
 
+    def _check_lines_addable(self):
+        """Lines go to one's own pending requests; managers correct any request."""
+        if self.env.user.has_group(MANAGER_GROUP):
+            return
+        for task in self.sudo():
+            if task.requested_by_id != self.env.user or task.state != PENDING:
+                raise AccessError(
+                    _("Lines can only be added to your own pending requests.")
+                )
+
     # ------------------------------------------------------------------ state machine
+    def _write_engine_fields(self, vals):
+        """The one door to the engine fields: the state machine's writes."""
+        return self.sudo().write(vals)
+
     def _set_pending(self, reset_attempts=False, delay=None):
         vals = {
             "state": PENDING,
@@ -320,13 +358,13 @@ class QuotationTask(models.Model):
                 error=False,
                 max_attempts=self._queue_setting("max_attempts"),
             )
-        self.write(vals)
+        self._write_engine_fields(vals)
 
     def _set_processing(self):
         now = fields.Datetime.now()
         lease = timedelta(seconds=self._queue_setting("lease_seconds"))
         for task in self:
-            task.write(
+            task._write_engine_fields(
                 {
                     "state": PROCESSING,
                     "attempts": task.attempts + 1,
@@ -338,7 +376,7 @@ class QuotationTask(models.Model):
 
     def _set_done(self, results, duration=None):
         now = fields.Datetime.now()
-        self.write(
+        self._write_engine_fields(
             dict(
                 results,
                 state=DONE,
@@ -352,7 +390,7 @@ class QuotationTask(models.Model):
 
     def _set_failed(self, error, duration=None):
         now = fields.Datetime.now()
-        self.write(
+        self._write_engine_fields(
             {
                 "state": FAILED,
                 "error": error,
@@ -373,7 +411,9 @@ class QuotationTask(models.Model):
         return (now - self.started_at).total_seconds() if self.started_at else 0.0
 
     def _set_cancelled(self):
-        self.write({"state": CANCELLED, "lease_until": False, "next_attempt_at": False})
+        self._write_engine_fields(
+            {"state": CANCELLED, "lease_until": False, "next_attempt_at": False}
+        )
         self._audit("cancelled")
 
     def _record_failed_attempt(self, error, retryable, duration=None):
@@ -381,7 +421,7 @@ class QuotationTask(models.Model):
         self.ensure_one()
         if retryable and self.attempts < self.max_attempts:
             delay = self._backoff(self.attempts)
-            self.error = error
+            self._write_engine_fields({"error": error})
             self._set_pending(delay=delay)
             self._trigger_processing(at=self.next_attempt_at)
             self.message_post(
@@ -442,12 +482,19 @@ class QuotationTask(models.Model):
 
         After a restart, Odoo's cron workers sleep until their first poll
         (about a minute) before they look at work queued while they were down;
-        a status request or a load balancer's health check wakes them instead.
+        a status request or a load balancer's health check wakes them instead,
+        at most once per ``STALLED_AFTER`` seconds and process: polling callers
+        do not each write a cron trigger.
         """
-        if due_since and due_since < fields.Datetime.now() - timedelta(
+        if not due_since or due_since >= fields.Datetime.now() - timedelta(
             seconds=STALLED_AFTER
         ):
-            self._trigger_processing()
+            return
+        last = _last_wake_up.get(self.env.cr.dbname)
+        if last is not None and time.monotonic() - last < STALLED_AFTER:
+            return
+        _last_wake_up[self.env.cr.dbname] = time.monotonic()
+        self._trigger_processing()
 
     @api.model
     def _claim_due_tasks(self, limit):

@@ -1,10 +1,12 @@
-from odoo import fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
 
 class QuotationTaskLine(models.Model):
     """A product the agent asked for, as said, and what it resolved to."""
 
     _name = "quotation.task.line"
+    _inherit = ["quotation.engine.fields.mixin"]
     _description = "Quotation Task Line"
     _order = "task_id, sequence, id"
 
@@ -18,4 +20,18 @@ class QuotationTaskLine(models.Model):
         help="Internal reference, barcode or name, as the agent sent it.",
     )
     quantity = fields.Float(default=1.0, digits="Product Unit of Measure")
-    product_id = fields.Many2one("product.product", string="Resolved Product")
+    product_id = fields.Many2one(
+        "product.product", string="Resolved Product", readonly=True
+    )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.su:
+            task_ids = {vals["task_id"] for vals in vals_list if vals.get("task_id")}
+            self.env["quotation.task"].browse(task_ids)._check_lines_addable()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "task_id" in vals and not self.env.su:
+            raise AccessError(_("A requested line cannot move to another request."))
+        return super().write(vals)

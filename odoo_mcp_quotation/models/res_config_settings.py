@@ -5,11 +5,16 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..services import oauth_server
-from ..services.audit_store import AuditStoreError, build_destinations, put_everywhere
+from ..services.audit_store import (
+    AuditStoreError,
+    build_destinations,
+    key_prefix,
+    object_key,
+    put_everywhere,
+)
 from ..services.client_registration import DEFAULT_ALLOWED_REDIRECTS, parse_allow_list
 from .quotation_audit_entry import PARAM_PREFIX, SCHEMA_VERSION
 
-AUDIT_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9._\-/]*$")
 ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
 
 
@@ -228,14 +233,16 @@ class ResConfigSettings(models.TransientModel):
     @api.constrains("quotation_audit_prefix", "quotation_audit_s3_endpoint_url")
     def _check_quotation_audit_settings(self):
         for settings in self:
-            prefix = settings.quotation_audit_prefix or ""
-            if not AUDIT_PREFIX_PATTERN.match(prefix) or ".." in prefix.split("/"):
+            try:
+                key_prefix(settings.quotation_audit_prefix)
+            except ValueError:
                 raise ValidationError(
                     _(
-                        "The audit key prefix may only hold letters, digits and "
-                        "- _ . / (no '..'): for example quotation-audit/production."
+                        "The audit key prefix may hold at most 256 letters, digits "
+                        "and - _ . / with no segment starting with a dot: for "
+                        "example quotation-audit/production."
                     )
-                )
+                ) from None
             endpoint = settings.quotation_audit_s3_endpoint_url
             if endpoint and not endpoint.strip().startswith(("http://", "https://")):
                 raise ValidationError(
@@ -264,10 +271,7 @@ class ResConfigSettings(models.TransientModel):
     def action_quotation_audit_test_connection(self):
         """Write a small probe document where the audit log would go."""
         self.ensure_one()
-        prefix = "/".join(
-            p for p in (self.quotation_audit_prefix or "").split("/") if p
-        )
-        key = f"{prefix}/_connection_test.json" if prefix else "_connection_test.json"
+        key = object_key(self.quotation_audit_prefix, "_connection_test.json")
         probe = {
             "schema_version": SCHEMA_VERSION,
             "event": "connection_test",

@@ -7,9 +7,11 @@ from whatever a library put in its message.
 """
 
 import base64
+import errno
 import functools
 import hashlib
 import os
+import re
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +41,43 @@ CREDENTIAL_CODES = {
 }
 
 
+# S3 refuses keys over 1,024 bytes; a prefix of at most 256 leaves room for
+# "/YYYY/MM/DD/<32 hex>/<event>-<n>.json"
+MAX_KEY_BYTES = 1024
+MAX_PREFIX = 256
+KEY_SEGMENT = re.compile(r"[A-Za-z0-9_\-][A-Za-z0-9._\-]*")
+# the store rejected this document, not the store being down: others still go
+DOCUMENT_CODES = {"KeyTooLongError", "InvalidArgument", "InvalidObjectName"}
+
 _CLIENT_LOCK = threading.Lock()
+
+
+def key_prefix(value):
+    """The audit key prefix as a clean ``a/b`` path; ValueError if it is unsafe.
+
+    Segments hold letters, digits, ``-``, ``_`` and ``.`` and never start
+    with a dot, so no prefix climbs out of a directory or hides a file.
+    """
+    segments = [segment for segment in (value or "").split("/") if segment]
+    prefix = "/".join(segments)
+    if len(prefix) > MAX_PREFIX or not all(map(KEY_SEGMENT.fullmatch, segments)):
+        raise ValueError(
+            f"The audit key prefix may hold at most {MAX_PREFIX} letters, digits "
+            "and - _ . / with no segment starting with a dot: for example "
+            "quotation-audit/production."
+        )
+    return prefix
+
+
+def object_key(prefix, *segments):
+    """``<prefix>/<segment>/...``: every segment is checked, never trusted."""
+    for segment in segments:
+        if not KEY_SEGMENT.fullmatch(segment):
+            raise ValueError(f"Unsafe audit key segment {segment[:64]!r}.")
+    key = "/".join([key_prefix(prefix), *segments]).lstrip("/")
+    if len(key.encode()) > MAX_KEY_BYTES:
+        raise ValueError(f"The audit key is longer than {MAX_KEY_BYTES} bytes.")
+    return key
 
 
 @functools.cache
@@ -55,7 +93,15 @@ def _s3_client(**options):
 
 
 class AuditStoreError(Exception):
-    """A destination refused or could not be reached; the message says what to do."""
+    """A destination refused or could not be reached; the message says what to do.
+
+    ``document_only``: the store refused this document (its key), not every
+    document: the others of its batch are still sent.
+    """
+
+    def __init__(self, message, document_only=False):
+        super().__init__(message)
+        self.document_only = document_only
 
 
 class S3Destination:
@@ -120,7 +166,12 @@ class S3Destination:
                 ).decode(),
             )
         except (BotoCoreError, ClientError) as error:
-            raise AuditStoreError(self.explain(error)) from None
+            code = isinstance(error, ClientError) and error.response.get(
+                "Error", {}
+            ).get("Code")
+            raise AuditStoreError(
+                self.explain(error), document_only=code in DOCUMENT_CODES
+            ) from None
 
     def explain(self, error):
         """Say what went wrong and what to do, from the error's class or code alone."""
@@ -176,7 +227,9 @@ class LocalDirectory:
     def put(self, key, body):
         target = (self.root / key).resolve()
         if not target.is_relative_to(self.root.resolve()):
-            raise AuditStoreError(f"{self}: the key {key} leaves the directory.")
+            raise AuditStoreError(
+                f"{self}: the key {key} leaves the directory.", document_only=True
+            )
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(
@@ -187,7 +240,8 @@ class LocalDirectory:
         except OSError as error:
             raise AuditStoreError(
                 f"{self}: cannot write {key} ({error.strerror or error}). Check "
-                "that the directory exists and the Odoo user may write in it."
+                "that the directory exists and the Odoo user may write in it.",
+                document_only=error.errno == errno.ENAMETOOLONG,
             ) from None
 
 
@@ -236,16 +290,19 @@ def put_everywhere(destinations, key, body):
 def put_many(destinations, documents, concurrency=1):
     """Write ``[(key, body)]`` to every destination; return one error or None each.
 
-    The first document goes alone: if it fails, the destination is taken to be
+    The first document goes alone: if the destination fails, it is taken to be
     down and the others are not tried (their error is the same), so an outage
-    costs one failed request per batch, not one per document.
+    costs one failed request per batch, not one per document. A refusal of that
+    one document (its key) holds back no other.
     """
     if not documents:
         return []
     try:
         put_everywhere(destinations, *documents[0])
     except AuditStoreError as error:
-        return [str(error)] * len(documents)
+        if not error.document_only:
+            return [str(error)] * len(documents)
+        return [str(error), *put_many(destinations, documents[1:], concurrency)]
     rest = documents[1:]
     with ThreadPoolExecutor(max_workers=max(concurrency, 1)) as pool:
         outcomes = list(pool.map(lambda doc: _try_put(destinations, doc), rest))

@@ -13,12 +13,13 @@ https with its own certificate authority (``SSL_CERT_FILE``).
 """
 
 import ipaddress
-import json
 import os
 import socket
 from urllib.parse import urlsplit
 
 import urllib3
+
+from ..mcp.json_body import JsonBodyError, parse_json
 
 TEST_MODE_ENV = "ODOO_MCP_OAUTH_TEST_MODE"
 TIMEOUT_SECONDS = 5
@@ -101,9 +102,11 @@ def fetch(url):
 
 def validate(url, body):
     try:
-        document = json.loads(body)
-    except ValueError:
-        raise ClientMetadataError(f"{url} is not a JSON document.") from None
+        document = parse_json(body, MAX_BYTES)
+    except JsonBodyError as error:
+        raise ClientMetadataError(
+            f"{url} is not an acceptable JSON document: {error.reason}"
+        ) from None
     if not isinstance(document, dict) or document.get("client_id") != url:
         raise ClientMetadataError(
             "The document's client_id must be the URL it is served from."

@@ -6,7 +6,7 @@ from .query_schema import (
     QuotationQueued,
     QuotationStatus,
 )
-from .request_schema import request_json_schema
+from .request_schema import MAX_IDEMPOTENCY_KEY, TRACKING_ID, request_json_schema
 
 ERRORS = {
     "400": "Malformed JSON.",
@@ -78,7 +78,11 @@ def openapi_document(server_url, version):
                             "name": "Idempotency-Key",
                             "in": "header",
                             "required": False,
-                            "schema": {"type": "string", "maxLength": 128},
+                            "schema": {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": MAX_IDEMPOTENCY_KEY,
+                            },
                             "description": "A retried call with the same key returns "
                             "the same tracking id and creates nothing new.",
                         }
@@ -108,7 +112,10 @@ def openapi_document(server_url, version):
                             "name": "tracking_id",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string"},
+                            "schema": {
+                                "type": "string",
+                                "pattern": f"^{TRACKING_ID.pattern}$",
+                            },
                         }
                     ],
                     "responses": {
@@ -120,8 +127,11 @@ def openapi_document(server_url, version):
             "/health": {
                 "get": {
                     "operationId": "health",
-                    "summary": "Liveness and queue figures, for load balancers",
-                    "security": [],
+                    "summary": "Up or down, for load balancers",
+                    "description": "Without a key: only `ok`. With the API key "
+                    "of an AI Quotations administrator: the database, the "
+                    "version and the queue figures too.",
+                    "security": [{}, {"odooApiKey": []}],
                     "responses": {
                         "200": _json("#/components/schemas/Health", "Healthy."),
                         "503": _json(

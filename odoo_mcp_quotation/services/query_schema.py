@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .request_schema import RequestInvalid, inline_json_schema, problems_of
+from .request_schema import Line, RequestInvalid, inline_json_schema, problems_of
 
 
 class _Query(BaseModel):
@@ -22,7 +22,7 @@ class _Answer(BaseModel):
 
 # ---------------------------------------------------------------- arguments
 class StatusQuery(_Query):
-    tracking_id: str = Field(
+    tracking_id: Line = Field(
         min_length=1,
         max_length=64,
         description="The tracking id that create_quotation returned.",
@@ -30,7 +30,7 @@ class StatusQuery(_Query):
 
 
 class ProductQuery(_Query):
-    query: str = Field(
+    query: Line = Field(
         min_length=1,
         max_length=128,
         description="Part of the product's name, its internal reference or barcode.",
@@ -40,7 +40,7 @@ class ProductQuery(_Query):
 
 
 class CustomerQuery(_Query):
-    query: str = Field(
+    query: Line = Field(
         min_length=2,
         max_length=128,
         description="Part of the customer's name or e-mail, or a phone number.",
@@ -50,7 +50,7 @@ class CustomerQuery(_Query):
 
 
 class QuotationQuery(_Query):
-    reference: str = Field(
+    reference: Line = Field(
         min_length=1,
         max_length=64,
         description="The quotation's reference, as in get_quotation_status's "
@@ -61,7 +61,7 @@ class QuotationQuery(_Query):
 
 class RecentQuotationsQuery(_Query):
     limit: int = Field(default=10, ge=1, le=50, description="At most this many.")
-    customer: str | None = Field(
+    customer: Line | None = Field(
         default=None,
         max_length=128,
         description="Only quotations of customers whose name contains this.",
@@ -75,7 +75,7 @@ TaskState = Literal["pending", "processing", "done", "failed", "cancelled"]
 class QuotationQueued(_Answer):
     """The answer to a new request: the task exists and will be processed."""
 
-    tracking_id: str = Field(description="Keep it to ask for the status.")
+    tracking_id: Line = Field(description="Keep it to ask for the status.")
     status: TaskState
     status_url: str = Field(description="GET it with the same API key.")
     message: str = Field(description="A sentence the agent can read aloud.")
@@ -198,9 +198,11 @@ class QueueHealth(_Answer):
 
 
 class Health(_Answer):
+    """Only ``ok`` without an administrator's key."""
+
     ok: bool
-    database: str | None
-    version: str
+    database: str | None = None
+    version: str | None = None
     queue: QueueHealth | None = None
 
 

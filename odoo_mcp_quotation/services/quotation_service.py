@@ -8,7 +8,7 @@ from odoo.exceptions import MissingError
 
 from . import agent_messages as messages
 from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
-from .request_schema import parse_request
+from .request_schema import TRACKING_ID, parse_idempotency_key, parse_request
 
 STATE_MESSAGES = {
     "pending": messages.PENDING,
@@ -43,6 +43,7 @@ class QuotationService:
         ``products`` ({line number: reference}) replaces what some lines asked
         for with the product the requester chose (see product_questions).
         """
+        idempotency_key = parse_idempotency_key(idempotency_key)
         request = parse_request(payload)
         for number, reference in (products or {}).items():
             request.lines[number - 1].product = reference
@@ -70,9 +71,11 @@ class QuotationService:
 
     def find_task(self, tracking_id):
         """The caller's own task, or MissingError: others' tasks do not exist."""
+        if not TRACKING_ID.fullmatch(tracking_id or ""):
+            raise MissingError(messages.say(messages.NOT_FOUND, self.env.lang))
         task = self.tasks.search_fetch(
             [
-                ("tracking_id", "=", tracking_id or ""),
+                ("tracking_id", "=", tracking_id),
                 ("requested_by_id", "=", self.env.uid),
             ],
             SUMMARY_FIELDS,  # read in the same query
@@ -112,11 +115,21 @@ class QuotationService:
                 order_reference=order.name,
                 total=order.amount_total,
                 currency=order.currency_id.name,
-                portal_url=order.get_base_url() + order.get_portal_url(),
+                portal_url=self._portal_url(order),
             )
         if task.error:
             summary["error"] = task.error
         return summary
+
+    def _portal_url(self, order):
+        """The customer's link, with the order's access token if it has one.
+
+        Odoo's ``get_portal_url`` creates a missing token, a write; a read never
+        writes. Orders built here got theirs at build time; others link to the
+        portal page, where the customer signs in.
+        """
+        url = order.get_base_url() + order.access_url
+        return f"{url}?access_token={order.access_token}" if order.access_token else url
 
     def _lang(self, task):
         """The request's language, else its requester's: from the per-process
@@ -240,7 +253,7 @@ class QuotationService:
             "amount_tax": order.amount_tax,
             "amount_total": order.amount_total,
             "currency": order.currency_id.name,
-            "portal_url": order.get_base_url() + order.get_portal_url(),
+            "portal_url": self._portal_url(order),
         }
 
     def list_recent_quotations(self, limit=10, customer=None):

@@ -6,13 +6,16 @@ imports no Odoo so that every layer, the MCP protocol code included, can use it.
 """
 
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -22,6 +25,15 @@ MAX_LINES = 100
 MAX_QUANTITY = 1_000_000
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 PHONE_PATTERN = re.compile(r"^\+?[0-9 ().\-/]{5,32}$")
+# what Odoo generates (secrets.token_hex(16)) and the only form it accepts back
+TRACKING_ID = re.compile(r"[0-9a-f]{32}")  # use fullmatch
+MAX_IDEMPOTENCY_KEY = 128
+# C0 and C1 controls (NUL included: PostgreSQL cannot store it) and the bidi
+# embeddings, overrides and isolates that make text display as something else;
+# the plain right-to-left and left-to-right marks stay allowed
+_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+FORBIDDEN_IN_TEXT = re.compile(f"[{_CONTROLS}]")
+FORBIDDEN_IN_LINE = re.compile(f"[{_CONTROLS}\t\n\r]")
 
 # pydantic's own wording, rephrased for people and for models that read it aloud
 _MESSAGES = {
@@ -38,7 +50,37 @@ def _field(description, *aliases, **kwargs):
     return Field(description=description, **kwargs)
 
 
-Text = Annotated[str, Field(min_length=1)]
+def _refuse(pattern, value):
+    """Normalise to NFC (composed accents); refuse what ``pattern`` matches."""
+    value = unicodedata.normalize("NFC", value)
+    found = pattern.search(value)
+    if found:
+        raise ValueError(
+            f"Contains the control character U+{ord(found.group()):04X}: remove it."
+        )
+    return value
+
+
+def clean_line(value):
+    """A one-line string (a name, a code) in NFC; ValueError on a control character."""
+    return _refuse(FORBIDDEN_IN_LINE, value)
+
+
+def clean_text(value):
+    """Free text (notes): new lines and tabs allowed, other controls refused."""
+    return _refuse(FORBIDDEN_IN_TEXT, value)
+
+
+# Every string from outside is one of these two: no control characters, NFC.
+Line = Annotated[str, AfterValidator(clean_line)]
+MultiLine = Annotated[str, AfterValidator(clean_text)]
+Text = Annotated[str, Field(min_length=1), AfterValidator(clean_line)]
+IdempotencyKey = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY),
+    AfterValidator(clean_line),
+]
+_IDEMPOTENCY_KEY = TypeAdapter(IdempotencyKey)
 
 
 class QuotationLine(BaseModel):
@@ -84,13 +126,13 @@ class QuotationRequest(BaseModel):
         max_length=128,
         examples=["Ana García"],
     )
-    email: str | None = _field(
+    email: Line | None = _field(
         "Customer's e-mail; used first to find an existing customer.",
         max_length=254,
         default=None,
         examples=["ana@example.com"],
     )
-    phone: str | None = _field(
+    phone: Line | None = _field(
         "Customer's phone number; used to find the customer when no e-mail matches.",
         "phone",
         "mobile",
@@ -98,14 +140,14 @@ class QuotationRequest(BaseModel):
         default=None,
         examples=["+34 600 000 000"],
     )
-    company_name: str | None = _field(
+    company_name: Line | None = _field(
         "Company the customer buys for, if any.",
         "company_name",
         "company",
         max_length=128,
         default=None,
     )
-    lang: str | None = _field(
+    lang: Line | None = _field(
         "Customer's language as an ISO code (en, es, es_ES): replies and the "
         "quotation use it when Odoo has it installed.",
         "lang",
@@ -114,7 +156,7 @@ class QuotationRequest(BaseModel):
         pattern=r"^[a-zA-Z]{2,3}([_-][a-zA-Z0-9]{2,8})?$",
         default=None,
     )
-    notes: str | None = _field(
+    notes: MultiLine | None = _field(
         "What the customer asked for, in their words; kept on the opportunity.",
         "notes",
         "note",
@@ -130,10 +172,9 @@ class QuotationRequest(BaseModel):
         min_length=1,
         max_length=MAX_LINES,
     )
-    conversation_id: str | None = _field(
+    conversation_id: IdempotencyKey | None = _field(
         "Conversation or call id of the agent; a retried call with the same id "
         "returns the same tracking id instead of creating a second quotation.",
-        max_length=128,
         default=None,
     )
 
@@ -199,6 +240,21 @@ def parse_request(payload) -> QuotationRequest:
         return QuotationRequest.model_validate(payload)
     except ValidationError as error:
         raise RequestInvalid(problems_of(error)) from None
+
+
+def parse_idempotency_key(value):
+    """The ``Idempotency-Key`` header checked like ``conversation_id``, or None."""
+    if value is None:
+        return None
+    try:
+        return _IDEMPOTENCY_KEY.validate_python(value.strip())
+    except ValidationError as error:
+        raise RequestInvalid(
+            [
+                {"field": "Idempotency-Key", "message": problem["message"]}
+                for problem in problems_of(error)
+            ]
+        ) from None
 
 
 def _inline_refs(schema, definitions=None):

@@ -433,3 +433,71 @@ class TestAuditLogCredentials(AuditLogCase):
             ]
             sent, failed = self.send()
         self.assertEqual(sent, self.entries(task))
+
+
+@tagged("post_install", "-at_install")
+class TestAuditKeysFromHostileInput(AuditLogCase):
+    """Keys are built from checked parts; one unsendable document blocks no other."""
+
+    def test_a_forged_tracking_id_never_reaches_a_key_or_a_file_name(self):
+        victim = self.submit(email="victim@example.com")
+        forged = self.submit(email="forger@example.com")
+        # a row forged before tracking ids were checked, as the issue reproduced
+        hostile = f"../../../{victim.create_date:%Y/%m/%d}/{victim.tracking_id}"
+        self.env.cr.execute(
+            "UPDATE quotation_task SET tracking_id = %s WHERE id = %s",
+            [hostile, forged.id],
+        )
+        forged.invalidate_recordset(["tracking_id"])
+        with tempfile.TemporaryDirectory() as directory:
+            self.configure(local_directory=directory)
+            forged.with_user(self.api_user).sudo().action_cancel()
+            (cancelled,) = self.Entry.search(
+                [("task_id", "=", forged.id), ("event", "=", "cancelled")]
+            )
+            self.assertEqual(
+                cancelled.key,
+                f"audit-test/{forged.create_date:%Y/%m/%d}/task-{forged.id}/"
+                "cancelled.json",
+            )
+            sent, failed = self.send()
+            self.assertFalse(failed)
+            self.assertIn(cancelled, sent)
+            victim_file = (
+                Path(directory)
+                / f"audit-test/{victim.create_date:%Y/%m/%d}"
+                / f"{victim.tracking_id}/created.json"
+            )
+            self.assertEqual(
+                json.loads(victim_file.read_text())["tracking_id"], victim.tracking_id
+            )
+            written = {
+                p.relative_to(directory).as_posix()
+                for p in Path(directory).rglob("*.json")
+            }
+            self.assertTrue(all(".." not in key for key in written))
+
+    def test_an_unsendable_document_does_not_hold_back_its_batch(self):
+        first = self.submit(email="first@example.com")
+        (stuck,) = self.entries(first)
+        # an old entry whose key no store takes: a 300-byte file name
+        stuck.sudo().write({"key": f"audit-test/{'x' * 300}/created.json"})
+        others = self.submit(email="second@example.com") | self.submit(
+            email="third@example.com"
+        )
+        with tempfile.TemporaryDirectory() as directory:
+            self.configure(local_directory=directory)
+            sent, failed = self.send()
+        self.assertEqual(failed, stuck, "the first of the batch, alone")
+        self.assertIn("cannot write", stuck.error)
+        self.assertEqual(sent, self.entries(others[0]) | self.entries(others[1]))
+
+    def test_the_key_prefix_is_bounded_and_safe(self):
+        for prefix in ("../etc", "a/.hidden", "x" * 257, "a b", "a/$HOME"):
+            with (
+                self.subTest(prefix=prefix),
+                self.assertRaisesRegex(ValidationError, "prefix"),
+            ):
+                self.env["res.config.settings"].create(
+                    {"quotation_audit_prefix": prefix}
+                )

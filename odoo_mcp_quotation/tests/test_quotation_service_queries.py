@@ -1,6 +1,8 @@
 from odoo.exceptions import MissingError
 from odoo.tests import tagged
 
+from ..mcp.protocol import PERSONAL_DATA_META_KEY, Exchange
+from ..mcp.tools import mcp_server
 from ..services.query_schema import (
     CustomerList,
     ProductList,
@@ -87,3 +89,44 @@ class TestQuotationServiceQueries(QuotationTaskCase):
             for q in self.service.list_recent_quotations(limit=50)["quotations"]
         ]
         self.assertNotIn(other.name, references)
+
+    def test_reading_a_quotation_writes_nothing(self):
+        """Odoo's get_portal_url would create the missing access token."""
+        order = self.env["sale.order"].create(
+            {
+                "partner_id": self.env["res.partner"].create({"name": "Y"}).id,
+                "user_id": self.api_user.id,
+            }
+        )
+        order.access_token = False  # as an order never shared, or imported
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT write_date FROM sale_order WHERE id = %s", [order.id]
+        )
+        written = self.env.cr.fetchone()
+        quotation = self.service.get_quotation(order.name)
+        self.assertTrue(quotation["portal_url"].endswith(f"/my/orders/{order.id}"))
+        self.env.flush_all()
+        self.env.cr.execute(
+            "SELECT write_date, access_token FROM sale_order WHERE id = %s", [order.id]
+        )
+        self.assertEqual(self.env.cr.fetchone(), (written[0], None))
+
+    def test_tools_that_return_personal_data_say_so(self):
+        tools = {
+            tool["name"]: tool
+            for tool in mcp_server()._list_tools({}, Exchange("2025-11-25", None))[
+                "tools"
+            ]
+        }
+        personal = {
+            name
+            for name, tool in tools.items()
+            if tool.get("_meta", {}).get(PERSONAL_DATA_META_KEY)
+        }
+        self.assertEqual(
+            personal, {"find_customer", "get_quotation", "list_recent_quotations"}
+        )
+        for name in personal:
+            self.assertIn("personal data", tools[name]["description"])
+            self.assertTrue(tools[name]["annotations"]["readOnlyHint"])

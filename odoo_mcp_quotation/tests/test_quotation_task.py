@@ -4,6 +4,7 @@ from odoo import fields
 from odoo.exceptions import MissingError
 from odoo.tests import tagged
 
+from ..models.quotation_task import _last_wake_up
 from ..services.quotation_service import QuotationService
 from ..services.request_schema import RequestInvalid
 from .common import QuotationTaskCase
@@ -191,25 +192,28 @@ class TestQuotationTask(QuotationTaskCase):
         )
 
     def test_status_of_a_stalled_task_wakes_the_crons(self):
+        _last_wake_up.clear()  # no wake-up from another test in this process
         task = self.submit()
-        # created now, not when this test class's transaction began
-        self.env.cr.execute(
-            "UPDATE quotation_task SET create_date = %s WHERE id = %s",
-            [fields.Datetime.now(), task.id],
-        )
-        task.invalidate_recordset(["create_date"])
         lane = self.env.ref("odoo_mcp_quotation.ir_cron_process_quotation_tasks")
         triggers = self.env["ir.cron.trigger"]
         before = triggers.search_count([("cron_id", "=", lane.id)])
+
+        def received(seconds_ago):
+            # create_date is the test transaction's start, which may be long ago
+            self.env.cr.execute(
+                "UPDATE quotation_task SET create_date = %s WHERE id = %s",
+                [fields.Datetime.now() - timedelta(seconds=seconds_ago), task.id],
+            )
+            task.invalidate_recordset(["create_date"])
+
+        received(0)
         self.service.status(task.tracking_id)  # fresh: the creation trigger is enough
         self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before)
-        self.env.cr.execute(
-            "UPDATE quotation_task SET create_date = create_date - interval '1 minute' "
-            "WHERE id = %s",
-            [task.id],
-        )
-        task.invalidate_recordset(["create_date"])
+        received(60)
         self.service.status(task.tracking_id)
+        self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before + 1)
+        for _poll in range(5):  # an agent or a load balancer polling: rate-limited
+            self.service.status(task.tracking_id)
         self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before + 1)
 
     def test_a_retry_is_scheduled_at_its_backoff(self):

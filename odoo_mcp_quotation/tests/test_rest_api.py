@@ -244,9 +244,23 @@ class TestRestApi(HttpCase):
         self.assertEqual(len(self.tasks()), 1)
 
     # ------------------------------------------------------------------ health and docs
-    def test_health_reports_the_queue_without_authentication(self):
+    def test_health_says_up_to_anyone_and_the_queue_to_an_administrator(self):
         self.call("POST", ASYNC, quotation_payload())
-        response = self.opener.get(self.base_url() + "/health", timeout=20)
+        url = self.base_url() + "/health"
+        anonymous = self.opener.get(url, timeout=20)
+        self.assertEqual((anonymous.status_code, anonymous.json()), (200, {"ok": True}))
+        seller = self.opener.get(
+            url, headers={"Authorization": f"Bearer {self.key}"}, timeout=20
+        )
+        self.assertEqual(seller.json(), {"ok": True}, "a seller's key sees no more")
+        admin = new_test_user(
+            self.env,
+            login="omq_operator",
+            groups="odoo_mcp_quotation.group_quotation_task_manager",
+        )
+        response = self.opener.get(
+            url, headers={"Authorization": f"Bearer {self._api_key(admin)}"}, timeout=20
+        )
         self.assertEqual(response.status_code, 200)
         health = response.json()
         self.assertTrue(health["ok"])

@@ -1,5 +1,5 @@
 from odoo import Command
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
 
 from ..services.quotation_service import QuotationService
@@ -151,3 +151,120 @@ class TestQuotationTaskSecurity(QuotationTaskCase):
             task_b.line_ids.with_user(seller_a).read(["product_ref"])
         lines_seen = self.env["quotation.task.line"].with_user(seller_a).search([])
         self.assertFalse(lines_seen & task_b.line_ids)
+
+
+@tagged("post_install", "-at_install")
+class TestEngineFieldsBackDoor(QuotationTaskCase):
+    """The ORM is a door too: the UI, XML-RPC and JSON-RPC all call create/write."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.bob = new_test_user(
+            cls.env, login="omq_bob2", groups="sales_team.group_sale_salesman"
+        )
+        cls.manager = new_test_user(
+            cls.env,
+            login="omq_manager2",
+            groups="odoo_mcp_quotation.group_quotation_task_manager",
+        )
+        cls.admin = cls.env.ref("base.user_admin")
+
+    def count(self):
+        return (
+            self.env["quotation.task"].search_count([]),
+            self.env["quotation.task.line"].search_count([]),
+        )
+
+    def test_nobody_forges_engine_fields_on_create(self):
+        Tasks = self.env["quotation.task"].with_user(self.api_user)
+        before = self.count()
+        for forged in (
+            {"requested_by_id": self.admin.id},
+            {"state": "done"},
+            {"tracking_id": "../../forged"},
+            {"attempts": 99},
+            {"sale_order_id": 1},
+            {"channel": "rest", "idempotency_key": "call-42"},
+            {"done_at": "2020-01-01 00:00:00"},
+        ):
+            with (
+                self.subTest(forged=forged),
+                self.assertRaisesRegex(AccessError, "Odoo sets these fields"),
+            ):
+                Tasks.create({"customer_name": "Eve", **forged})
+        self.assertEqual(self.count(), before)
+
+    def test_a_plain_task_from_the_ui_gets_the_engine_fields_from_odoo(self):
+        task = (
+            self.env["quotation.task"]
+            .with_user(self.api_user)
+            .create(
+                {
+                    "customer_name": "  Jose\u0301  ",
+                    "line_ids": [Command.create({"product_ref": "OMQ-DESK"})],
+                }
+            )
+        )
+        self.assertEqual(task.requested_by_id, self.api_user)
+        self.assertEqual(
+            (task.state, task.channel, task.attempts), ("pending", "ui", 0)
+        )
+        self.assertRegex(task.tracking_id, r"^[0-9a-f]{32}$")
+        self.assertEqual(task.customer_name, "  José  ", "NFC, as the API stores it")
+
+    def test_control_characters_are_refused_at_the_orm_too(self):
+        Tasks = self.env["quotation.task"].with_user(self.api_user)
+        before = self.count()
+        with self.assertRaisesRegex(ValidationError, "U\\+0000"):
+            Tasks.create({"customer_name": "Eve\x00"})
+        task = self.submit()
+        with self.assertRaisesRegex(ValidationError, "U\\+202E"):
+            task.with_user(self.manager).write({"customer_name": "\u202eEve"})
+        self.assertEqual(self.count()[0], before[0] + 1)
+
+    def test_not_even_a_manager_writes_the_state_or_the_requester(self):
+        task = self.submit()
+        for forged in (
+            {"state": "done"},
+            {"requested_by_id": self.manager.id},
+            {"tracking_id": "0" * 32},
+            {"max_attempts": 1000},
+            {"user_id": self.manager.id},
+        ):
+            with self.subTest(forged=forged), self.assertRaises(AccessError):
+                task.with_user(self.manager).write(forged)
+        self.assertEqual(
+            (task.state, task.requested_by_id, task.max_attempts),
+            ("pending", self.api_user, 5),
+        )
+        with self.assertRaises(AccessError):
+            task.with_user(self.manager).copy()
+
+    def test_lines_go_only_to_ones_own_pending_request(self):
+        theirs = QuotationService(self.env(user=self.bob)).submit(
+            quotation_payload(email="bob@example.com"), "rest"
+        )
+        mine = self.submit()
+        Lines = self.env["quotation.task.line"].with_user(self.api_user)
+        before = self.count()
+        with self.assertRaisesRegex(AccessError, "your own pending requests"):
+            Lines.create({"task_id": theirs.id, "product_ref": "OMQ-DESK"})
+        with self.assertRaisesRegex(AccessError, "product_id"):
+            Lines.create(
+                {"task_id": mine.id, "product_ref": "X", "product_id": self.desk.id}
+            )
+        self.assertEqual(self.count(), before)
+        Lines.create({"task_id": mine.id, "product_ref": "OMQ-DESK"})
+        self.assertEqual(len(mine.line_ids), 3)
+        with self.assertRaisesRegex(AccessError, "cannot move"):
+            mine.line_ids[0].with_user(self.manager).task_id = theirs.id
+
+    def test_the_state_machine_still_runs_for_a_manager_and_the_mcp_cancel(self):
+        task = self.submit(lines=[{"product": "Flux Capacitor"}])
+        self.process()
+        self.assertEqual(task.state, "failed")
+        task.with_user(self.manager).action_retry()
+        self.assertEqual((task.state, task.attempts), ("pending", 0))
+        task.with_user(self.api_user).sudo().action_cancel()
+        self.assertEqual(task.state, "cancelled")
