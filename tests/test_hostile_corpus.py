@@ -91,6 +91,7 @@ def server(tmp_path_factory):
         cron_threads=1,
         params={
             "odoo_mcp_quotation.rate_limit_per_minute": "100000",
+            "odoo_mcp_quotation.rate_limit_per_user_per_minute": "100000",
             "odoo_mcp_quotation.oauth_enabled": "True",
         },
         setup=SETUP,
