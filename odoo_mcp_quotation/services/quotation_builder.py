@@ -188,9 +188,9 @@ class QuotationBuilder:
         )
 
     # ------------------------------------------------------------------ CRM and sale
-    def _utm_values(self, task):
+    def _utm_values(self, channel):
         medium = self.env.ref(
-            CHANNEL_MEDIUMS.get(task.channel, "utm.utm_medium_website"),
+            CHANNEL_MEDIUMS.get(channel, "utm.utm_medium_website"),
             raise_if_not_found=False,
         )
         source = self.env.ref(
@@ -214,7 +214,7 @@ class QuotationBuilder:
             "phone": task.phone or partner.phone,
             "description": task.notes or False,
             "company_id": task.company_id.id,
-            **self._utm_values(task),
+            **self._utm_values(task.channel),
         }
         return self.env["crm.lead"].create(values)
 
@@ -232,7 +232,7 @@ class QuotationBuilder:
                 )
                 for line, product in products.items()
             ],
-            **self._utm_values(task),
+            **self._utm_values(task.channel),
         }
         pricelist = self._configured_pricelist(task.company_id)
         if pricelist:

@@ -12,3 +12,4 @@ from . import test_quotation_audit_entry
 from . import test_mcp_http
 from . import test_quotation_service_queries
 from . import test_res_users
+from . import test_elevenlabs_post_call
