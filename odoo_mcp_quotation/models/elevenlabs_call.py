@@ -179,7 +179,8 @@ class ElevenlabsCall(models.Model):
         """
         call = self.search([("conversation_id", "=", event.data.conversation_id)])
         if not call:
-            call = self.create({"conversation_id": event.data.conversation_id})
+            quiet = self.with_context(mail_create_nolog=True)
+            call = quiet.create({"conversation_id": event.data.conversation_id})
         if event.type == TRANSCRIPTION:
             call._apply_transcription(event.data, final)
         else:

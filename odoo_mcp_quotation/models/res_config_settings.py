@@ -310,20 +310,23 @@ class ResConfigSettings(models.TransientModel):
     )
     ai_quotation_elevenlabs_secret_set = fields.Boolean(
         string="ElevenLabs Webhook Secret Set",
-        compute="_compute_ai_quotation_elevenlabs_secret",
+        compute="_compute_ai_quotation_elevenlabs_status",
     )
     ai_quotation_elevenlabs_webhook_url = fields.Char(
         string="Post-Call Webhook URL",
-        compute="_compute_ai_quotation_elevenlabs_secret",
+        compute="_compute_ai_quotation_elevenlabs_status",
     )
 
     def _compute_ai_quotation_elevenlabs_secret(self):
-        """The secret is write-only: the form learns whether one is set, no more."""
+        """Write-only: the form never receives the secret back."""
+        self.ai_quotation_elevenlabs_secret = False
+
+    @api.depends("company_id")  # a dependency, so the settings form computes it
+    def _compute_ai_quotation_elevenlabs_status(self):
         params = self.env["ir.config_parameter"].sudo()
         is_set = bool(params.get_param(SECRET_PARAM))
         url = params.get_param("web.base.url", "").rstrip("/") + WEBHOOK_PATH
         for settings in self:
-            settings.ai_quotation_elevenlabs_secret = False
             settings.ai_quotation_elevenlabs_secret_set = is_set
             settings.ai_quotation_elevenlabs_webhook_url = url
 

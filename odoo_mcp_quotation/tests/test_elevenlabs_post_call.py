@@ -3,7 +3,7 @@ import json
 import time
 
 from odoo.exceptions import AccessError
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import Form, HttpCase, new_test_user, tagged
 
 from ..services.quotation_service import QuotationService
 from . import elevenlabs_payloads as payloads
@@ -366,7 +366,7 @@ class TestElevenlabsPostCall(HttpCase):
         settings.execute()
         params = self.env["ir.config_parameter"]
         self.assertEqual(params.get_param(SECRET_PARAM), "wsec_new_secret")
-        shown = self.env["res.config.settings"].create({})
+        shown = Form(self.env["res.config.settings"])  # as the Settings page
         self.assertFalse(shown.ai_quotation_elevenlabs_secret)
         self.assertTrue(shown.ai_quotation_elevenlabs_secret_set)
         self.assertTrue(shown.ai_quotation_elevenlabs_webhook_url.endswith(WEBHOOK))
