@@ -70,8 +70,8 @@ class ElevenlabsWebhookController(http.Controller):
             _logger.info("ElevenLabs webhook refused: %s", error)
             raise WebhookRefused(401, "invalid_signature", str(error)) from None
         try:
-            event = parse_event(json.loads(raw))
-        except ValueError as error:
+            event = parse_event(json.loads(raw.decode()))
+        except ValueError as error:  # not UTF-8, or not JSON
             raise WebhookRefused(400, "malformed_json", str(error)) from None
         except RequestInvalid as error:
             raise WebhookRefused(422, "invalid_payload", str(error)) from None

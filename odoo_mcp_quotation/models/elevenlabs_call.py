@@ -111,7 +111,10 @@ class ElevenlabsCall(models.Model):
     )
     transcript_received_at = fields.Datetime(readonly=True, copy=False)
     delivery_ids = fields.One2many(
-        "elevenlabs.webhook.delivery", "call_id", string="Webhook Deliveries"
+        "elevenlabs.webhook.delivery",
+        "call_id",
+        string="Webhook Deliveries",
+        groups="odoo_mcp_quotation.group_quotation_task_manager",
     )
 
     _sql_constraints = [
@@ -160,7 +163,7 @@ class ElevenlabsCall(models.Model):
         if self.lead_id:
             raise UserError(_("This call is already on an opportunity."))
         self.check_access("read")
-        self.env["crm.lead"].check_access_rights("create")
+        self.env["crm.lead"].check_access("create")
         call = self.sudo()
         call._set_lead(call._create_opportunity(call._find_customer()))
         return self.lead_id.get_formview_action()
