@@ -8,19 +8,30 @@ of calls those deliveries queued (a new opportunity each), timed as it drains.
 """
 
 import json
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import odoo
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+# the deliveries come from the addon's own test helpers: put it on odoo.addons
+# (in test mode, as the helpers live in its tests package)
+odoo.tools.config.parse_config(["-c", os.environ["ODOO_RC"], "--test-enable"])
+odoo.modules.module.initialize_sys_path()
 
-from conftest import start_odoo_server, stop_odoo_server
-from loadgen import run
-from test_audit_log import Rpc
+from conftest import start_odoo_server, stop_odoo_server  # noqa: E402
+from loadgen import run  # noqa: E402
+from test_audit_log import Rpc  # noqa: E402
 
-from odoo.addons.odoo_mcp_quotation.services.elevenlabs_webhook import sign
-from odoo.addons.odoo_mcp_quotation.tests import elevenlabs_payloads as payloads
+from odoo.addons.odoo_mcp_quotation.services.elevenlabs_webhook import (  # noqa: E402
+    sign,
+)
+from odoo.addons.odoo_mcp_quotation.tests import (  # noqa: E402
+    elevenlabs_payloads as payloads,
+)
 
 PLAN = [(1, 200), (10, 600)]  # (concurrent clients, requests) per endpoint
 SECRET_PARAM = "odoo_mcp_quotation.elevenlabs_webhook_secret"

@@ -119,6 +119,21 @@ print("OMQ_CALL=%s,%s" % (call.id, call.lead_id.id))
 """
 
 
+def _shell(config, database, script):
+    """Run ``script`` in ``odoo-bin shell`` on the database, crons off."""
+    return harness.odoo_bin(
+        config,
+        "-d",
+        database,
+        "--log-level=warn",
+        "--max-cron-threads=0",
+        subcommand="shell",
+        input=script,
+        capture_output=True,
+        text=True,
+    )
+
+
 def _printed(shell, name):
     """The value an ``odoo-bin shell`` script printed as ``NAME=value``."""
     for line in shell.stdout.splitlines():
@@ -138,17 +153,7 @@ def _deliver_call(base, config, database, deliveries):
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             harness.say(f"post-call webhook answered {response.status}")
-    land = harness.odoo_bin(
-        config,
-        "-d",
-        database,
-        "--log-level=warn",
-        "--max-cron-threads=0",
-        subcommand="shell",
-        input=LAND_SCRIPT,
-        capture_output=True,
-        text=True,
-    )
+    land = _shell(config, database, LAND_SCRIPT)
     call_id, lead_id = _printed(land, "OMQ_CALL").split(",")
     return call_id, lead_id
 
@@ -275,17 +280,7 @@ def command_screenshots(addons_path):
     harness.copy_database(template, database)
     server = browser = None
     try:
-        seed = harness.odoo_bin(
-            config,
-            "-d",
-            database,
-            "--log-level=warn",
-            "--max-cron-threads=0",
-            subcommand="shell",
-            input=SEED_SCRIPT,
-            capture_output=True,
-            text=True,
-        )
+        seed = _shell(config, database, SEED_SCRIPT)
         done = _printed(seed, "OMQ_DONE_TASK")
         deliveries = json.loads(_printed(seed, "OMQ_DELIVERIES"))
         port = _free_port()

@@ -281,22 +281,9 @@ class ElevenlabsCall(models.Model):
         return self.env["quotation.task"].browse(r[0] for r in self.env.cr.fetchall())
 
     def _find_customer(self):
-        Partner = self.env["res.partner"]
-        if self.caller_email:
-            partner = Partner.search(
-                [("email_normalized", "=", self.caller_email)],
-                order="is_company, id",
-                limit=1,
-            )
-            if partner:
-                return partner
-        if self.caller_number:
-            return Partner.search(
-                [("phone_mobile_search", "=", self.caller_number)],
-                order="is_company, id",
-                limit=1,
-            )
-        return Partner
+        return QuotationBuilder(self.env)._find_customer(
+            self.caller_email, self.caller_number
+        )
 
     def _create_opportunity(self, partner):
         """An opportunity for a caller who asked for no quotation during the call."""

@@ -120,24 +120,29 @@ class QuotationBuilder:
 
     # ------------------------------------------------------------------ customer
     def _find_or_create_customer(self, task):
-        Partner = self.env["res.partner"]
         normalized = email_normalize(task.email) if task.email else False
         if normalized:
             self._lock_customer(normalized)
+        partner = self._find_customer(task.email, task.phone)
+        if partner:
+            return partner
+        return self.env["res.partner"].create(self._prepare_customer_values(task))
+
+    def _find_customer(self, email, phone):
+        """An existing customer: by e-mail first, then by phone number."""
+        Partner = self.env["res.partner"]
+        normalized = email_normalize(email) if email else False
+        if normalized:
             partner = Partner.search(
                 [("email_normalized", "=", normalized)], order="is_company, id", limit=1
             )
             if partner:
                 return partner
-        if task.phone:
-            partner = Partner.search(
-                [("phone_mobile_search", "=", task.phone)],
-                order="is_company, id",
-                limit=1,
+        if phone:
+            return Partner.search(
+                [("phone_mobile_search", "=", phone)], order="is_company, id", limit=1
             )
-            if partner:
-                return partner
-        return Partner.create(self._prepare_customer_values(task))
+        return Partner
 
     def _lock_customer(self, normalized_email):
         """Serialise the creation of one customer across concurrent workers.
