@@ -1,12 +1,14 @@
 import json
 import logging
 from datetime import datetime, timezone
+from functools import partial
 
 from psycopg2 import IntegrityError
 
 from odoo import _, api, fields, models
 from odoo.tools.sql import create_index
 
+from ..services.cron_wakeup import wake_cron_workers
 from ..services.elevenlabs_webhook import AUDIO, HANDLED_TYPES, PostCallEvent
 from .elevenlabs_call import CallNotReady
 
@@ -143,9 +145,20 @@ class ElevenlabsWebhookDelivery(models.Model):
 
     @api.model
     def _trigger_processing(self, at=None):
+        """Make the cron due (at ``at``), as ``ir.cron._trigger`` does.
+
+        A wake-up for now goes out after commit on the kept-open connection of
+        ``cron_wakeup``, not on a new one per delivery as ``_trigger`` would.
+        """
         cron = self.env.ref(CRON, raise_if_not_found=False)
-        if cron:
-            cron.sudo()._trigger(at)
+        if not cron:
+            return
+        now = fields.Datetime.now()
+        self.env["ir.cron.trigger"].sudo().create(
+            {"cron_id": cron.id, "call_at": at or now}
+        )
+        if not at or at <= now:
+            self.env.cr.postcommit.add(partial(wake_cron_workers, self.env.cr.dbname))
 
     # ------------------------------------------------------------------ processing
     @api.model
