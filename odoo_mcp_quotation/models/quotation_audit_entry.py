@@ -19,6 +19,7 @@ EVENTS = [
     ("failed", "Failed"),
     ("cancelled", "Cancelled"),
     ("retried", "Retried"),
+    ("received", "Received"),  # an ElevenLabs post-call delivery
 ]
 ONCE_PER_TASK = ("created", "done")
 
@@ -153,9 +154,7 @@ class QuotationAuditEntry(models.Model):
         # to the millisecond: fields.Datetime.now() drops the fraction
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         actor = self.env.user
-        prefix = "/".join(
-            part for part in self._audit_setting("prefix").split("/") if part
-        )
+        prefix = self._key_prefix()
         vals_list = []
         for task in tasks.sudo():
             key = self._object_key(task, event, prefix)
@@ -176,6 +175,47 @@ class QuotationAuditEntry(models.Model):
             # this one: the request path skips a trigger row (~0.7 ms)
             self._trigger_sending()
         return entries
+
+    @api.model
+    def _key_prefix(self):
+        return "/".join(
+            part for part in self._audit_setting("prefix").split("/") if part
+        )
+
+    @api.model
+    def _record_document(self, tracking_id, company, event, *, name, document, dated):
+        """Queue a document that is not a task's (a post-call webhook delivery).
+
+        Keyed ``<prefix>/YYYY/MM/DD/<tracking_id>/<name>.json``, dated ``dated``;
+        the document gets the common envelope of every audit document.
+        """
+        if not self._is_enabled():
+            return self.browse()
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        path = f"{dated:%Y/%m/%d}/{tracking_id}/{name}.json"
+        prefix = self._key_prefix()
+        envelope = {
+            "schema_version": SCHEMA_VERSION,
+            "event": event,
+            "occurred_at": _iso(now),
+            "database": self.env.cr.dbname,
+            "tracking_id": tracking_id,
+            "company": {"id": company.id, "name": company.name},
+            "actor": _user(self.env.user),
+        }
+        entry = self.sudo().create(
+            {
+                "tracking_id": tracking_id,
+                "company_id": company.id,
+                "event": event,
+                "key": f"{prefix}/{path}" if prefix else path,
+                "document": json.dumps(
+                    {**envelope, **document}, ensure_ascii=False, indent=2
+                ),
+            }
+        )
+        self._trigger_sending()
+        return entry
 
     @api.model
     def _object_key(self, task, event, prefix):
