@@ -54,7 +54,11 @@ def _request(url, method, body, headers):
 
 
 def run(name, url, *, requests, concurrency, method="GET", body=None, headers=None):
-    """Send ``requests`` requests from ``concurrency`` threads; return a Result."""
+    """Send ``requests`` requests from ``concurrency`` threads; return a Result.
+
+    ``body`` may be a function of the request's index, ``headers`` a function
+    of the encoded body (a signature over it, for instance).
+    """
     result = Result(name, concurrency)
     lock = threading.Lock()
     counter = iter(range(requests))
@@ -70,7 +74,8 @@ def run(name, url, *, requests, concurrency, method="GET", body=None, headers=No
             for attempt in range(5):
                 started = time.perf_counter()
                 try:
-                    status = _request(url, method, data, headers or {})
+                    sent = headers(data) if callable(headers) else headers
+                    status = _request(url, method, data, sent or {})
                     break
                 except (ConnectionError, http.client.HTTPException):
                     with lock:

@@ -25,6 +25,7 @@
         "views/mcp_oauth_client_views.xml",
         "views/res_users_views.xml",
         "views/oauth_templates.xml",
+        "views/elevenlabs_call_views.xml",
         "views/res_config_settings_views.xml",
         "views/odoo_mcp_quotation_menus.xml",
     ],

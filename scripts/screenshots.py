@@ -20,10 +20,16 @@ import harness
 import websocket  # websocket-client, in the harness virtualenv
 
 OUTPUT = harness.REPO / harness.ADDON / "static" / "description"
+CALL_OUTPUT = harness.REPO / "docs" / "images"
 WIDTH, HEIGHT = 1600, 1000
 
-SEED_SCRIPT = """
+CALL = "conv_01jz8x3m5wfe5s7b2k9q4n6c1d"
+SEED_SCRIPT = (
+    f"CALL = {CALL!r}\n"
+    + """
+import json
 from odoo.addons.odoo_mcp_quotation.services.quotation_service import QuotationService
+from odoo.addons.odoo_mcp_quotation.tests import elevenlabs_payloads as payloads
 
 Product = env["product.product"]
 for code, name, price in [
@@ -71,6 +77,26 @@ for user, channel, name, email, company, lines in requests:
         },
         channel,
     )
+# the quotation a voice agent asked for during a call, and that call's deliveries
+QuotationService(env(user=agent)).submit(
+    {
+        "customer_name": "Lucía Fernández", "email": "lucia.fernandez@example.com",
+        "phone": payloads.CALLER, "company_name": "Fernández Arquitectos",
+        "lines": [{"product": "DESK-STD", "quantity": 2},
+                  {"product": "CHAIR-ERG", "quantity": 4}],
+        "conversation_id": CALL,
+    },
+    "rest",
+)
+env["ir.config_parameter"].set_param(
+    "odoo_mcp_quotation.elevenlabs_webhook_secret", payloads.SECRET
+)
+deliveries = []
+recording = payloads.silent_mp3(47)
+for body in (payloads.transcription(CALL), payloads.audio(CALL, recording)):
+    raw, headers = payloads.signed(body)
+    deliveries.append({"body": raw.decode(), "headers": headers})
+print("OMQ_DELIVERIES=" + json.dumps(deliveries))
 env.cr.commit()
 while env["quotation.task"]._process_due_tasks(commit=True):
     pass
@@ -84,6 +110,52 @@ env.cr.commit()
 done = env["quotation.task"].search([("state", "=", "done")], order="id", limit=1)
 print("OMQ_DONE_TASK=%s" % done.id)
 """
+)
+
+LAND_SCRIPT = f"""
+env["elevenlabs.webhook.delivery"]._process_due(commit=True)
+call = env["elevenlabs.call"].search([("conversation_id", "=", {CALL!r})])
+print("OMQ_CALL=%s,%s" % (call.id, call.lead_id.id))
+"""
+
+
+def _shell(config, database, script):
+    """Run ``script`` in ``odoo-bin shell`` on the database, crons off."""
+    return harness.odoo_bin(
+        config,
+        "-d",
+        database,
+        "--log-level=warn",
+        "--max-cron-threads=0",
+        subcommand="shell",
+        input=script,
+        capture_output=True,
+        text=True,
+    )
+
+
+def _printed(shell, name):
+    """The value an ``odoo-bin shell`` script printed as ``NAME=value``."""
+    for line in shell.stdout.splitlines():
+        if line.startswith(f"{name}="):
+            return line.split("=", 1)[1]
+    print(shell.stdout, shell.stderr)
+    raise harness.HarnessError(f"the shell script printed no {name}")
+
+
+def _deliver_call(base, config, database, deliveries):
+    """POST the signed deliveries to the webhook, then land them as the cron does."""
+    for delivery in deliveries:
+        request = urllib.request.Request(
+            f"{base}/api/elevenlabs/post-call",
+            data=delivery["body"].encode(),
+            headers=delivery["headers"],
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            harness.say(f"post-call webhook answered {response.status}")
+    land = _shell(config, database, LAND_SCRIPT)
+    call_id, lead_id = _printed(land, "OMQ_CALL").split(",")
+    return call_id, lead_id
 
 
 def _free_port():
@@ -177,8 +249,8 @@ class Browser:
         if scroll_to:
             self.call(
                 "Runtime.evaluate",
-                expression=f"document.querySelector({json.dumps(scroll_to)})"
-                ".closest('.o_settings_container').scrollIntoView()",
+                expression=f"(e => (e.closest('.o_settings_container') || e))"
+                f"(document.querySelector({json.dumps(scroll_to)})).scrollIntoView()",
             )
         time.sleep(1.5)  # let animations and lazy assets settle
         self.call(
@@ -200,6 +272,7 @@ def command_screenshots(addons_path):
     harness.ensure_db_role()
     harness.ensure_browser()
     OUTPUT.mkdir(parents=True, exist_ok=True)
+    CALL_OUTPUT.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="omq-shots-"))
     config = harness.write_odoo_config(addons_path, workdir / "odoo.conf")
     template = harness.ensure_template(config)
@@ -207,25 +280,9 @@ def command_screenshots(addons_path):
     harness.copy_database(template, database)
     server = browser = None
     try:
-        seed = harness.odoo_bin(
-            config,
-            "-d",
-            database,
-            "--log-level=warn",
-            "--max-cron-threads=0",
-            subcommand="shell",
-            input=SEED_SCRIPT,
-            capture_output=True,
-            text=True,
-        )
-        done = [
-            line.split("=", 1)[1]
-            for line in seed.stdout.splitlines()
-            if line.startswith("OMQ_DONE_TASK=")
-        ]
-        if not done:
-            print(seed.stdout, seed.stderr)
-            raise harness.HarnessError("seeding the screenshot database failed")
+        seed = _shell(config, database, SEED_SCRIPT)
+        done = _printed(seed, "OMQ_DONE_TASK")
+        deliveries = json.loads(_printed(seed, "OMQ_DELIVERIES"))
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
@@ -247,6 +304,7 @@ def command_screenshots(addons_path):
             ]
         )
         _wait_for(f"{base}/web/health")
+        call_id, lead_id = _deliver_call(base, config, database, deliveries)
         browser = Browser(workdir / "chromium")
         browser.call("Page.enable")
         browser.call(
@@ -264,7 +322,7 @@ def command_screenshots(addons_path):
             action, ".o_list_view .o_data_row", OUTPUT / "screenshot_list.png"
         )
         browser.shoot(
-            f"{action}/{done[0]}",
+            f"{action}/{done}",
             ".o_form_view .o-mail-Chatter .o-mail-Message",
             OUTPUT / "screenshot_form.png",
         )
@@ -283,6 +341,24 @@ def command_screenshots(addons_path):
             ".o_field_widget[name=ai_quotation_rate_limit]",
             OUTPUT / "screenshot_settings.png",
             scroll_to=".o_field_widget[name=ai_quotation_team_id]",
+        )
+        calls = f"{base}/odoo/action-odoo_mcp_quotation.elevenlabs_call_action"
+        browser.shoot(
+            f"{calls}/{call_id}",
+            ".o_elevenlabs_transcript p",
+            CALL_OUTPUT / "screenshot_call.png",
+            scroll_to=".o_field_widget[name=summary]",
+        )
+        browser.shoot(
+            f"{base}/odoo/action-crm.crm_lead_action_pipeline/{lead_id}",
+            ".o-mail-Chatter .o-mail-VoicePlayer",
+            CALL_OUTPUT / "screenshot_call_opportunity.png",
+        )
+        browser.shoot(
+            f"{base}/odoo/settings#sale_management",
+            ".o_field_widget[name=ai_quotation_elevenlabs_webhook_url]",
+            CALL_OUTPUT / "screenshot_call_settings.png",
+            scroll_to=".o_field_widget[name=ai_quotation_elevenlabs_webhook_url]",
         )
     finally:
         if browser:

@@ -2,3 +2,4 @@ from . import auth
 from . import rest
 from . import mcp
 from . import oauth
+from . import elevenlabs

@@ -15,3 +15,5 @@ from . import mcp_oauth_client
 from . import mcp_oauth_grant
 from . import mcp_oauth_token
 from . import res_users
+from . import elevenlabs_call
+from . import elevenlabs_webhook_delivery

@@ -1,3 +1,4 @@
+import hashlib
 import json
 import logging
 from datetime import datetime, timedelta, timezone
@@ -7,6 +8,7 @@ from odoo.exceptions import UserError
 from odoo.tools.sql import create_index
 
 from ..services.audit_store import (
+    KEY_SEGMENT,
     AuditStoreError,
     build_destinations,
     key_prefix,
@@ -26,6 +28,7 @@ EVENTS = [
     ("failed", "Failed"),
     ("cancelled", "Cancelled"),
     ("retried", "Retried"),
+    ("received", "Received"),  # an ElevenLabs post-call delivery
 ]
 ONCE_PER_TASK = ("created", "done")
 
@@ -160,11 +163,7 @@ class QuotationAuditEntry(models.Model):
         # to the millisecond: fields.Datetime.now() drops the fraction
         now = datetime.now(timezone.utc).replace(tzinfo=None)
         actor = self.env.user
-        try:
-            prefix = key_prefix(self._audit_setting("prefix"))
-        except ValueError:
-            _logger.warning("Audit log: unsafe key prefix ignored; fix it in Settings")
-            prefix = DEFAULTS["prefix"]
+        prefix = self._key_prefix()
         vals_list = []
         for task in tasks.sudo():
             key = self._object_key(task, event, prefix)
@@ -185,6 +184,55 @@ class QuotationAuditEntry(models.Model):
             # this one: the request path skips a trigger row (~0.7 ms)
             self._trigger_sending()
         return entries
+
+    @api.model
+    def _key_prefix(self):
+        """The Settings' key prefix, or the default one where it is unsafe."""
+        try:
+            return key_prefix(self._audit_setting("prefix"))
+        except ValueError:
+            _logger.warning("Audit log: unsafe key prefix ignored; fix it in Settings")
+            return DEFAULTS["prefix"]
+
+    @api.model
+    def _record_document(self, tracking_id, company, event, *, name, document, dated):
+        """Queue a document that is not a task's (a post-call webhook delivery).
+
+        Keyed ``<prefix>/YYYY/MM/DD/<tracking_id>/<name>.json``, dated ``dated``;
+        the document gets the common envelope of every audit document.
+        """
+        if not self._is_enabled():
+            return self.browse()
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        # the id comes from outside: it names a folder only if it is a safe one
+        folder = tracking_id
+        if not KEY_SEGMENT.fullmatch(folder or "") or len(folder) > 128:
+            folder = "id-" + hashlib.sha256((folder or "").encode()).hexdigest()[:32]
+        key = object_key(
+            self._key_prefix(), *f"{dated:%Y/%m/%d}".split("/"), folder, f"{name}.json"
+        )
+        envelope = {
+            "schema_version": SCHEMA_VERSION,
+            "event": event,
+            "occurred_at": _iso(now),
+            "database": self.env.cr.dbname,
+            "tracking_id": tracking_id,
+            "company": {"id": company.id, "name": company.name},
+            "actor": _user(self.env.user),
+        }
+        entry = self.sudo().create(
+            {
+                "tracking_id": tracking_id,
+                "company_id": company.id,
+                "event": event,
+                "key": key,
+                "document": json.dumps(
+                    {**envelope, **document}, ensure_ascii=False, indent=2
+                ),
+            }
+        )
+        self._trigger_sending()
+        return entry
 
     @api.model
     def _object_key(self, task, event, prefix):

@@ -13,6 +13,7 @@ from ..services.audit_store import (
     put_everywhere,
 )
 from ..services.client_registration import DEFAULT_ALLOWED_REDIRECTS, parse_allow_list
+from .elevenlabs_webhook_delivery import SECRET_PARAM, WEBHOOK_PATH
 from .quotation_audit_entry import PARAM_PREFIX, SCHEMA_VERSION
 
 ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
@@ -343,6 +344,43 @@ class ResConfigSettings(models.TransientModel):
                 parse_allow_list(settings.ai_quotation_oauth_redirect_allow_list)
             except ValueError as error:
                 raise ValidationError(str(error)) from None
+
+    # ------------------------------------------------------------ ElevenLabs post-call
+    ai_quotation_elevenlabs_secret = fields.Char(
+        string="ElevenLabs Webhook Secret",
+        compute="_compute_ai_quotation_elevenlabs_secret",
+        inverse="_inverse_ai_quotation_elevenlabs_secret",
+        groups="base.group_system",
+        help="The HMAC secret ElevenLabs shows when the post-call webhook is "
+        "created. Kept, never shown again: type a new one to replace it.",
+    )
+    ai_quotation_elevenlabs_secret_set = fields.Boolean(
+        string="ElevenLabs Webhook Secret Set",
+        compute="_compute_ai_quotation_elevenlabs_status",
+    )
+    ai_quotation_elevenlabs_webhook_url = fields.Char(
+        string="Post-Call Webhook URL",
+        compute="_compute_ai_quotation_elevenlabs_status",
+    )
+
+    def _compute_ai_quotation_elevenlabs_secret(self):
+        """Write-only: the form never receives the secret back."""
+        self.ai_quotation_elevenlabs_secret = False
+
+    @api.depends("company_id")  # a dependency, so the settings form computes it
+    def _compute_ai_quotation_elevenlabs_status(self):
+        params = self.env["ir.config_parameter"].sudo()
+        is_set = bool(params.get_param(SECRET_PARAM))
+        url = params.get_param("web.base.url", "").rstrip("/") + WEBHOOK_PATH
+        for settings in self:
+            settings.ai_quotation_elevenlabs_secret_set = is_set
+            settings.ai_quotation_elevenlabs_webhook_url = url
+
+    def _inverse_ai_quotation_elevenlabs_secret(self):
+        for settings in self:
+            secret = (settings.ai_quotation_elevenlabs_secret or "").strip()
+            if secret:
+                self.env["ir.config_parameter"].sudo().set_param(SECRET_PARAM, secret)
 
 
 def _split_origins(value):

@@ -132,24 +132,29 @@ class QuotationBuilder:
 
     # ------------------------------------------------------------------ customer
     def _find_or_create_customer(self, task):
-        Partner = self.env["res.partner"]
         normalized = email_normalize(task.email) if task.email else False
         if normalized:
             self._lock_customer(normalized)
+        partner = self._find_customer(task.email, task.phone)
+        if partner:
+            return partner
+        return self.env["res.partner"].create(self._prepare_customer_values(task))
+
+    def _find_customer(self, email, phone):
+        """An existing customer: by e-mail first, then by phone number."""
+        Partner = self.env["res.partner"]
+        normalized = email_normalize(email) if email else False
+        if normalized:
             partner = Partner.search(
                 [("email_normalized", "=", normalized)], order="is_company, id", limit=1
             )
             if partner:
                 return partner
-        if task.phone:
-            partner = Partner.search(
-                [("phone_mobile_search", "=", task.phone)],
-                order="is_company, id",
-                limit=1,
+        if phone:
+            return Partner.search(
+                [("phone_mobile_search", "=", phone)], order="is_company, id", limit=1
             )
-            if partner:
-                return partner
-        return Partner.create(self._prepare_customer_values(task))
+        return Partner
 
     def _lock_customer(self, normalized_email):
         """Serialise the creation of one customer across concurrent workers.
@@ -200,9 +205,9 @@ class QuotationBuilder:
         )
 
     # ------------------------------------------------------------------ CRM and sale
-    def _utm_values(self, task):
+    def _utm_values(self, channel):
         medium = self.env.ref(
-            CHANNEL_MEDIUMS.get(task.channel, "utm.utm_medium_website"),
+            CHANNEL_MEDIUMS.get(channel, "utm.utm_medium_website"),
             raise_if_not_found=False,
         )
         source = self.env.ref(
@@ -226,7 +231,7 @@ class QuotationBuilder:
             "phone": task.phone or partner.phone,
             "description": task.notes or False,
             "company_id": task.company_id.id,
-            **self._utm_values(task),
+            **self._utm_values(task.channel),
         }
         return self.env["crm.lead"].create(values)
 
@@ -244,7 +249,7 @@ class QuotationBuilder:
                 )
                 for line, product in products.items()
             ],
-            **self._utm_values(task),
+            **self._utm_values(task.channel),
         }
         pricelist = self._configured_pricelist(task.company_id)
         if pricelist:

@@ -1,0 +1,63 @@
+import { registry } from "@web/core/registry";
+import { stepUtils } from "@web_tour/tour_service/tour_utils";
+
+// Data comes from TestElevenlabsCallTour: one call landed on its opportunity.
+registry.category("web_tour.tours").add("odoo_mcp_quotation_call_tour", {
+    url: "/odoo",
+    steps: () => [
+        ...stepUtils.goToAppSteps("sale.sale_menu_root", "Open Sales"),
+        {
+            content: "Open the AI Quotations menu",
+            trigger: '.o-dropdown[data-menu-xmlid="odoo_mcp_quotation.menu_ai_quotations"]',
+            run: "click",
+        },
+        {
+            content: "Open the voice calls",
+            trigger:
+                '.o-dropdown-item[data-menu-xmlid="odoo_mcp_quotation.menu_elevenlabs_call"]',
+            run: "click",
+        },
+        {
+            content: "The call is listed with its outcome",
+            trigger:
+                ".o_list_view .o_data_row:contains(Tour Caller) .badge:contains(Successful)",
+        },
+        {
+            content: "Open the call",
+            trigger: ".o_list_view .o_data_row .o_data_cell:contains(Tour Caller)",
+            run: "click",
+        },
+        {
+            content: "The conversation reads who said what, and when",
+            trigger:
+                ".o_elevenlabs_transcript p:contains(0:31):contains(Customer):contains(antes de marzo)",
+        },
+        {
+            content: "The recording plays in the chatter",
+            trigger: ".o-mail-Chatter .o-mail-VoicePlayer",
+        },
+        {
+            content: "Show the evaluation and the collected data",
+            trigger: ".o_notebook .nav-link:contains(Evaluation and Data)",
+            run: "click",
+        },
+        {
+            content: "The criteria are there",
+            trigger: ".o_elevenlabs_analysis td:contains(quotation_requested)",
+        },
+        {
+            content: "Go to the opportunity",
+            trigger: ".oe_stat_button[name=action_open_lead]",
+            run: "click",
+        },
+        {
+            content: "The opportunity leads back to its call",
+            trigger:
+                ".oe_stat_button[name=action_view_elevenlabs_calls] .o_stat_value:contains(1)",
+        },
+        {
+            content: "The summary is a note in the opportunity's chatter",
+            trigger: ".o-mail-Chatter .o-mail-Message:contains(Call with the voice agent)",
+        },
+    ],
+});
