@@ -5,6 +5,8 @@ the interpreter; these fixtures start ``odoo-bin`` with ``--workers 2`` so that
 HTTP workers and cron workers run for real, exactly as in production.
 """
 
+import http.client
+import json
 import os
 import socket
 import subprocess
@@ -13,6 +15,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -325,3 +328,50 @@ def stop_process(process):
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def burst(url, path, bodies, headers):
+    """Open one connection per body, then send them all at once; the answers.
+
+    Each answer is ``(status, JSON body or None)``; a connection refused or
+    reset is ``(exception name, None)``: lost. Sockets rather than threads: as
+    many connections as asked for, really open together, from a process whose
+    address space Odoo's config limits.
+    """
+    parts = urlsplit(url)
+    connections = [
+        http.client.HTTPConnection(parts.hostname, parts.port, timeout=180)
+        for _body in bodies
+    ]
+    answers = [None] * len(connections)
+    try:
+        for step in ("connect", "send"):  # all connections open, then all requests
+            for index, (connection, body) in enumerate(
+                zip(connections, bodies, strict=True)
+            ):
+                if answers[index]:
+                    continue
+                try:
+                    if step == "connect":
+                        connection.connect()
+                    else:
+                        connection.request("POST", path, json.dumps(body), headers)
+                except OSError as error:
+                    answers[index] = (type(error).__name__, None)
+        for index, connection in enumerate(connections):
+            if answers[index]:
+                continue
+            try:
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                answers[index] = (type(error).__name__, None)
+                continue
+            is_json = response.getheader("Content-Type", "").startswith(
+                "application/json"
+            )
+            answers[index] = (response.status, json.loads(data) if is_json else None)
+        return answers
+    finally:
+        for connection in connections:
+            connection.close()

@@ -6,21 +6,19 @@ Exactly-once is counted from each task's own history (its tracked state
 changes and chatter), not from its final state.
 """
 
-import http.client
-import json
 import os
 import signal
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import harness
 import psutil
 import pytest
 import requests
 from conftest import (
+    burst,
     start_nginx,
     start_odoo_server,
     stop_odoo_server,
@@ -138,33 +136,6 @@ def customers_by_email(cluster, domain):
             [f"%@{domain}"],
         )
         return dict(cr.fetchall())
-
-
-def burst(url, path, bodies, headers):
-    """Open one connection per body, then send them all at once; the answers.
-
-    Sockets rather than threads: as many connections as asked for, really
-    open together, from a process whose address space Odoo's config limits.
-    """
-    parts = urlsplit(url)
-    connections = []
-    try:
-        for _body in bodies:
-            connection = http.client.HTTPConnection(
-                parts.hostname, parts.port, timeout=180
-            )
-            connection.connect()
-            connections.append(connection)
-        for connection, body in zip(connections, bodies, strict=True):
-            connection.request("POST", path, json.dumps(body), headers)
-        answers = []
-        for connection in connections:
-            response = connection.getresponse()
-            answers.append((response.status, json.loads(response.read())))
-        return answers
-    finally:
-        for connection in connections:
-            connection.close()
 
 
 def test_a_burst_of_300_connections_through_the_proxy_loses_nothing(cluster):

@@ -1,0 +1,298 @@
+"""Quotations end to end, one and two servers, bursts through the proxy.
+
+    python3 scripts/harness.py bench bench_scale_out
+
+Real ``odoo-bin --workers 2 --max-cron-threads 2`` servers on one copy of the
+template database, measured side by side in one run:
+
+- the floor: the same quotation queued and built in one process (odoo shell),
+  no HTTP, no cron wake-up;
+- this module end to end (POST, then status until done), one at a time and
+  10 in flight, and the replaced design (bench/replaced_design.py) the same;
+- the wait from a task's creation to the start of its processing, from the
+  tasks' own timestamps;
+- the durable enqueue (POST) against Odoo's /web/health at 10 connections,
+  crons running;
+- 10 in flight over two servers against one;
+- bursts of 100 and 300 simultaneous connections, straight to a server and
+  through nginx with deploy/nginx/odoo_mcp_quotation.conf.
+
+Prints one table with the ratios and draws docs/performance.png.
+"""
+
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+import harness  # noqa: E402  (put on sys.path by conftest)
+from conftest import (  # noqa: E402
+    burst,
+    start_nginx,
+    start_odoo_server,
+    stop_odoo_server,
+    stop_process,
+)
+from loadgen import run  # noqa: E402
+from replaced_design import ReplacedDesign  # noqa: E402
+
+PARAMS = {"odoo_mcp_quotation.rate_limit_per_minute": "100000000"}
+ONE_AT_A_TIME = 20
+IN_FLIGHT, IN_FLIGHT_TOTAL = 10, 50
+POLL_SECONDS = 0.01
+FLOOR_SCRIPT = """
+import json, time
+from odoo.addons.odoo_mcp_quotation.services.quotation_service import QuotationService
+user = env["res.users"].search([("login", "=", "integration")])
+service = QuotationService(env(user=user.id))
+seconds = []
+for index in range({count}):
+    started = time.perf_counter()
+    task = service.submit({{
+        "customer_name": f"Floor {{index}}",
+        "email": f"floor{{index}}@bench.example",
+        "lines": [{{"product": "DESK-STD", "quantity": 1}},
+                  {{"product": "CHAIR-ERG", "quantity": 2}}],
+    }}, "rest")
+    env.cr.commit()
+    env["quotation.task"]._process_due_tasks(commit=True)
+    assert task.with_env(env).state == "done", task.error
+    seconds.append(time.perf_counter() - started)
+print("FLOOR=" + json.dumps(seconds))
+"""
+
+
+def quotation(tag):
+    def body(index):
+        return {
+            "customer_name": f"Bench {tag} {index}",
+            "email": f"{tag}{index}@bench.example",
+            "lines": [
+                {"product": "DESK-STD", "quantity": 1},
+                {"product": "CHAIR-ERG", "quantity": 2},
+            ],
+        }
+
+    return body
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# ---------------------------------------------------------------- this module
+class Agent:
+    """A voice agent: POST the request, then ask for its status until done."""
+
+    def __init__(self, url, api_key):
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {api_key}"
+
+    def quotation(self, body):
+        started = time.perf_counter()
+        queued = self.session.post(
+            f"{self.url}/api/quotation/async", json=body, timeout=60
+        ).json()
+        while True:
+            status = self.session.get(queued["status_url"], timeout=60).json()
+            if status["status"] == "done":
+                return time.perf_counter() - started, queued["tracking_id"]
+            if status["status"] != "pending" and status["status"] != "processing":
+                raise RuntimeError(status)
+            time.sleep(POLL_SECONDS)
+
+
+def in_flight(agents, body, total):
+    """Quotations per second with ``IN_FLIGHT`` agents over ``agents`` servers."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(IN_FLIGHT) as pool:
+        results = list(
+            pool.map(lambda i: agents[i % len(agents)].quotation(body(i)), range(total))
+        )
+    return total / (time.perf_counter() - started), [tid for _s, tid in results]
+
+
+def replaced_in_flight(design, body, total):
+    started = time.perf_counter()
+    ids = [design.submit(body(index)) for index in range(total)]
+    for tracking_id in ids:
+        design.wait(tracking_id)
+    return total / (time.perf_counter() - started)
+
+
+def floor(database, count):
+    """One process queues and builds each quotation: no HTTP, no wake-up."""
+    shell = harness.odoo_bin(
+        Path(os.environ["ODOO_RC"]),
+        "-d",
+        database,
+        "--log-level=warn",
+        subcommand="shell",
+        input=FLOOR_SCRIPT.format(count=count),
+        capture_output=True,
+        text=True,
+    )
+    lines = [line for line in shell.stdout.splitlines() if line.startswith("FLOOR=")]
+    assert lines, shell.stdout + shell.stderr
+    return json.loads(lines[0].split("=", 1)[1])
+
+
+def waits(database, tracking_ids):
+    """Creation to start of processing, from the tasks' own timestamps (s)."""
+    with harness.pg_connect(database) as connection, connection.cursor() as cr:
+        cr.execute(
+            "SELECT extract(epoch FROM started_at - create_date) FROM quotation_task "
+            "WHERE tracking_id = ANY(%s)",
+            [list(tracking_ids)],
+        )
+        return [float(row[0]) for row in cr.fetchall()]
+
+
+def lost(url, count, api_key, tag):
+    """Requests of a burst not answered 202 (refused, reset, 502...)."""
+    answers = burst(
+        url,
+        "/api/quotation/async",
+        [quotation(tag)(index) for index in range(count)],
+        {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+    )
+    return sum(1 for status, _body in answers if status != 202)
+
+
+def main():
+    tmp = Path(tempfile.mkdtemp(prefix="omq-bench-"))
+    rows = []  # (what, this module, yardstick, ratio text)
+    print("starting odoo-bin (crons off) for the in-process floor...", flush=True)
+    server = start_odoo_server(tmp, cron_threads=0, params=PARAMS)
+    database, api_key = server.database, server.api_key
+    stop_odoo_server(server, drop=False)
+    floor_p50 = statistics.median(floor(database, ONE_AT_A_TIME))
+
+    servers = [start_odoo_server(tmp, database=database)]
+    proxy = None
+    try:
+        agent = Agent(servers[0].url, api_key)
+        design = ReplacedDesign(
+            servers[0].url, database, "integration", api_key, IN_FLIGHT
+        )
+        agent.quotation(quotation("warm")(0))
+        design.wait(design.submit(quotation("warmx")(0)))
+
+        ours = [agent.quotation(quotation("one")(i)) for i in range(ONE_AT_A_TIME)]
+        ours_p50 = statistics.median(seconds for seconds, _tid in ours)
+        old = [
+            design.wait(design.submit(quotation("oldone")(i)))
+            for i in range(ONE_AT_A_TIME)
+        ]
+        old_p50 = statistics.median(old)
+        rows.append(
+            (
+                "POST to done, one at a time, p50 (ms)",
+                ours_p50 * 1000,
+                old_p50 * 1000,
+                f"{old_p50 / ours_p50:.1f}x faster than replaced",
+            )
+        )
+        rows.append(
+            (
+                "the same quotation in-process, the floor, p50 (ms)",
+                floor_p50 * 1000,
+                None,
+                f"this module {ours_p50 / floor_p50:.2f}x the floor",
+            )
+        )
+
+        rate1, ids = in_flight([agent], quotation("ten"), IN_FLIGHT_TOTAL)
+        old_rate = replaced_in_flight(design, quotation("oldten"), IN_FLIGHT_TOTAL)
+        rows.append(
+            (
+                f"{IN_FLIGHT_TOTAL} quotations, {IN_FLIGHT} in flight (/s)",
+                rate1,
+                old_rate,
+                f"{rate1 / old_rate:.1f}x replaced",
+            )
+        )
+        wait = waits(database, [tid for _s, tid in ours] + ids)
+        rows.append(
+            (
+                "creation to start of processing, p50 / p99 (ms)",
+                percentile(wait, 50) * 1000,
+                percentile(wait, 99) * 1000,
+                "p50 | p99 (from the tasks' timestamps)",
+            )
+        )
+
+        auth = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+        }
+        health = run(
+            "health", f"{servers[0].url}/web/health", requests=400, concurrency=10
+        )
+        post = run(
+            "post",
+            f"{servers[0].url}/api/quotation/async",
+            requests=400,
+            concurrency=10,
+            method="POST",
+            body=quotation("enqueue"),
+            headers=auth,
+        )
+        rows.append(
+            (
+                "durable enqueue, 10 connections, crons on (req/s)",
+                post.rps,
+                health.rps,
+                f"{post.rps / health.rps:.2f}x /web/health",
+            )
+        )
+
+        servers.append(start_odoo_server(tmp, database=database))
+        agents = [Agent(server.url, api_key) for server in servers]
+        rate2, _ids = in_flight(agents, quotation("two"), IN_FLIGHT_TOTAL)
+        rows.append(
+            (
+                f"{IN_FLIGHT} in flight, 2 servers vs 1 (/s)",
+                rate2,
+                rate1,
+                f"{rate2 / rate1:.2f}x one server",
+            )
+        )
+
+        proxy = start_nginx(tmp, servers)
+        for count in (100, 300):
+            direct = lost(servers[0].url, count, api_key, f"direct{count}")
+            proxied = lost(proxy.url, count, api_key, f"proxy{count}")
+            rows.append(
+                (
+                    f"{count} POSTs on {count} simultaneous connections, lost",
+                    proxied,
+                    direct,
+                    "through nginx | straight to one server",
+                )
+            )
+    finally:
+        if proxy:
+            stop_process(proxy.process)
+        for server in reversed(servers):
+            stop_odoo_server(server, drop=server is servers[0])
+
+    print("\n| | this module | yardstick | |\n| --- | ---: | ---: | --- |")
+    for what, value, yardstick, ratio in rows:
+        shown = "" if yardstick is None else f"{yardstick:,.1f}"
+        print(f"| {what} | {value:,.1f} | {shown} | {ratio} |")
+
+
+if __name__ == "__main__":
+    main()
