@@ -33,8 +33,9 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "scripts"))
 
-import harness  # noqa: E402  (put on sys.path by conftest)
+import harness  # noqa: E402
 from conftest import (  # noqa: E402
     burst,
     start_nginx,
@@ -178,6 +179,7 @@ def main():
     database, api_key = server.database, server.api_key
     stop_odoo_server(server, drop=False)
     floor_p50 = statistics.median(floor(database, ONE_AT_A_TIME))
+    print("floor measured; serving the database with crons on...", flush=True)
 
     servers = [start_odoo_server(tmp, database=database)]
     proxy = None
@@ -189,6 +191,7 @@ def main():
         agent.quotation(quotation("warm")(0))
         design.wait(design.submit(quotation("warmx")(0)))
 
+        print("one at a time...", flush=True)
         ours = [agent.quotation(quotation("one")(i)) for i in range(ONE_AT_A_TIME)]
         ours_p50 = statistics.median(seconds for seconds, _tid in ours)
         old = [
@@ -213,6 +216,7 @@ def main():
             )
         )
 
+        print(f"{IN_FLIGHT} in flight...", flush=True)
         rate1, ids = in_flight([agent], quotation("ten"), IN_FLIGHT_TOTAL)
         old_rate = replaced_in_flight(design, quotation("oldten"), IN_FLIGHT_TOTAL)
         rows.append(
@@ -237,6 +241,7 @@ def main():
             "Authorization": f"Bearer {api_key}",
             "Content-Type": "application/json",
         }
+        print("durable enqueue against /web/health...", flush=True)
         health = run(
             "health", f"{servers[0].url}/web/health", requests=400, concurrency=10
         )
@@ -258,6 +263,7 @@ def main():
             )
         )
 
+        print("a second server...", flush=True)
         servers.append(start_odoo_server(tmp, database=database))
         agents = [Agent(server.url, api_key) for server in servers]
         rate2, _ids = in_flight(agents, quotation("two"), IN_FLIGHT_TOTAL)
@@ -270,6 +276,7 @@ def main():
             )
         )
 
+        print("bursts, straight and through nginx...", flush=True)
         proxy = start_nginx(tmp, servers)
         for count in (100, 300):
             direct = lost(servers[0].url, count, api_key, f"direct{count}")

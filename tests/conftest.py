@@ -119,9 +119,7 @@ def start_odoo_server(
         database = f"omq_it_{os.getpid()}_{free_port()}"
         harness.copy_database(template, database)
         try:
-            api_key = _prepare_database(
-                config, database, {**TEST_PARAMS, **(params or {})}
-            )
+            api_key = prepare_database(database, {**TEST_PARAMS, **(params or {})})
         except BaseException:
             harness.drop_database(database)
             raise
@@ -175,7 +173,8 @@ def start_odoo_server(
     return server
 
 
-def _prepare_database(config, database, params):
+def prepare_database(database, params, db_port=None):
+    """Demo products, the integration user and its API key (returned), ``params``."""
     script = (
         SERVER_SETUP_SCRIPT
         + "".join(
@@ -185,9 +184,10 @@ def _prepare_database(config, database, params):
         + "env.cr.commit()\n"
     )
     setup = harness.odoo_bin(
-        config,
+        Path(os.environ["ODOO_RC"]),
         "-d",
         database,
+        *(["--db_port", str(db_port)] if db_port else []),
         "--log-level=warn",
         subcommand="shell",
         input=script,
