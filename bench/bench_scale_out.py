@@ -47,8 +47,8 @@ from loadgen import run  # noqa: E402
 from replaced_design import ReplacedDesign  # noqa: E402
 
 PARAMS = {"odoo_mcp_quotation.rate_limit_per_minute": "100000000"}
-ONE_AT_A_TIME = 20
-IN_FLIGHT, IN_FLIGHT_TOTAL = 10, 50
+ONE_AT_A_TIME = 10
+IN_FLIGHT, IN_FLIGHT_TOTAL = 10, 30
 POLL_SECONDS = 0.01
 FLOOR_SCRIPT = """
 import json, time
@@ -171,6 +171,85 @@ def lost(url, count, api_key, tag):
     return sum(1 for status, _body in answers if status != 202)
 
 
+def measure_one_server(url, database, api_key, floor_p50, rows):
+    """This module against the floor and the replaced design; its rate."""
+    agent = Agent(url, api_key)
+    design = ReplacedDesign(url, database, "integration", api_key, IN_FLIGHT)
+    agent.quotation(quotation("warm")(0))
+    design.wait(design.submit(quotation("warmx")(0)))
+
+    print("one at a time...", flush=True)
+    ours = [agent.quotation(quotation("one")(i)) for i in range(ONE_AT_A_TIME)]
+    ours_p50 = statistics.median(seconds for seconds, _tid in ours)
+    old = [
+        design.wait(design.submit(quotation("oldone")(i))) for i in range(ONE_AT_A_TIME)
+    ]
+    old_p50 = statistics.median(old)
+    rows.append(
+        (
+            "POST to done, one at a time, p50 (ms)",
+            ours_p50 * 1000,
+            old_p50 * 1000,
+            f"{old_p50 / ours_p50:.1f}x faster than replaced",
+        )
+    )
+    rows.append(
+        (
+            "the same quotation in-process, the floor, p50 (ms)",
+            floor_p50 * 1000,
+            None,
+            f"this module {ours_p50 / floor_p50:.2f}x the floor",
+        )
+    )
+
+    print(f"{IN_FLIGHT} in flight...", flush=True)
+    rate1, ids = in_flight([agent], quotation("ten"), IN_FLIGHT_TOTAL)
+    old_rate = replaced_in_flight(design, quotation("oldten"), IN_FLIGHT_TOTAL)
+    rows.append(
+        (
+            f"{IN_FLIGHT_TOTAL} quotations, {IN_FLIGHT} in flight (/s)",
+            rate1,
+            old_rate,
+            f"{rate1 / old_rate:.1f}x replaced",
+        )
+    )
+    wait = waits(database, [tid for _s, tid in ours] + ids)
+    rows.append(
+        (
+            "creation to start of processing, p50 / p99 (ms)",
+            percentile(wait, 50) * 1000,
+            percentile(wait, 99) * 1000,
+            "p50 | p99 (from the tasks' timestamps)",
+        )
+    )
+
+    auth = {
+        "Authorization": f"Bearer {api_key}",
+        "Content-Type": "application/json",
+    }
+    print("durable enqueue against /web/health...", flush=True)
+    health = run("health", f"{url}/web/health", requests=400, concurrency=10)
+    post = run(
+        "post",
+        f"{url}/api/quotation/async",
+        requests=400,
+        concurrency=10,
+        method="POST",
+        body=quotation("enqueue"),
+        headers=auth,
+    )
+    rows.append(
+        (
+            "durable enqueue, 10 connections, crons on (req/s)",
+            post.rps,
+            health.rps,
+            f"{post.rps / health.rps:.2f}x /web/health",
+        )
+    )
+
+    return rate1
+
+
 def main():
     tmp = Path(tempfile.mkdtemp(prefix="omq-bench-"))
     rows = []  # (what, this module, yardstick, ratio text)
@@ -184,84 +263,7 @@ def main():
     servers = [start_odoo_server(tmp, database=database)]
     proxy = None
     try:
-        agent = Agent(servers[0].url, api_key)
-        design = ReplacedDesign(
-            servers[0].url, database, "integration", api_key, IN_FLIGHT
-        )
-        agent.quotation(quotation("warm")(0))
-        design.wait(design.submit(quotation("warmx")(0)))
-
-        print("one at a time...", flush=True)
-        ours = [agent.quotation(quotation("one")(i)) for i in range(ONE_AT_A_TIME)]
-        ours_p50 = statistics.median(seconds for seconds, _tid in ours)
-        old = [
-            design.wait(design.submit(quotation("oldone")(i)))
-            for i in range(ONE_AT_A_TIME)
-        ]
-        old_p50 = statistics.median(old)
-        rows.append(
-            (
-                "POST to done, one at a time, p50 (ms)",
-                ours_p50 * 1000,
-                old_p50 * 1000,
-                f"{old_p50 / ours_p50:.1f}x faster than replaced",
-            )
-        )
-        rows.append(
-            (
-                "the same quotation in-process, the floor, p50 (ms)",
-                floor_p50 * 1000,
-                None,
-                f"this module {ours_p50 / floor_p50:.2f}x the floor",
-            )
-        )
-
-        print(f"{IN_FLIGHT} in flight...", flush=True)
-        rate1, ids = in_flight([agent], quotation("ten"), IN_FLIGHT_TOTAL)
-        old_rate = replaced_in_flight(design, quotation("oldten"), IN_FLIGHT_TOTAL)
-        rows.append(
-            (
-                f"{IN_FLIGHT_TOTAL} quotations, {IN_FLIGHT} in flight (/s)",
-                rate1,
-                old_rate,
-                f"{rate1 / old_rate:.1f}x replaced",
-            )
-        )
-        wait = waits(database, [tid for _s, tid in ours] + ids)
-        rows.append(
-            (
-                "creation to start of processing, p50 / p99 (ms)",
-                percentile(wait, 50) * 1000,
-                percentile(wait, 99) * 1000,
-                "p50 | p99 (from the tasks' timestamps)",
-            )
-        )
-
-        auth = {
-            "Authorization": f"Bearer {api_key}",
-            "Content-Type": "application/json",
-        }
-        print("durable enqueue against /web/health...", flush=True)
-        health = run(
-            "health", f"{servers[0].url}/web/health", requests=400, concurrency=10
-        )
-        post = run(
-            "post",
-            f"{servers[0].url}/api/quotation/async",
-            requests=400,
-            concurrency=10,
-            method="POST",
-            body=quotation("enqueue"),
-            headers=auth,
-        )
-        rows.append(
-            (
-                "durable enqueue, 10 connections, crons on (req/s)",
-                post.rps,
-                health.rps,
-                f"{post.rps / health.rps:.2f}x /web/health",
-            )
-        )
+        rate1 = measure_one_server(servers[0].url, database, api_key, floor_p50, rows)
 
         print("a second server...", flush=True)
         servers.append(start_odoo_server(tmp, database=database))

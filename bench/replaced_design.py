@@ -14,6 +14,17 @@ import time
 import uuid
 import xmlrpc.client
 
+TIMEOUT_SECONDS = 60
+
+
+class _Transport(xmlrpc.client.Transport):
+    """XML-RPC that gives up on a silent server, as an HTTP client with a timeout."""
+
+    def make_connection(self, host):
+        connection = super().make_connection(host)
+        connection.timeout = TIMEOUT_SECONDS
+        return connection
+
 
 class ReplacedDesign:
     def __init__(self, url, database, login, api_key, threads):
@@ -55,16 +66,20 @@ class ReplacedDesign:
             try:
                 self._build(body)
                 status = "done"
-            except Exception as error:  # noqa: BLE001  (the waiting caller is told)
+            except Exception as error:  # the waiting caller is told
                 status = f"failed: {error!r}"
             with self.finished:
                 self.tasks[tracking_id].update(status=status, done=time.perf_counter())
                 self.finished.notify_all()
 
     def _build(self, body):
-        common = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/common")
+        common = xmlrpc.client.ServerProxy(
+            f"{self.url}/xmlrpc/2/common", transport=_Transport()
+        )
         uid = common.authenticate(self.database, self.login, self.api_key, {})
-        models = xmlrpc.client.ServerProxy(f"{self.url}/xmlrpc/2/object")
+        models = xmlrpc.client.ServerProxy(
+            f"{self.url}/xmlrpc/2/object", transport=_Transport()
+        )
 
         def call(model, method, *args, **kwargs):
             return models.execute_kw(
