@@ -17,12 +17,14 @@ template database, measured side by side in one run:
 - bursts of 100 and 300 simultaneous connections, straight to a server and
   through nginx with deploy/nginx/odoo_mcp_quotation.conf.
 
-Prints one table with the ratios and draws docs/performance.png.
+Prints one table with the ratios and draws docs/performance.png (matplotlib,
+from its own virtualenv: tests/venvs/plot.txt).
 """
 
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -301,6 +303,42 @@ def main():
     for what, value, yardstick, ratio in rows:
         shown = "" if yardstick is None else f"{yardstick:,.1f}"
         print(f"| {what} | {value:,.1f} | {shown} | {ratio} |")
+    draw(rows)
+
+
+def draw(rows):
+    """docs/performance.png: the latencies and the rates of the table."""
+    figures = {what: (value, yardstick) for what, value, yardstick, _ratio in rows}
+    one = figures["POST to done, one at a time, p50 (ms)"]
+    rates = figures[f"{IN_FLIGHT_TOTAL} quotations, {IN_FLIGHT} in flight (/s)"]
+    two = figures[f"{IN_FLIGHT} in flight, 2 servers vs 1 (/s)"]
+    enqueue = figures["durable enqueue, 10 connections, crons on (req/s)"]
+    panels = {
+        "POST to done, one at a time, p50 (ms)": {
+            "in-process floor": figures[
+                "the same quotation in-process, the floor, p50 (ms)"
+            ][0],
+            "this module": one[0],
+            "replaced design": one[1],
+        },
+        f"{IN_FLIGHT} in flight (quotations/s)": {
+            "this module, 2 servers": two[0],
+            "this module, 1 server": rates[0],
+            "replaced design": rates[1],
+        },
+        "10 connections, crons on (req/s)": {
+            "/web/health": enqueue[1],
+            "POST (durable enqueue)": enqueue[0],
+        },
+    }
+    output = REPO / "docs" / "performance.png"
+    subprocess.run(
+        [os.environ["OMQ_VENV_PLOT"], str(REPO / "bench" / "plot.py"), str(output)],
+        input=json.dumps(panels),
+        text=True,
+        check=True,
+    )
+    print(f"\nplot: {output.relative_to(REPO)}")
 
 
 if __name__ == "__main__":
