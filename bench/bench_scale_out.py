@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 import harness  # noqa: E402
 from conftest import (  # noqa: E402
     burst,
+    odoo_shell,
     start_nginx,
     start_odoo_server,
     stop_odoo_server,
@@ -136,19 +137,7 @@ def replaced_in_flight(design, body, total):
 
 def floor(database, count):
     """One process queues and builds each quotation: no HTTP, no wake-up."""
-    shell = harness.odoo_bin(
-        Path(os.environ["ODOO_RC"]),
-        "-d",
-        database,
-        "--log-level=warn",
-        subcommand="shell",
-        input=FLOOR_SCRIPT.format(count=count),
-        capture_output=True,
-        text=True,
-    )
-    lines = [line for line in shell.stdout.splitlines() if line.startswith("FLOOR=")]
-    assert lines, shell.stdout + shell.stderr
-    return json.loads(lines[0].split("=", 1)[1])
+    return json.loads(odoo_shell(database, FLOOR_SCRIPT.format(count=count), "FLOOR"))
 
 
 def waits(database, tracking_ids):

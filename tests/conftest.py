@@ -183,7 +183,12 @@ def prepare_database(database, params, db_port=None):
         )
         + "env.cr.commit()\n"
     )
-    setup = harness.odoo_bin(
+    return odoo_shell(database, script, "OMQ_API_KEY", db_port)
+
+
+def odoo_shell(database, script, name, db_port=None):
+    """Run ``script`` in ``odoo-bin shell``; the value it printed as ``name=...``."""
+    shell = harness.odoo_bin(
         Path(os.environ["ODOO_RC"]),
         "-d",
         database,
@@ -194,11 +199,13 @@ def prepare_database(database, params, db_port=None):
         capture_output=True,
         text=True,
     )
-    keys = [
-        line for line in setup.stdout.splitlines() if line.startswith("OMQ_API_KEY=")
+    values = [
+        line.split("=", 1)[1]
+        for line in shell.stdout.splitlines()
+        if line.startswith(f"{name}=")
     ]
-    assert keys, setup.stdout + setup.stderr
-    return keys[0].split("=", 1)[1]
+    assert values, shell.stdout + shell.stderr
+    return values[0]
 
 
 def stop_odoo_server(server, drop=True):

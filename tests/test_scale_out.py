@@ -71,6 +71,18 @@ def quotation(index, email_domain, emails=None, product="DESK-STD"):
     }
 
 
+def submit(server, api_key, body):
+    """POST a quotation request straight to a server; its 202 answer."""
+    response = requests.post(
+        f"{server.url}/api/quotation/async",
+        json=body,
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=60,
+    )
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
 def wait_until_final(cluster, tracking_ids, timeout):
     deadline = time.monotonic() + timeout
     with cluster.db() as connection, connection.cursor() as cr:
@@ -218,24 +230,17 @@ def test_500_quotations_through_two_servers_are_built_exactly_once(cluster):
     count, emails, domain = 500, 100, "twoservers.example"
     mcp = [McpClient(server.url, cluster.api_key) for server in cluster.servers]
 
-    def submit(index):
+    def send(index):
         server = cluster.servers[index % 2]
         arguments = quotation(
             index, domain, emails, product=("DESK-STD", "CHAIR-ERG")[index % 2]
         )
         if index % 4 < 2:
-            response = requests.post(
-                f"{server.url}/api/quotation/async",
-                json=arguments,
-                headers={"Authorization": f"Bearer {cluster.api_key}"},
-                timeout=60,
-            )
-            assert response.status_code == 202, response.text
-            return response.json()["tracking_id"]
+            return submit(server, cluster.api_key, arguments)["tracking_id"]
         return mcp[index % 2].create_quotation(arguments)
 
     with ThreadPoolExecutor(16) as pool:
-        tracking_ids = set(pool.map(submit, range(count)))
+        tracking_ids = set(pool.map(send, range(count)))
 
     assert len(tracking_ids) == count
     assert wait_until_final(cluster, tracking_ids, timeout=240) == {"done": count}
@@ -288,15 +293,7 @@ def test_a_cron_worker_killed_mid_task_is_resumed_once_after_its_lease(cluster):
             )
             cr.execute("SELECT pg_backend_pid()")
             locker_pid = cr.fetchone()[0]
-        server = cluster.servers[0]
-        response = requests.post(
-            f"{server.url}/api/quotation/async",
-            json=body,
-            headers={"Authorization": f"Bearer {cluster.api_key}"},
-            timeout=60,
-        )
-        assert response.status_code == 202, response.text
-        queued = response.json()
+        queued = submit(cluster.servers[0], cluster.api_key, body)
         worker = _cron_worker_blocked_by(cluster, locker_pid)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
