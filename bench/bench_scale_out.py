@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -96,23 +97,38 @@ def percentile(values, p):
 
 # ---------------------------------------------------------------- this module
 class Agent:
-    """A voice agent: POST the request, then ask for its status until done."""
+    """A voice agent: POST the request, then ask for its status until done.
+
+    As a real agent does, it asks again after a dropped connection or an
+    answer that is not JSON, the POST with the same Idempotency-Key.
+    """
 
     def __init__(self, url, api_key):
         self.url = url
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {api_key}"
 
+    def _call(self, method, url, **kwargs):
+        for attempt in range(5):
+            try:
+                return self.session.request(method, url, timeout=60, **kwargs).json()
+            except (requests.ConnectionError, ValueError):
+                time.sleep(0.2 * (attempt + 1))
+        raise RuntimeError(f"{method} {url}: no answer after 5 tries")
+
     def quotation(self, body):
         started = time.perf_counter()
-        queued = self.session.post(
-            f"{self.url}/api/quotation/async", json=body, timeout=60
-        ).json()
+        queued = self._call(
+            "POST",
+            f"{self.url}/api/quotation/async",
+            json=body,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
         while True:
-            status = self.session.get(queued["status_url"], timeout=60).json()
+            status = self._call("GET", queued["status_url"])
             if status["status"] == "done":
                 return time.perf_counter() - started, queued["tracking_id"]
-            if status["status"] != "pending" and status["status"] != "processing":
+            if status["status"] not in ("pending", "processing"):
                 raise RuntimeError(status)
             time.sleep(POLL_SECONDS)
 
