@@ -76,6 +76,14 @@ print("FLOOR=" + json.dumps(seconds))
 """
 
 
+def add(rows, row):
+    """A row of the table, printed at once: a long run shows what it has."""
+    what, value, yardstick, ratio = row
+    against = "" if yardstick is None else f" against {yardstick:,.1f}"
+    print(f"  {what}: {value:,.1f}{against}, {ratio}", flush=True)
+    rows.append(row)
+
+
 def quotation(tag):
     def body(index):
         return {
@@ -192,42 +200,46 @@ def measure_one_server(url, database, api_key, floor_p50, rows):
         design.wait(design.submit(quotation("oldone")(i))) for i in range(ONE_AT_A_TIME)
     ]
     old_p50 = statistics.median(old)
-    rows.append(
+    add(
+        rows,
         (
             "POST to done, one at a time, p50 (ms)",
             ours_p50 * 1000,
             old_p50 * 1000,
             f"{old_p50 / ours_p50:.1f}x faster than replaced",
-        )
+        ),
     )
-    rows.append(
+    add(
+        rows,
         (
             "the same quotation in-process, the floor, p50 (ms)",
             floor_p50 * 1000,
             None,
             f"this module {ours_p50 / floor_p50:.2f}x the floor",
-        )
+        ),
     )
 
     print(f"{IN_FLIGHT} in flight...", flush=True)
     rate1, ids = in_flight([agent], quotation("ten"), IN_FLIGHT_TOTAL)
     old_rate = replaced_in_flight(design, quotation("oldten"), IN_FLIGHT_TOTAL)
-    rows.append(
+    add(
+        rows,
         (
             f"{IN_FLIGHT_TOTAL} quotations, {IN_FLIGHT} in flight (/s)",
             rate1,
             old_rate,
             f"{rate1 / old_rate:.1f}x replaced",
-        )
+        ),
     )
     wait = waits(database, [tid for _s, tid in ours] + ids)
-    rows.append(
+    add(
+        rows,
         (
             "creation to start of processing, p50 / p99 (ms)",
             percentile(wait, 50) * 1000,
             percentile(wait, 99) * 1000,
             "p50 | p99 (from the tasks' timestamps)",
-        )
+        ),
     )
 
     auth = {
@@ -245,13 +257,14 @@ def measure_one_server(url, database, api_key, floor_p50, rows):
         body=quotation("enqueue"),
         headers=auth,
     )
-    rows.append(
+    add(
+        rows,
         (
             "durable enqueue, 10 connections, crons on (req/s)",
             post.rps,
             health.rps,
             f"{post.rps / health.rps:.2f}x /web/health",
-        )
+        ),
     )
 
     return rate1
@@ -276,13 +289,14 @@ def main():
         servers.append(start_odoo_server(tmp, database=database))
         agents = [Agent(server.url, api_key) for server in servers]
         rate2, _ids = in_flight(agents, quotation("two"), IN_FLIGHT_TOTAL)
-        rows.append(
+        add(
+            rows,
             (
                 f"{IN_FLIGHT} in flight, 2 servers vs 1 (/s)",
                 rate2,
                 rate1,
                 f"{rate2 / rate1:.2f}x one server",
-            )
+            ),
         )
 
         print("bursts, straight and through nginx...", flush=True)
@@ -290,13 +304,14 @@ def main():
         for count in (100, 300):
             direct = lost(servers[0].url, count, api_key, f"direct{count}")
             proxied = lost(proxy.url, count, api_key, f"proxy{count}")
-            rows.append(
+            add(
+                rows,
                 (
                     f"{count} POSTs on {count} simultaneous connections, lost",
                     proxied,
                     direct,
                     "through nginx | straight to one server",
-                )
+                ),
             )
     finally:
         if proxy:
