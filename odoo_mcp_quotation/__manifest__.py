@@ -34,4 +34,5 @@
     },
     "installable": True,
     "application": False,
+    "post_load": "post_load",
 }
