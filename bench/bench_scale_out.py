@@ -50,7 +50,10 @@ from conftest import (  # noqa: E402
 from loadgen import run  # noqa: E402
 from replaced_design import ReplacedDesign  # noqa: E402
 
-PARAMS = {"odoo_mcp_quotation.rate_limit_per_minute": "100000000"}
+PARAMS = {
+    "odoo_mcp_quotation.rate_limit_per_minute": "100000000",
+    "odoo_mcp_quotation.rate_limit_per_user_per_minute": "100000000",
+}
 ONE_AT_A_TIME = 10
 IN_FLIGHT, IN_FLIGHT_TOTAL = 10, 30
 POLL_SECONDS = 0.01

@@ -137,7 +137,11 @@ def test_postgres_restarted_under_load_loses_no_accepted_request(
 ):
     database = f"omq_pg_{os.getpid()}_{private_cluster.port}"
     private_cluster.copy_template(database)
-    params = {**TEST_PARAMS, "odoo_mcp_quotation.rate_limit_per_minute": "100000"}
+    params = {
+        **TEST_PARAMS,
+        "odoo_mcp_quotation.rate_limit_per_minute": "100000",
+        "odoo_mcp_quotation.rate_limit_per_user_per_minute": "100000",
+    }
     api_key = prepare_database(database, params, db_port=private_cluster.port)
     server = start_odoo_server(
         tmp_path, database=database, db_port=private_cluster.port

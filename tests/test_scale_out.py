@@ -28,6 +28,7 @@ from conftest import (
 LEASE_SECONDS = 6  # a killed worker's task is resumed after this
 PARAMS = {
     "odoo_mcp_quotation.rate_limit_per_minute": "1000000",
+    "odoo_mcp_quotation.rate_limit_per_user_per_minute": "1000000",
     "odoo_mcp_quotation.lease_seconds": str(LEASE_SECONDS),
     "odoo_mcp_quotation.backoff_seconds": "1",
 }
