@@ -35,4 +35,5 @@
     },
     "installable": True,
     "application": False,
+    "post_load": "post_load",
 }

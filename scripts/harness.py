@@ -455,27 +455,45 @@ def _browser():
     return next(filter(None, map(shutil.which, BROWSERS)), None)
 
 
+def _apt_install(package, why):
+    """Install a Debian package once, when we may (root with apt-get)."""
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        say(f"installing Debian's {package} for {why} (once)")
+        apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        subprocess.run(["apt-get", "update", "-q"], check=False, env=apt_env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", package], check=False, env=apt_env
+        )
+
+
 def ensure_browser():
     """Odoo's browser tours run headless Chromium: install Debian's when missing.
 
     A tour without a browser would be skipped by Odoo with a mere warning; here
     a missing browser stops the run instead, so no tour is ever skipped silently.
     """
-    if _browser():
-        return
-    if shutil.which("apt-get") and os.geteuid() == 0:
-        say("installing Debian's chromium for the browser tours (once)")
-        apt_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-        subprocess.run(["apt-get", "update", "-q"], check=False, env=apt_env)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-q", "chromium"], check=False, env=apt_env
+    if not _browser():
+        _apt_install("chromium", "the browser tours")
+    if not _browser():
+        raise HarnessError(
+            "the browser tours need Chromium or Google Chrome on PATH: "
+            "install it (apt-get install chromium) and run again"
         )
-        if _browser():
-            return
-    raise HarnessError(
-        "the browser tours need Chromium or Google Chrome on PATH: "
-        "install it (apt-get install chromium) and run again"
-    )
+
+
+def nginx_binary():
+    return shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin")
+
+
+def ensure_nginx():
+    """The proxy tests run the shipped nginx configuration in Debian's nginx."""
+    if not nginx_binary():
+        _apt_install("nginx-light", "the reverse-proxy tests")
+    if not nginx_binary():
+        raise HarnessError(
+            "the reverse-proxy tests need nginx: "
+            "install it (apt-get install nginx-light) and run again"
+        )
 
 
 # ---------------------------------------------------------------- commands
@@ -515,6 +533,7 @@ def prepare_odoo(addons_path, workdir):
 
 def command_test(addons_path, pytest_args):
     ensure_browser()
+    ensure_nginx()
     run_linters()
     workdir = Path(tempfile.mkdtemp(prefix="omq-test-"))
     template, env = prepare_odoo(addons_path, workdir)

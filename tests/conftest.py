@@ -5,6 +5,8 @@ the interpreter; these fixtures start ``odoo-bin`` with ``--workers 2`` so that
 HTTP workers and cron workers run for real, exactly as in production.
 """
 
+import http.client
+import json
 import os
 import socket
 import subprocess
@@ -13,6 +15,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -96,6 +99,8 @@ def start_odoo_server(
     params=None,
     env=None,
     setup="",
+    proxy_mode=False,
+    db_port=None,
 ):
     """Start ``odoo-bin`` the way production should run it.
 
@@ -105,7 +110,9 @@ def start_odoo_server(
     ir.config_parameter first; ``env`` adds to the server's environment;
     ``setup`` is more shell code, whose printed ``OMQ_<NAME>=<value>`` lines
     land in ``server.extra[NAME]``. The addon is a server-wide module, so that
-    ``/health`` still answers when the database is gone.
+    ``/health`` still answers when the database is gone. ``proxy_mode`` trusts
+    a reverse proxy's X-Forwarded-* headers; ``db_port`` serves a database of
+    another PostgreSQL cluster.
     """
     template = os.environ.get("ODOO_MCP_TEMPLATE_DB")
     if not template:
@@ -116,8 +123,8 @@ def start_odoo_server(
         database = f"omq_it_{os.getpid()}_{free_port()}"
         harness.copy_database(template, database)
         try:
-            outputs = _prepare_database(
-                config, database, {**TEST_PARAMS, **(params or {})}, setup
+            outputs = prepare_database(
+                database, {**TEST_PARAMS, **(params or {})}, setup, db_port
             )
         except BaseException:
             harness.drop_database(database)
@@ -145,6 +152,8 @@ def start_odoo_server(
         "info",
         "--logfile",
         str(log_path),
+        *(["--proxy-mode"] if proxy_mode else []),
+        *(["--db_port", str(db_port)] if db_port else []),
     ]
     process = subprocess.Popen(
         command,
@@ -168,8 +177,9 @@ def start_odoo_server(
     return server
 
 
-def _prepare_database(config, database, params, setup=""):
-    """Run the setup script; return its ``OMQ_<NAME>=<value>`` lines as a dict."""
+def prepare_database(database, params, setup="", db_port=None):
+    """Demo products, the integration user and its API key, ``params``, then
+    ``setup``; the ``OMQ_<NAME>=<value>`` lines printed, as a dict."""
     script = (
         SERVER_SETUP_SCRIPT
         + "".join(
@@ -179,10 +189,19 @@ def _prepare_database(config, database, params, setup=""):
         + setup
         + "env.cr.commit()\n"
     )
-    result = harness.odoo_bin(
-        config,
+    outputs = odoo_shell(database, script, db_port)
+    assert "API_KEY" in outputs, outputs
+    return outputs
+
+
+def odoo_shell(database, script, db_port=None):
+    """Run ``script`` in ``odoo-bin shell``; the ``OMQ_<NAME>=<value>`` lines it
+    printed, as ``{NAME: value}``."""
+    shell = harness.odoo_bin(
+        Path(os.environ["ODOO_RC"]),
         "-d",
         database,
+        *(["--db_port", str(db_port)] if db_port else []),
         "--log-level=warn",
         subcommand="shell",
         input=script,
@@ -191,20 +210,15 @@ def _prepare_database(config, database, params, setup=""):
     )
     outputs = dict(
         line.removeprefix("OMQ_").split("=", 1)
-        for line in result.stdout.splitlines()
+        for line in shell.stdout.splitlines()
         if line.startswith("OMQ_")
     )
-    assert "API_KEY" in outputs, result.stdout + result.stderr
+    assert outputs, shell.stdout + shell.stderr
     return outputs
 
 
 def stop_odoo_server(server, drop=True):
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    stop_process(server.process)
     if drop:
         harness.drop_database(server.database)
 
@@ -240,3 +254,140 @@ def _logged_errors(log, limit=8000):
         if keep:
             records.append(line)
     return "\n".join(records)[-limit:]
+
+
+NGINX_SITE = REPO / "deploy" / "nginx" / "odoo_mcp_quotation.conf"
+NGINX_CONF = """
+worker_processes 2;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    upstream odoo_http {{
+        least_conn;
+{http_servers}
+    }}
+    upstream odoo_gevent {{
+{gevent_servers}
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        include {site};
+    }}
+}}
+"""
+
+
+@dataclass
+class Nginx:
+    url: str
+    process: subprocess.Popen
+
+
+def start_nginx(tmp_path, servers):
+    """Debian's nginx with the shipped site configuration in front of ``servers``.
+
+    Only the upstream list is written here, as an operator would for their
+    servers (deploy/nginx/docker-compose.conf is the same for compose).
+    """
+    binary = harness.nginx_binary()
+    if not binary:
+        pytest.fail("the proxy tests need nginx: run them with `make test`")
+    port = free_port()
+
+    def servers_of(urls):
+        return "\n".join(
+            f"        server {url.split('//', 1)[1]} max_fails=0;" for url in urls
+        )
+
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            tmp=tmp_path,
+            port=port,
+            site=NGINX_SITE,
+            http_servers=servers_of(server.url for server in servers),
+            gevent_servers=servers_of(server.extra["gevent_url"] for server in servers),
+        )
+    )
+    process = subprocess.Popen(
+        [binary, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    proxy = Nginx(url=f"http://127.0.0.1:{port}", process=process)
+    deadline = time.monotonic() + 20
+    while True:
+        if process.poll() is not None:
+            log = (tmp_path / "nginx-error.log").read_text(errors="replace")
+            raise RuntimeError(f"nginx exited early:\n{log}")
+        try:
+            with urllib.request.urlopen(f"{proxy.url}/web/health", timeout=2):
+                return proxy
+        except OSError:
+            if time.monotonic() > deadline:
+                stop_process(process)
+                raise
+            time.sleep(0.2)
+
+
+def stop_process(process):
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def burst(url, path, bodies, headers):
+    """Open one connection per body, then send them all at once; the answers.
+
+    Each answer is ``(status, JSON body or None)``; a connection refused or
+    reset is ``(exception name, None)``: lost. Sockets rather than threads: as
+    many connections as asked for, really open together, from a process whose
+    address space Odoo's config limits.
+    """
+    parts = urlsplit(url)
+    connections = [
+        http.client.HTTPConnection(parts.hostname, parts.port, timeout=180)
+        for _body in bodies
+    ]
+    answers = [None] * len(connections)
+    try:
+        for step in ("connect", "send"):  # all connections open, then all requests
+            for index, (connection, body) in enumerate(
+                zip(connections, bodies, strict=True)
+            ):
+                if answers[index]:
+                    continue
+                try:
+                    if step == "connect":
+                        connection.connect()
+                    else:
+                        connection.request("POST", path, json.dumps(body), headers)
+                except OSError as error:
+                    answers[index] = (type(error).__name__, None)
+        for index, connection in enumerate(connections):
+            if answers[index]:
+                continue
+            try:
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as error:
+                answers[index] = (type(error).__name__, None)
+                continue
+            is_json = response.getheader("Content-Type", "").startswith(
+                "application/json"
+            )
+            answers[index] = (response.status, json.loads(data) if is_json else None)
+        return answers
+    finally:
+        for connection in connections:
+            connection.close()

@@ -6,6 +6,7 @@ from datetime import timedelta
 from functools import partial
 
 from psycopg2 import IntegrityError
+from psycopg2.errors import SerializationFailure
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -361,21 +362,53 @@ class QuotationTask(models.Model):
         self._write_engine_fields(vals)
 
     def _set_processing(self):
-        now = fields.Datetime.now()
-        lease = timedelta(seconds=self._queue_setting("lease_seconds"))
+        lease_until = fields.Datetime.now() + self._lease()
         for task in self:
             task._write_engine_fields(
                 {
                     "state": PROCESSING,
                     "attempts": task.attempts + 1,
-                    "started_at": now,
-                    "lease_until": now + lease,
+                    "lease_until": lease_until,
                     "next_attempt_at": False,
                 }
             )
 
-    def _set_done(self, results, duration=None):
-        now = fields.Datetime.now()
+    def _start_attempt(self, attempt):
+        """Hold this claimed task for its attempt and stamp when the attempt began.
+
+        A claimed task waits for its turn in the batch; if its lease ran out
+        meanwhile, another worker took it back and ``attempt`` is no longer
+        the current one: then it is not ours to build (False). The row stays
+        locked until the attempt commits, so an expiring lease can never hand
+        a task being built to a second worker. ``started_at`` is the database
+        clock now (as ``create_date`` comes from the database), with
+        microseconds: the wait from creation to start is exact.
+        """
+        self.ensure_one()
+        self.flush_recordset()
+        try:
+            with self.env.cr.savepoint():
+                self.env.cr.execute(
+                    """
+                    SELECT clock_timestamp() AT TIME ZONE 'UTC' FROM quotation_task
+                     WHERE id = %s AND state = %s AND attempts = %s
+                       FOR UPDATE SKIP LOCKED
+                    """,
+                    [self.id, PROCESSING, attempt],
+                )
+                row = self.env.cr.fetchone()
+        except SerializationFailure:  # changed by another worker since our snapshot
+            row = None
+        if not row:
+            self.invalidate_recordset()
+            return False
+        self._write_engine_fields(
+            {"started_at": row[0], "lease_until": row[0] + self._lease()}
+        )
+        return True
+
+    def _set_done(self, results):
+        now = self._clock()
         self._write_engine_fields(
             dict(
                 results,
@@ -383,32 +416,36 @@ class QuotationTask(models.Model):
                 error=False,
                 done_at=now,
                 lease_until=False,
-                duration=self._attempt_duration(now, duration),
+                duration=self._attempt_duration(now),
             )
         )
         self._audit("done")
 
-    def _set_failed(self, error, duration=None):
-        now = fields.Datetime.now()
+    def _set_failed(self, error):
+        now = self._clock()
         self._write_engine_fields(
             {
                 "state": FAILED,
                 "error": error,
                 "done_at": now,
                 "lease_until": False,
-                "duration": self._attempt_duration(now, duration),
+                "duration": self._attempt_duration(now),
             }
         )
         self._audit("failed")
 
-    def _attempt_duration(self, now, measured):
-        """The attempt's measured seconds; else whole seconds since it started.
-
-        Datetime fields drop microseconds, and an attempt takes milliseconds.
-        """
-        if measured is not None:
-            return measured
+    def _attempt_duration(self, now):
         return (now - self.started_at).total_seconds() if self.started_at else 0.0
+
+    @api.model
+    def _clock(self):
+        """The database's clock now, with microseconds, in UTC.
+
+        ``fields.Datetime.now()`` drops the microseconds and ``create_date`` is
+        the transaction's start: neither times an attempt of milliseconds.
+        """
+        self.env.cr.execute("SELECT clock_timestamp() AT TIME ZONE 'UTC'")
+        return self.env.cr.fetchone()[0]
 
     def _set_cancelled(self):
         self._write_engine_fields(
@@ -416,7 +453,7 @@ class QuotationTask(models.Model):
         )
         self._audit("cancelled")
 
-    def _record_failed_attempt(self, error, retryable, duration=None):
+    def _record_failed_attempt(self, error, retryable):
         """Schedule a retry with exponential backoff, or fail for good."""
         self.ensure_one()
         if retryable and self.attempts < self.max_attempts:
@@ -435,8 +472,12 @@ class QuotationTask(models.Model):
                 )
             )
         else:
-            self._set_failed(error, duration)
+            self._set_failed(error)
             self.message_post(body=_("The quotation could not be created: %s", error))
+
+    @api.model
+    def _lease(self):
+        return timedelta(seconds=self._queue_setting("lease_seconds"))
 
     @api.model
     def _backoff(self, attempts):
@@ -496,6 +537,19 @@ class QuotationTask(models.Model):
         _last_wake_up[self.env.cr.dbname] = time.monotonic()
         self._trigger_processing()
 
+    def _due_since(self):
+        """Since when a worker should have taken this task, if it waits for one.
+
+        A pending task is due from its next attempt (or creation); a task still
+        processing after its lease lost its worker and is due to be resumed.
+        """
+        self.ensure_one()
+        if self.state == PENDING:
+            return self.next_attempt_at or self.create_date
+        if self.state == PROCESSING:
+            return self.lease_until
+        return False
+
     @api.model
     def _claim_due_tasks(self, limit):
         """Take up to ``limit`` due tasks that no other worker holds."""
@@ -543,12 +597,14 @@ class QuotationTask(models.Model):
             self._begin_claim_transaction()
         self._requeue_expired_leases()
         tasks = self._claim_due_tasks(limit or self._queue_setting("batch_size"))
+        claimed_attempts = {task.id: task.attempts for task in tasks}
         if tasks and self.search_count(self._due_domain(), limit=1):
             self._trigger_processing(all_lanes=True)  # more than a batch: call for help
         if commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
         for task in tasks:
-            task._process()
+            if task._start_attempt(claimed_attempts[task.id]):
+                task._process()
             if commit:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
         remaining = self.search_count(self._due_domain())
@@ -573,15 +629,12 @@ class QuotationTask(models.Model):
         as_requester = self.with_user(self.requested_by_id).with_company(
             self.company_id
         )
-        started = time.perf_counter()
         try:
             with self.env.cr.savepoint():
                 results = QuotationBuilder(as_requester.env).build(as_requester)
-                self._set_done(results, time.perf_counter() - started)
+                self._set_done(results)
         except QuotationBuildError as error:
-            self._record_failed_attempt(
-                str(error), retryable=False, duration=time.perf_counter() - started
-            )
+            self._record_failed_attempt(str(error), retryable=False)
         except QuotationRetryLater as error:
             self._record_failed_attempt(str(error), retryable=True)
         except Exception as error:

@@ -17,7 +17,10 @@ SELECT count(*) FILTER (WHERE state = 'pending'),
                           AND done_at > (now() AT TIME ZONE 'UTC') - interval '1 hour'),
        extract(epoch FROM (now() AT TIME ZONE 'UTC')
                           - min(create_date) FILTER (WHERE state = 'pending')),
-       min(coalesce(next_attempt_at, create_date)) FILTER (WHERE state = 'pending')
+       -- due since: as QuotationTask._due_since, the earliest of the queue
+       least(min(coalesce(next_attempt_at, create_date))
+                 FILTER (WHERE state = 'pending'),
+             min(lease_until) FILTER (WHERE state = 'processing'))
   FROM quotation_task
  WHERE state IN ('pending', 'processing', 'failed')
 """

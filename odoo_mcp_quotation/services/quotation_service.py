@@ -87,8 +87,7 @@ class QuotationService:
 
     def status(self, tracking_id):
         task = self.find_task(tracking_id)
-        if task.state == "pending":
-            self.tasks._wake_if_stalled(task.next_attempt_at or task.create_date)
+        self.tasks._wake_if_stalled(task._due_since())
         return self.summary(task)
 
     def queued(self, task, status_url):

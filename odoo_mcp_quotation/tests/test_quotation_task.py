@@ -56,6 +56,22 @@ class TestQuotationTask(QuotationTaskCase):
         self.assertTrue(task.done_at >= task.started_at)
         self.assertIn(order.name, task.message_ids[0].body)
 
+    def test_each_attempt_is_timed_from_its_own_start(self):
+        """Creation, start and end in order, to the microsecond, task by task."""
+        first = self.submit()
+        second = self.submit(email="second@example.com")
+        self.process()
+        for task in first | second:
+            self.assertEqual(task.state, "done", task.error)
+            self.assertGreaterEqual(task.started_at, task.create_date)
+            self.assertGreater(task.done_at, task.started_at)
+            self.assertAlmostEqual(
+                task.duration, (task.done_at - task.started_at).total_seconds()
+            )
+        self.assertGreaterEqual(
+            second.started_at, first.done_at, "one batch, built one after the other"
+        )
+
     def test_status_summary_for_agents(self):
         task = self.submit()
         self.assertEqual(self.service.status(task.tracking_id)["status"], "pending")

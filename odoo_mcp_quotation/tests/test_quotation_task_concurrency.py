@@ -98,6 +98,36 @@ class TestConcurrentClaims(BaseCase):
             )
             cr2.rollback()
 
+    def test_a_task_taken_back_from_a_waiting_batch_is_built_once(self):
+        """Its lease ran out while it waited: the first worker leaves it alone."""
+        with (
+            closing(self.registry.cursor()) as cr1,
+            closing(self.registry.cursor()) as cr2,
+        ):
+            worker1 = api.Environment(cr1, api.SUPERUSER_ID, {})["quotation.task"]
+            worker2 = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
+            batch = worker1._claim_due_tasks(6) & worker1.browse(self.task_ids)
+            claimed_attempts = {task.id: task.attempts for task in batch}
+            cr1.commit()  # pylint: disable=invalid-commit
+            first, last = batch[0], batch[-1]
+            cr2.execute(
+                "UPDATE quotation_task SET lease_until = now() - interval '1 hour' "
+                "WHERE id = %s",
+                [last.id],
+            )
+            requeued = worker2._requeue_expired_leases()
+            self.assertEqual(requeued.ids, [last.id])
+            requeued.next_attempt_at = False
+            self.assertIn(last.id, worker2._claim_due_tasks(6).ids)
+            cr2.commit()  # pylint: disable=invalid-commit
+
+            self.assertTrue(first._start_attempt(claimed_attempts[first.id]))
+            self.assertFalse(last._start_attempt(claimed_attempts[last.id]))
+            self.assertEqual(last.attempts, 2, "the task is the second worker's now")
+            cr1.rollback()
+            worker2.browse(self.task_ids)._set_pending()
+            cr2.commit()  # pylint: disable=invalid-commit
+
 
 def _request(index):
     return parse_request(quotation_payload(email=f"concurrent{index}@example.com"))

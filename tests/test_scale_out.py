@@ -1,0 +1,327 @@
+"""Two real Odoo servers on one database behind the shipped nginx configuration.
+
+What a sales team that outgrew one server runs: bursts through the proxy,
+REST and MCP through both servers at once, a cron worker killed mid-task.
+Exactly-once is counted from each task's own history (its tracked state
+changes and chatter), not from its final state.
+"""
+
+import os
+import signal
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import harness
+import psutil
+import pytest
+import requests
+from conftest import (
+    burst,
+    start_nginx,
+    start_odoo_server,
+    stop_odoo_server,
+    stop_process,
+)
+
+LEASE_SECONDS = 6  # a killed worker's task is resumed after this
+PARAMS = {
+    "odoo_mcp_quotation.rate_limit_per_minute": "1000000",
+    "odoo_mcp_quotation.rate_limit_per_user_per_minute": "1000000",
+    "odoo_mcp_quotation.lease_seconds": str(LEASE_SECONDS),
+    "odoo_mcp_quotation.backoff_seconds": "1",
+}
+FINAL = ("done", "failed", "cancelled")
+
+
+@dataclass
+class Cluster:
+    servers: list
+    proxy: object
+    api_key: str
+    database: str
+
+    def db(self):
+        return harness.pg_connect(self.database)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cluster")
+    first = start_odoo_server(tmp, params=PARAMS, proxy_mode=True)
+    servers = [first]
+    try:
+        servers.append(start_odoo_server(tmp, database=first.database, proxy_mode=True))
+        proxy = start_nginx(tmp, servers)
+        try:
+            yield Cluster(servers, proxy, first.api_key, first.database)
+        finally:
+            stop_process(proxy.process)
+    finally:
+        for server in reversed(servers):
+            stop_odoo_server(server, drop=server is first)
+
+
+def quotation(index, email_domain, emails=None, product="DESK-STD"):
+    number = index % emails if emails else index
+    return {
+        "customer_name": f"Customer {number}",
+        "email": f"customer{number}@{email_domain}",
+        "lines": [{"product": product, "quantity": 1 + index % 3}],
+    }
+
+
+def submit(server, api_key, body):
+    """POST a quotation request straight to a server; its 202 answer."""
+    response = requests.post(
+        f"{server.url}/api/quotation/async",
+        json=body,
+        headers={"Authorization": f"Bearer {api_key}"},
+        timeout=60,
+    )
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def wait_until_final(cluster, tracking_ids, timeout):
+    deadline = time.monotonic() + timeout
+    with cluster.db() as connection, connection.cursor() as cr:
+        while True:
+            cr.execute(
+                "SELECT state, count(*) FROM quotation_task "
+                "WHERE tracking_id = ANY(%s) GROUP BY state",
+                [list(tracking_ids)],
+            )
+            states = dict(cr.fetchall())
+            if sum(states.get(state, 0) for state in FINAL) == len(tracking_ids):
+                return states
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not all final after {timeout} s: {states}")
+            time.sleep(0.5)
+
+
+def history(cluster, tracking_ids):
+    """Per task: claims, completions and "created" messages in its chatter."""
+    with cluster.db() as connection, connection.cursor() as cr:
+        cr.execute(
+            """
+            SELECT t.tracking_id,
+                   count(v.id) FILTER (WHERE v.new_value_char = 'Processing'),
+                   count(v.id) FILTER (WHERE v.new_value_char = 'Done'),
+                   count(DISTINCT m.id) FILTER (WHERE m.body LIKE %s)
+              FROM quotation_task t
+              JOIN mail_message m ON m.model = 'quotation.task' AND m.res_id = t.id
+              LEFT JOIN mail_tracking_value v
+                     ON v.mail_message_id = m.id
+                    AND v.field_id = (SELECT id FROM ir_model_fields
+                                       WHERE model = 'quotation.task'
+                                         AND name = 'state')
+             WHERE t.tracking_id = ANY(%s)
+             GROUP BY t.tracking_id
+            """,
+            ["%Quotation S% created.%", list(tracking_ids)],
+        )
+        return {row[0]: row[1:] for row in cr.fetchall()}
+
+
+def assert_built_once(cluster, tracking_ids):
+    """Each task completed once and announced one quotation; the claims.
+
+    A task whose lease ran out while it waited in a busy worker's batch may be
+    claimed again, but is built by one worker only.
+    """
+    records = history(cluster, tracking_ids)
+    assert len(records) == len(tracking_ids)
+    outcomes = Counter((done, created) for _claims, done, created in records.values())
+    assert outcomes == {(1, 1): len(tracking_ids)}, outcomes
+    with cluster.db() as connection, connection.cursor() as cr:
+        cr.execute(
+            "SELECT origin, count(*) FROM sale_order WHERE origin = ANY(%s) "
+            "GROUP BY origin",
+            [list(tracking_ids)],
+        )
+        orders = dict(cr.fetchall())
+    assert len(orders) == len(tracking_ids)
+    assert set(orders.values()) == {1}
+
+
+def customers_by_email(cluster, domain):
+    with cluster.db() as connection, connection.cursor() as cr:
+        cr.execute(
+            "SELECT lower(email), count(*) FROM res_partner WHERE email ILIKE %s "
+            "GROUP BY lower(email)",
+            [f"%@{domain}"],
+        )
+        return dict(cr.fetchall())
+
+
+def test_a_burst_of_300_connections_through_the_proxy_loses_nothing(cluster):
+    """300 POSTs sent at once on 300 open connections: all 202, all done once."""
+    count = 300
+    answers = burst(
+        cluster.proxy.url,
+        "/api/quotation/async",
+        [quotation(index, "burst.example") for index in range(count)],
+        {
+            "Authorization": f"Bearer {cluster.api_key}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert Counter(status for status, _body in answers) == {202: count}
+    # proxy mode: the status URL is the proxy's, not a server's
+    assert {body["status_url"].split("/api/")[0] for _status, body in answers} == {
+        cluster.proxy.url
+    }
+    tracking_ids = {body["tracking_id"] for _status, body in answers}
+    assert len(tracking_ids) == count
+    assert wait_until_final(cluster, tracking_ids, timeout=180) == {"done": count}
+    assert_built_once(cluster, tracking_ids)
+
+
+class McpClient:
+    """Plain JSON-RPC over Streamable HTTP: one session per server."""
+
+    def __init__(self, url, api_key):
+        self.url = f"{url}/mcp"
+        self.headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Accept": "application/json, text/event-stream",
+        }
+        answer = self._post(
+            {
+                "jsonrpc": "2.0",
+                "id": 0,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "clientInfo": {"name": "scale-out test", "version": "1"},
+                },
+            }
+        )
+        self.headers.update(
+            {
+                "Mcp-Session-Id": answer.headers["Mcp-Session-Id"],
+                "MCP-Protocol-Version": "2025-11-25",
+            }
+        )
+
+    def _post(self, message):
+        response = requests.post(
+            self.url, json=message, headers=self.headers, timeout=60
+        )
+        assert response.status_code == 200, response.text
+        return response
+
+    def create_quotation(self, arguments):
+        answer = self._post(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "create_quotation", "arguments": arguments},
+            }
+        ).json()
+        return answer["result"]["structuredContent"]["tracking_id"]
+
+
+def test_500_quotations_through_two_servers_are_built_exactly_once(cluster):
+    """REST and MCP mixed over both servers; 100 customers asked for 5 times each."""
+    count, emails, domain = 500, 100, "twoservers.example"
+    mcp = [McpClient(server.url, cluster.api_key) for server in cluster.servers]
+
+    def send(index):
+        server = cluster.servers[index % 2]
+        arguments = quotation(
+            index, domain, emails, product=("DESK-STD", "CHAIR-ERG")[index % 2]
+        )
+        if index % 4 < 2:
+            return submit(server, cluster.api_key, arguments)["tracking_id"]
+        return mcp[index % 2].create_quotation(arguments)
+
+    with ThreadPoolExecutor(16) as pool:
+        tracking_ids = set(pool.map(send, range(count)))
+
+    assert len(tracking_ids) == count
+    assert wait_until_final(cluster, tracking_ids, timeout=240) == {"done": count}
+    assert_built_once(cluster, tracking_ids)
+    customers = customers_by_email(cluster, domain)
+    assert len(customers) == emails
+    assert set(customers.values()) == {1}, "one customer per e-mail"
+    with cluster.db() as connection, connection.cursor() as cr:
+        cr.execute(
+            "SELECT count(*) FROM crm_lead WHERE email_from ILIKE %s", [f"%@{domain}"]
+        )
+        assert cr.fetchone()[0] == count, "one opportunity per request"
+
+
+def _cron_worker_blocked_by(cluster, locker_pid, timeout=30):
+    """The Odoo process whose database session waits for the test's lock."""
+    deadline = time.monotonic() + timeout
+    with cluster.db() as connection, connection.cursor() as cr:
+        while time.monotonic() < deadline:
+            cr.execute(
+                "SELECT client_port FROM pg_stat_activity "
+                "WHERE %s = ANY(pg_blocking_pids(pid))",
+                [locker_pid],
+            )
+            ports = {row[0] for row in cr.fetchall()}
+            if ports:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("no worker started the task")
+    for server in cluster.servers:
+        for process in psutil.Process(server.process.pid).children(recursive=True):
+            if any(c.laddr.port in ports for c in process.connections(kind="tcp")):
+                return process
+    raise AssertionError(f"no Odoo process holds the session on ports {ports}")
+
+
+def test_a_cron_worker_killed_mid_task_is_resumed_once_after_its_lease(cluster):
+    domain = "killed.example"
+    body = quotation(0, domain, product="CHAIR-ERG")
+    locker = cluster.db()
+    locker.autocommit = False
+    try:
+        with locker.cursor() as cr:
+            # the order line's product: the worker stops there, customer and
+            # opportunity already made in its transaction
+            cr.execute(
+                "SELECT id FROM product_product WHERE default_code = 'CHAIR-ERG' "
+                "FOR UPDATE"
+            )
+            cr.execute("SELECT pg_backend_pid()")
+            locker_pid = cr.fetchone()[0]
+        queued = submit(cluster.servers[0], cluster.api_key, body)
+        worker = _cron_worker_blocked_by(cluster, locker_pid)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        locker.rollback()
+        locker.close()
+
+    killed_at = time.monotonic()
+    deadline = killed_at + LEASE_SECONDS + 60
+    while True:  # the agent keeps asking, as it would on the phone
+        status = requests.get(
+            queued["status_url"],
+            headers={"Authorization": f"Bearer {cluster.api_key}"},
+            timeout=60,
+        ).json()
+        if status["status"] in FINAL or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert status["status"] == "done", status
+    assert status["attempts"] == 2
+    assert time.monotonic() - killed_at > LEASE_SECONDS - 2, "resumed after its lease"
+    assert_built_once(cluster, [queued["tracking_id"]])
+    claims, _done, _created = history(cluster, [queued["tracking_id"]]).popitem()[1]
+    assert claims == 2, "claimed by the killed worker, then by another"
+    assert customers_by_email(cluster, domain) == {f"customer0@{domain}": 1}
+    with cluster.db() as connection, connection.cursor() as cr:
+        cr.execute(
+            "SELECT count(*) FROM crm_lead WHERE email_from = %s", [body["email"]]
+        )
+        assert cr.fetchone()[0] == 1
