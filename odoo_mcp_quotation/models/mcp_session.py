@@ -221,10 +221,12 @@ class McpSession(models.Model):
                 lifetime = config["limit_time_real"] - PREFORK_STREAM_MARGIN_SECONDS
 
         def events():
-            yield sse_event(endpoint_url, "endpoint")
             with db_connect(dbname).cursor() as cr:
                 try:
+                    # locked before the first byte: once the client sees the
+                    # stream, every refusal check counts it
                     cr.execute("SELECT pg_advisory_lock(%s, %s)", [lock, session_id])
+                    yield sse_event(endpoint_url, "endpoint")
                     yield from _relay(cr, session_id, lifetime, client_socket)
                 finally:
                     cr.rollback()
