@@ -16,7 +16,8 @@ from odoo.http import request
 from odoo.addons.base.models.res_users import INDEX_SIZE
 
 from ..services import scopes
-from ..services.oauth_server import ACCESS_PREFIX, ENABLED_PARAM, secret_hash
+from ..services.oauth_server import ACCESS_PREFIX, secret_hash
+from ..services.settings import read_setting
 
 # an API key or token: printable ASCII, bounded (a NUL would reach the SQL)
 BEARER = re.compile(r"^bearer\s+([\x21-\x7e]{1,512})\s*$", re.IGNORECASE)
@@ -24,14 +25,6 @@ WWW_AUTHENTICATE = 'Bearer realm="odoo", error="invalid_token"'
 VERIFIED_KEYS_MAX = 1024
 # (database, sha256 of a key) -> user id, for keys this process already verified
 _verified_keys = {}
-
-
-# requests a minute per API key (or OAuth token), and per user whatever key
-# or token it uses; the whole minute's budget may be spent in one burst
-RATE_LIMIT_PARAM = "odoo_mcp_quotation.rate_limit_per_minute"
-DEFAULT_RATE_LIMIT = 300
-USER_RATE_LIMIT_PARAM = "odoo_mcp_quotation.rate_limit_per_user_per_minute"
-DEFAULT_USER_RATE_LIMIT = 600
 
 
 class Unauthenticated(Exception):
@@ -101,7 +94,7 @@ def _oauth_user(token, resource):
             "OAuth access tokens are for the MCP server (/mcp); the REST API "
             "takes an Odoo API key."
         )
-    if not request.env["ir.config_parameter"].sudo().get_param(ENABLED_PARAM):
+    if not read_setting(request.env, "oauth_enabled"):
         raise Unauthenticated("OAuth is disabled on this Odoo: use an API key.")
     cr = request.env.cr
     cr.execute(
@@ -148,19 +141,14 @@ def _count_request(token, messages):
         .sudo()
         ._hit(
             key,
-            _limit(RATE_LIMIT_PARAM, DEFAULT_RATE_LIMIT),
+            read_setting(request.env, "rate_limit_per_minute"),
             user_id=request.env.uid,
-            user_limit=_limit(USER_RATE_LIMIT_PARAM, DEFAULT_USER_RATE_LIMIT),
+            user_limit=read_setting(request.env, "rate_limit_per_user_per_minute"),
             count=messages,
         )
     )
     if wait:
         raise RateLimited(wait)
-
-
-def _limit(param, default):
-    value = request.env["ir.config_parameter"].sudo().get_param(param)
-    return int(value) if value and value.isdigit() else default
 
 
 def _cache_key(token):

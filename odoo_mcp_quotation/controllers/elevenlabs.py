@@ -11,11 +11,7 @@ import logging
 from odoo import http
 from odoo.http import request
 
-from ..models.elevenlabs_webhook_delivery import (
-    SECRET_PARAM,
-    DuplicateDelivery,
-    ReplayedDelivery,
-)
+from ..models.elevenlabs_webhook_delivery import DuplicateDelivery, ReplayedDelivery
 from ..services.elevenlabs_webhook import (
     SIGNATURE_HEADER,
     SignatureInvalid,
@@ -24,6 +20,7 @@ from ..services.elevenlabs_webhook import (
     verify_signature,
 )
 from ..services.request_schema import RequestInvalid
+from ..services.settings import read_setting
 
 _logger = logging.getLogger(__name__)
 
@@ -62,7 +59,7 @@ class ElevenlabsWebhookController(http.Controller):
         if len(raw) > MAX_BODY:  # chunked bodies announce no length
             raise self._too_large()
         env = request.env(su=True)
-        secret = env["ir.config_parameter"].get_param(SECRET_PARAM)
+        secret = read_setting(env, "elevenlabs_webhook_secret")
         header = httprequest.headers.get(SIGNATURE_HEADER, "")
         try:
             signed_at = verify_signature(header, raw, secret)

@@ -18,9 +18,8 @@ from ..mcp.framing import sse_event
 from ..mcp.tools import Sessions, mcp_server
 from ..services import scopes
 from ..services.oauth_server import OauthPolicy
+from ..services.settings import read_setting
 from .auth import RateLimited, Unauthenticated, authenticate, bearer_token
-
-ALLOWED_ORIGINS_PARAM = "odoo_mcp_quotation.mcp_allowed_origins"
 
 
 def _request_socket(environ):
@@ -186,11 +185,8 @@ class McpController(http.Controller):
     def _allowed_origins(self):
         """The listed origins and the server's own (``web.base.url``); never the
         request's Host, which a DNS-rebinding page chooses."""
-        params = request.env["ir.config_parameter"].sudo()
-        configured = params.get_param(ALLOWED_ORIGINS_PARAM) or ""
-        allowed = {origin.strip() for origin in configured.split(",") if origin.strip()}
-        allowed.add(params.get_param("web.base.url") or "")
-        return allowed
+        base_url = request.env["ir.config_parameter"].sudo().get_param("web.base.url")
+        return {*read_setting(request.env, "mcp_allowed_origins"), base_url or ""}
 
     def _respond(self, reply):
         headers = Headers(reply.headers)

@@ -18,7 +18,6 @@ PENDING = "pending"
 DONE = "done"
 FAILED = "failed"
 CRON = "odoo_mcp_quotation.ir_cron_process_elevenlabs_deliveries"
-SECRET_PARAM = "odoo_mcp_quotation.elevenlabs_webhook_secret"
 WEBHOOK_PATH = "/api/elevenlabs/post-call"
 BATCH_SIZE = 10
 AUDIO_MOVED = "(stored as the call's recording)"

@@ -12,6 +12,7 @@ from odoo.tools import SQL, config
 
 from ..mcp.framing import SSE_KEEPALIVE, dumps, sse_event
 from ..services.request_schema import FORBIDDEN_IN_LINE
+from ..services.settings import read_setting
 
 _logger = logging.getLogger(__name__)
 
@@ -31,10 +32,6 @@ STREAM_LIFETIME_SECONDS = 3600
 # forgets one the moment its process dies
 STREAM_LOCK_PREFORK = 0x4D435001
 STREAM_LOCK_OTHER = 0x4D435002
-STREAMS_PER_USER_PARAM = "odoo_mcp_quotation.mcp_streams_per_user"
-STREAMS_PARAM = "odoo_mcp_quotation.mcp_streams"
-DEFAULT_STREAMS_PER_USER = 5
-DEFAULT_STREAMS = 50
 
 
 def _storable(value):
@@ -167,11 +164,8 @@ class McpSession(models.Model):
             },
         )
         mine, everyone, on_workers = self.env.cr.fetchone()
-        params = self.env["ir.config_parameter"].sudo()
-        per_user = int(
-            params.get_param(STREAMS_PER_USER_PARAM, DEFAULT_STREAMS_PER_USER)
-        )
-        in_all = int(params.get_param(STREAMS_PARAM, DEFAULT_STREAMS))
+        per_user = read_setting(self.env, "mcp_streams_per_user")
+        in_all = read_setting(self.env, "mcp_streams")
         if mine >= per_user:
             return 429, (
                 f"You already hold {mine} live MCP streams, the most allowed: "

@@ -11,11 +11,11 @@ from ..services.audit_store import (
     KEY_SEGMENT,
     AuditStoreError,
     build_destinations,
-    key_prefix,
     object_key,
     put_many,
 )
 from ..services.request_schema import TRACKING_ID
+from ..services.settings import read_setting
 
 _logger = logging.getLogger(__name__)
 
@@ -32,23 +32,6 @@ EVENTS = [
 ]
 ONCE_PER_TASK = ("created", "done")
 
-# Settings: ir.config_parameter keys (odoo_mcp_quotation.audit_<name>) and defaults.
-PARAM_PREFIX = "odoo_mcp_quotation.audit_"
-DEFAULTS = {
-    "enabled": "",
-    "prefix": "quotation-audit",
-    "s3_bucket": "",
-    "s3_region": "",
-    "s3_endpoint_url": "",
-    "s3_access_key_id": "",
-    "s3_secret_access_key": "",
-    "local_directory": "",
-    "batch_size": 100,
-    "concurrency": 8,
-    "backoff_seconds": 30,  # first retry after 30 s, then 60, 120, ...
-    "backoff_max_seconds": 600,  # never more than 10 min behind a recovered store
-    "retention_days": 30,  # sent entries kept in Odoo; 0 keeps them forever
-}
 CRON = "odoo_mcp_quotation.ir_cron_send_audit_entries"
 
 
@@ -142,18 +125,11 @@ class QuotationAuditEntry(models.Model):
     # ------------------------------------------------------------------ writing
     @api.model
     def _audit_setting(self, name):
-        value = self.env["ir.config_parameter"].sudo().get_param(PARAM_PREFIX + name)
-        default = DEFAULTS[name]
-        if isinstance(default, int):
-            try:
-                return int(value) if value else default
-            except ValueError:
-                return default
-        return (value or default).strip()
+        return read_setting(self.env, f"audit_{name}")
 
     @api.model
     def _is_enabled(self):
-        return self._audit_setting("enabled") not in ("", "False", "0")
+        return self._audit_setting("enabled")
 
     @api.model
     def _record(self, tasks, event):
@@ -188,11 +164,7 @@ class QuotationAuditEntry(models.Model):
     @api.model
     def _key_prefix(self):
         """The Settings' key prefix, or the default one where it is unsafe."""
-        try:
-            return key_prefix(self._audit_setting("prefix"))
-        except ValueError:
-            _logger.warning("Audit log: unsafe key prefix ignored; fix it in Settings")
-            return DEFAULTS["prefix"]
+        return self._audit_setting("prefix")
 
     @api.model
     def _record_document(self, tracking_id, company, event, *, name, document, dated):

@@ -20,6 +20,7 @@ from ..services.quotation_builder import (
     QuotationRetryLater,
 )
 from ..services.request_schema import TRACKING_ID
+from ..services.settings import read_setting
 
 _logger = logging.getLogger(__name__)
 
@@ -36,15 +37,6 @@ STATES = [
     (CANCELLED, "Cancelled"),
 ]
 
-# Queue settings: ir.config_parameter keys and their defaults.
-PARAM_PREFIX = "odoo_mcp_quotation."
-DEFAULTS = {
-    "max_attempts": 5,
-    "backoff_seconds": 10,  # first retry after 10 s, then 20, 40, ...
-    "backoff_max_seconds": 3600,
-    "lease_seconds": 300,  # a task still processing after this was orphaned
-    "batch_size": 5,
-}
 MANAGER_GROUP = "odoo_mcp_quotation.group_quotation_task_manager"
 STALLED_AFTER = 5  # seconds a due task may wait before status requests wake the crons
 # {database: time.monotonic() of this process's last wake-up of stalled work}
@@ -488,11 +480,7 @@ class QuotationTask(models.Model):
     # ------------------------------------------------------------------ queue
     @api.model
     def _queue_setting(self, key):
-        value = self.env["ir.config_parameter"].sudo().get_param(PARAM_PREFIX + key)
-        try:
-            return int(value) if value else DEFAULTS[key]
-        except ValueError:
-            return DEFAULTS[key]
+        return read_setting(self.env, key)
 
     @api.model
     def _trigger_processing(self, at=None, all_lanes=False):

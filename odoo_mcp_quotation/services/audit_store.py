@@ -58,7 +58,7 @@ def key_prefix(value):
     Segments hold letters, digits, ``-``, ``_`` and ``.`` and never start
     with a dot, so no prefix climbs out of a directory or hides a file.
     """
-    segments = [segment for segment in (value or "").split("/") if segment]
+    segments = [segment for segment in (value or "").strip().split("/") if segment]
     prefix = "/".join(segments)
     if len(prefix) > MAX_PREFIX or not all(map(KEY_SEGMENT.fullmatch, segments)):
         raise ValueError(
@@ -70,11 +70,12 @@ def key_prefix(value):
 
 
 def object_key(prefix, *segments):
-    """``<prefix>/<segment>/...``: every segment is checked, never trusted."""
+    """``<prefix>/<segment>/...``: ``prefix`` as :func:`key_prefix` returned
+    it; every segment is checked, never trusted."""
     for segment in segments:
         if not KEY_SEGMENT.fullmatch(segment):
             raise ValueError(f"Unsafe audit key segment {segment[:64]!r}.")
-    key = "/".join([key_prefix(prefix), *segments]).lstrip("/")
+    key = "/".join([prefix, *segments]).lstrip("/")
     if len(key.encode()) > MAX_KEY_BYTES:
         raise ValueError(f"The audit key is longer than {MAX_KEY_BYTES} bytes.")
     return key

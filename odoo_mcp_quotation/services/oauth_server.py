@@ -31,22 +31,12 @@ from oauthlib.oauth2.rfc6749.grant_types.authorization_code import (
 )
 
 from . import client_metadata, scopes
-from .client_registration import (
-    DEFAULT_ALLOWED_REDIRECTS,
-    parse_allow_list,
-    redirect_allowed,
-)
+from .client_registration import redirect_allowed
+from .settings import read_setting
 
 # oauthlib logs codes and tokens at DEBUG: never let them reach a log file
 logging.getLogger("oauthlib").setLevel(logging.INFO)
 
-PARAM = "odoo_mcp_quotation.oauth_"
-ENABLED_PARAM = PARAM + "enabled"
-ACCESS_MINUTES_PARAM = PARAM + "access_token_minutes"
-REFRESH_DAYS_PARAM = PARAM + "refresh_token_days"
-REDIRECT_ALLOW_LIST_PARAM = PARAM + "redirect_allow_list"
-DEFAULT_ACCESS_MINUTES = 60
-DEFAULT_REFRESH_DAYS = 30
 CODE_LIFETIME = timedelta(seconds=60)
 # access tokens are told apart from Odoo API keys (40 hex digits) by their prefix
 ACCESS_PREFIX = "omqa_"
@@ -77,11 +67,6 @@ def secret_hash(secret):
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def _int_param(params, key, default):
-    value = params.get_param(key)
-    return int(value) if value and value.isdigit() and int(value) > 0 else default
-
-
 class OauthPolicy:
     """The settings and URLs of one request's authorization server; settings
     are read only when used, so the MCP hot path pays only for the URLs."""
@@ -91,29 +76,21 @@ class OauthPolicy:
         self.issuer = base_url.rstrip("/")
         self.resource = self.issuer + MCP_PATH
 
-    def _params(self):
-        return self.env["ir.config_parameter"].sudo()
-
     @functools.cached_property
     def enabled(self):
-        return bool(self._params().get_param(ENABLED_PARAM))
+        return read_setting(self.env, "oauth_enabled")
 
     @functools.cached_property
     def access_lifetime(self):
-        minutes = _int_param(
-            self._params(), ACCESS_MINUTES_PARAM, DEFAULT_ACCESS_MINUTES
-        )
-        return timedelta(minutes=minutes)
+        return timedelta(minutes=read_setting(self.env, "oauth_access_token_minutes"))
 
     @functools.cached_property
     def refresh_lifetime(self):
-        days = _int_param(self._params(), REFRESH_DAYS_PARAM, DEFAULT_REFRESH_DAYS)
-        return timedelta(days=days)
+        return timedelta(days=read_setting(self.env, "oauth_refresh_token_days"))
 
     @functools.cached_property
     def redirect_allow_list(self):
-        text = self._params().get_param(REDIRECT_ALLOW_LIST_PARAM)
-        return parse_allow_list(text or " ".join(DEFAULT_ALLOWED_REDIRECTS))
+        return read_setting(self.env, "oauth_redirect_allow_list")
 
     def authorization_server_metadata(self):
         """RFC 8414."""

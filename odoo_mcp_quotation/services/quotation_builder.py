@@ -10,12 +10,13 @@ import zlib
 from odoo import Command, _
 from odoo.tools import email_normalize
 
+from .settings import read_setting
+
 CHANNEL_MEDIUMS = {
     "rest": "odoo_mcp_quotation.utm_medium_voice_agent",
     "mcp": "odoo_mcp_quotation.utm_medium_mcp",
 }
 AMBIGUOUS_SHOWN = 5
-SETTING = "odoo_mcp_quotation.{}"  # ir.config_parameter keys set in Sales settings
 QUOTATION_EMAIL_LAYOUT = "mail.mail_notification_layout_with_responsible_signature"
 
 
@@ -44,7 +45,7 @@ class QuotationBuilder:
         if not order:
             order = self._create_order(task, partner, lead, products)
             self._assign_salesperson((lead, order), task, partner)
-            if self._setting("send_quotation_email") and partner.email:
+            if read_setting(self.env, "send_quotation_email") and partner.email:
                 self._send_quotation(order)
         return {
             "line_ids": [
@@ -294,13 +295,8 @@ class QuotationBuilder:
         )
 
     # ------------------------------------------------------------------ settings
-    def _setting(self, key):
-        return self.env["ir.config_parameter"].sudo().get_param(SETTING.format(key))
-
     def _configured(self, key, model):
-        value = self._setting(key)
-        record_id = int(value) if value and value.isdigit() else None
-        return self.env[model].sudo().browse(record_id).exists()
+        return self.env[model].sudo().browse(read_setting(self.env, key)).exists()
 
     def _configured_salesperson(self, company):
         user = self._configured("user_id", "res.users")

@@ -1,8 +1,7 @@
 from odoo.tests import new_test_user, tagged
 
+from ..services.settings import SETTINGS
 from .common import QuotationTaskCase
-
-PARAM = "odoo_mcp_quotation.{}"
 
 
 @tagged("post_install", "-at_install")
@@ -22,7 +21,7 @@ class TestQuotationBuilderSettings(QuotationTaskCase):
 
     def _configure(self, **values):
         for key, value in values.items():
-            self.env["ir.config_parameter"].set_param(PARAM.format(key), value)
+            self.env["ir.config_parameter"].set_param(SETTINGS[key].key, value)
 
     def test_without_settings_quotations_stay_unassigned(self):
         task = self.submit()

@@ -1,7 +1,7 @@
 from odoo.exceptions import ValidationError
 from odoo.tests import TransactionCase, tagged
 
-PARAM = "odoo_mcp_quotation.{}"
+from ..services.settings import SETTINGS, read_setting
 
 
 @tagged("post_install", "-at_install")
@@ -12,7 +12,7 @@ class TestAIQuotationSettings(TransactionCase):
         cls.env = cls.env(context=dict(cls.env.context, lang="en_US"))
 
     def _param(self, key):
-        return self.env["ir.config_parameter"].get_param(PARAM.format(key))
+        return self.env["ir.config_parameter"].get_param(SETTINGS[key].key)
 
     def _save(self, **values):
         self.env["res.config.settings"].create(values).execute()
@@ -50,7 +50,26 @@ class TestAIQuotationSettings(TransactionCase):
         self.assertEqual(settings.ai_quotation_rate_limit, 120)
 
     def test_defaults_match_the_engine(self):
+        keys = [setting.key for setting in SETTINGS.values()]
+        self.env["ir.config_parameter"].search([("key", "in", keys)]).unlink()
         settings = self.env["res.config.settings"].create({})
+        by_key = {setting.key: setting for setting in SETTINGS.values()}
+        fields_shown = [
+            field
+            for field in settings._fields.values()
+            if getattr(field, "config_parameter", None) in by_key
+        ]
+        self.assertEqual(len(fields_shown), 23, "every setting of the form")
+        for field in fields_shown:
+            setting = by_key[field.config_parameter]
+            shown = settings[field.name]
+            shown = shown.id or False if field.type == "many2one" else shown
+            with self.subTest(field=field.name):
+                self.assertEqual(
+                    setting.parse(shown), read_setting(self.env, setting.name)
+                )
+                self.assertEqual(shown or False, setting.default or False)
+        self.assertEqual(self.env["quotation.task"]._queue_setting("max_attempts"), 5)
         self.assertEqual(settings.ai_quotation_max_attempts, 5)
         self.assertEqual(settings.ai_quotation_backoff_seconds, 10)
         self.assertEqual(settings.ai_quotation_rate_limit, 300)
