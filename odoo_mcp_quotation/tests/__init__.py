@@ -8,6 +8,7 @@ from . import test_quotation_task_tour
 from . import test_quotation_task_views
 from . import test_res_config_settings
 from . import test_settings
+from . import test_auth
 from . import test_security
 from . import test_quotation_audit_entry
 from . import test_mcp_http

@@ -1,0 +1,88 @@
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import TransactionCase, new_test_user, tagged
+
+from odoo.addons.base.models.res_users import INDEX_SIZE
+
+from ..controllers.auth import _live_key_row
+
+
+@tagged("post_install", "-at_install")
+class TestApiKeyLookup(TransactionCase):
+    """The fast check of an already verified API key repeats the query of
+    ``res.users.apikeys._check_credentials``: both must judge every key alike."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.owner = new_test_user(
+            cls.env, login="omq_key_owner", groups="sales_team.group_sale_salesman"
+        )
+        cls.colleague = new_test_user(
+            cls.env, login="omq_key_colleague", groups="sales_team.group_sale_salesman"
+        )
+        cls.archived = new_test_user(
+            cls.env, login="omq_key_archived", groups="sales_team.group_sale_salesman"
+        )
+        cls.portal = new_test_user(
+            cls.env, login="omq_key_portal", groups="base.group_portal"
+        )
+
+    def _key(self, user, scope=None, expiration=None):
+        keys = self.env["res.users.apikeys"].with_user(user).sudo()
+        return keys._generate(scope, "pin test", expiration)
+
+    def _row(self, key):
+        self.env.cr.execute(
+            "SELECT id FROM res_users_apikeys WHERE index = %s", [key[:INDEX_SIZE]]
+        )
+        return self.env["res.users.apikeys"].browse(self.env.cr.fetchone())
+
+    def _expire(self, key):
+        self.env.cr.execute(
+            "UPDATE res_users_apikeys SET expiration_date = %s WHERE id = %s",
+            [fields.Datetime.now() - timedelta(minutes=1), self._row(key).id],
+        )
+
+    def test_the_fast_lookup_agrees_with_odoo(self):
+        tomorrow = fields.Datetime.now() + timedelta(days=1)
+        revoked = self._key(self.owner)
+        expired = self._key(self.owner, expiration=tomorrow)
+        cases = {
+            "global key": (self.owner, self._key(self.owner)),
+            "rpc key": (self.owner, self._key(self.owner, scope="rpc")),
+            "key of another scope": (self.owner, self._key(self.owner, scope="other")),
+            "key expiring tomorrow": (
+                self.owner,
+                self._key(self.owner, expiration=tomorrow),
+            ),
+            "expired key": (self.owner, expired),
+            "revoked key": (self.owner, revoked),
+            "key of an archived user": (self.archived, self._key(self.archived)),
+            "a colleague's key": (self.owner, self._key(self.colleague)),
+        }
+        self._expire(expired)
+        self._row(revoked)._remove()
+        self.archived.active = False
+        verdicts = {}
+        for name, (uid, key) in cases.items():
+            with self.subTest(name):
+                odoo = self.env["res.users.apikeys"]._check_credentials(
+                    scope="rpc", key=key
+                )
+                ours = _live_key_row(self.env.cr, uid.id, key) is not None
+                self.assertEqual(ours, odoo == uid.id)
+                verdicts[name] = ours
+        self.assertEqual(
+            {name for name, accepted in verdicts.items() if accepted},
+            {"global key", "rpc key", "key expiring tomorrow"},
+        )
+
+    def test_a_portal_key_that_odoo_accepts_is_refused(self):
+        key = self._key(self.portal)
+        self.assertEqual(
+            self.env["res.users.apikeys"]._check_credentials(scope="rpc", key=key),
+            self.portal.id,
+        )
+        self.assertIsNone(_live_key_row(self.env.cr, self.portal.id, key))
