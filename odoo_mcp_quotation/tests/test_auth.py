@@ -16,14 +16,9 @@ class TestApiKeyLookup(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.owner = new_test_user(
-            cls.env, login="omq_key_owner", groups="sales_team.group_sale_salesman"
-        )
-        cls.colleague = new_test_user(
-            cls.env, login="omq_key_colleague", groups="sales_team.group_sale_salesman"
-        )
-        cls.archived = new_test_user(
-            cls.env, login="omq_key_archived", groups="sales_team.group_sale_salesman"
+        cls.owner, cls.colleague, cls.archived = (
+            new_test_user(cls.env, login=login, groups="sales_team.group_sale_salesman")
+            for login in ("omq_key_owner", "omq_key_colleague", "omq_key_archived")
         )
         cls.portal = new_test_user(
             cls.env, login="omq_key_portal", groups="base.group_portal"
