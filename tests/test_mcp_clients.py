@@ -144,6 +144,41 @@ def test_sdk2_is_asked_which_product_it_meant_and_the_quotation_goes_on(
     ]
 
 
+@pytest.mark.parametrize(("sdk", "args"), [("sdk1", []), ("sdk2", ["--legacy"])])
+def test_a_2025_11_25_client_is_asked_on_the_stream_of_its_tool_call(
+    odoo_server, sdk, args
+):
+    """The server sends elicitation/create on the tools/call's event stream,
+    held by one prefork worker; the client's answer, POSTed apart, is served
+    by the other worker and reaches the stream through PostgreSQL."""
+    report = run_sdk(
+        sdk,
+        f"{odoo_server.url}/mcp",
+        odoo_server.api_key,
+        "--ambiguous",
+        "--answer",
+        "DESK-XL",
+        *args,
+    )
+    assert "exception" not in report, report
+    assert report["protocol_version"] == "2025-11-25"
+    assert report["asked"]["options"] == ["DESK-STD", "DESK-XL"]
+    assert "line 1" in report["asked"]["message"]
+    assert report["status"]["status"] == "done", report["status"]
+    lines = report["quotation"]["lines"]
+    assert [(line["product_reference"], line["quantity"]) for line in lines] == [
+        ("DESK-XL", 1.0)
+    ]
+    assert health_answers(odoo_server.url)  # the worker was given back
+
+
+def test_sdk2_listen_stream_is_acknowledged_and_ends_gracefully(odoo_server):
+    report = run_sdk("sdk2", f"{odoo_server.url}/mcp", odoo_server.api_key, "--listen")
+    assert "exception" not in report, report
+    assert report["protocol_version"] == "2026-07-28"
+    assert (report["honored"], report["events"]) == ({}, [])
+
+
 @pytest.mark.parametrize("sdk", ["sdk2", "sdk1"])
 def test_a_client_that_cannot_answer_gets_the_candidates_in_the_error(odoo_server, sdk):
     args = ["--ambiguous", *(["--legacy"] if sdk == "sdk2" else [])]
