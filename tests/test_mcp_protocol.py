@@ -183,7 +183,7 @@ def request(method, params=None, request_id=1):
     return message
 
 
-def initialize(server, sessions, version="2025-11-25"):
+def initialize(server, sessions, version="2025-11-25", capabilities=None):
     reply = post(
         server,
         sessions,
@@ -191,7 +191,7 @@ def initialize(server, sessions, version="2025-11-25"):
             "initialize",
             {
                 "protocolVersion": version,
-                "capabilities": {},
+                "capabilities": capabilities or {},
                 "clientInfo": {"name": "pytest", "version": "1"},
             },
         ),
@@ -804,18 +804,7 @@ def test_a_tool_asks_a_client_that_can_answer_and_goes_on_with_the_answer():
 
 # ---------------------------------------------------------------- 2025-11-25 asks
 def open_session(server, sessions, capabilities, version="2025-11-25"):
-    reply = post(
-        server,
-        sessions,
-        request(
-            "initialize",
-            {
-                "protocolVersion": version,
-                "capabilities": capabilities,
-                "clientInfo": {"name": "pytest", "version": "1"},
-            },
-        ),
-    )
+    reply = initialize(server, sessions, version, capabilities)
     return reply.headers["Mcp-Session-Id"]
 
 
