@@ -121,23 +121,30 @@ def test_sdk_over_streamable_http_creates_follows_and_reads_a_quotation(
 
 
 @pytest.mark.parametrize(
-    ("sdk", "args", "version"),
+    ("sdk", "args", "version", "port"),
     [
-        ("sdk2", [], "2026-07-28"),  # an input-required result, then a new call
-        ("sdk1", [], "2025-11-25"),  # elicitation/create on the call's stream
-        ("sdk2", ["--legacy"], "2025-11-25"),
+        ("sdk2", [], "2026-07-28", "http"),  # input-required, then a new call
+        ("sdk1", [], "2025-11-25", "http"),  # elicitation/create on the stream
+        ("sdk2", ["--legacy"], "2025-11-25", "http"),
+        ("sdk1", [], "2025-11-25", "gevent"),
     ],
 )
 def test_a_client_that_can_answer_is_asked_which_product_it_meant(
-    odoo_server, sdk, args, version
+    odoo_server, sdk, args, version, port
 ):
     """ "desk" matches two products: a client that takes forms is asked,
     answers DESK-XL, and the quotation is built with it. At 2025-11-25 the
-    stream is held by one prefork worker; the client's answer, POSTed apart,
-    is served by the other and reaches the stream through PostgreSQL."""
+    stream is held by one prefork worker (or a greenlet of the gevent
+    process); the client's answer, POSTed apart, is served by another worker
+    and reaches the stream through PostgreSQL."""
+    base = odoo_server.url
+    if port == "gevent":
+        base = odoo_server.extra["gevent_url"]
+        if not port_open(base):
+            pytest.skip("Odoo's gevent process did not start in this virtualenv")
     report = run_sdk(
         sdk,
-        f"{odoo_server.url}/mcp",
+        f"{base}/mcp",
         odoo_server.api_key,
         "--ambiguous",
         "--answer",
