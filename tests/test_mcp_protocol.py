@@ -825,14 +825,19 @@ def test_initialize_records_whether_the_client_takes_forms(
     assert sessions.asks_forms(session) is asks_forms
 
 
-def ask_order(sessions, capabilities=None):
+def ask_order(sessions, capabilities=None, **headers):
     server = protocol.McpServer(
         name="t", version="1", title="T", instructions="", tools=[ORDER]
     )
     if capabilities is None:
         capabilities = {"elicitation": {}}
     session = open_session(server, sessions, capabilities)
-    headers = {"MCP-Protocol-Version": "2025-11-25", "Mcp-Session-Id": session}
+    headers = {
+        "MCP-Protocol-Version": "2025-11-25",
+        "Mcp-Session-Id": session,
+        "Accept": "application/json, text/event-stream",
+        **headers,
+    }
     reply = post(
         server, sessions, request("tools/call", {"name": "order"}, 9), **headers
     )
@@ -903,16 +908,21 @@ def test_no_valid_answer_counts_as_cancelled(sessions, answer):
     assert cancelled == {"colour": {"action": "cancel"}}
 
 
+@pytest.mark.parametrize(
+    ("capabilities", "free", "accept"),
+    [
+        ({"elicitation": {}}, False, "application/json, text/event-stream"),
+        ({}, True, "application/json, text/event-stream"),
+        ({"elicitation": {}}, True, "application/json"),  # takes no stream
+    ],
+)
 def test_a_client_that_cannot_be_asked_now_gets_the_tool_without_questions(
-    sessions,
+    sessions, capabilities, free, accept
 ):
-    for capabilities, free in (({"elicitation": {}}, False), ({}, True)):
-        sessions.streams_free = free
-        _server, _session, reply = ask_order(sessions, capabilities)
-        assert reply.asking is None
-        assert reply.body["result"]["structuredContent"] == {
-            "colour": "the default one"
-        }
+    sessions.streams_free = free
+    _server, _session, reply = ask_order(sessions, capabilities, Accept=accept)
+    assert reply.asking is None
+    assert reply.body["result"]["structuredContent"] == {"colour": "the default one"}
 
 
 def test_the_client_answer_is_delivered_to_the_waiting_stream(server, sessions):

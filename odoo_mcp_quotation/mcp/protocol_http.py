@@ -194,6 +194,7 @@ def _serve_handshake(server, headers, payload, context, sessions):
         elif (
             session_id
             and is_version_at_least(version, ELICITATION_SINCE)
+            and EVENT_STREAM in (header(headers, "accept") or "").lower()
             and sessions.asks_forms(session_id)
         ):
             exchange.can_ask = sessions.stream_allowed
