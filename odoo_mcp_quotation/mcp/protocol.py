@@ -202,11 +202,11 @@ class Asking(Exception):
         }
         try:
             try:
-                result = self.server._run_tool(
+                result = self.server.run_tool(
                     self.tool, context, self.arguments, answers, self.version
                 )
             except InputRequired:  # asks again: go on as for a client that cannot
-                result = self.server._run_tool(
+                result = self.server.run_tool(
                     self.tool, context, self.arguments, None, self.version
                 )
         except Exception:
@@ -625,16 +625,16 @@ class McpServer:
             return self._call_tool_as_task(tool, arguments, exchange)
         version = exchange.version
         try:
-            return self._run_tool(tool, exchange.context, arguments, answers, version)
+            return self.run_tool(tool, exchange.context, arguments, answers, version)
         except InputRequired as needed:
             if is_modern(version):
                 return _input_required(needed.questions, version)
             if not (exchange.can_ask and exchange.can_ask()):  # no stream free now
                 # go on as for a client that cannot answer
-                return self._run_tool(tool, exchange.context, arguments, None, version)
+                return self.run_tool(tool, exchange.context, arguments, None, version)
             raise Asking(self, tool, arguments, needed.questions, version) from None
 
-    def _run_tool(self, tool, context, arguments, answers, version):
+    def run_tool(self, tool, context, arguments, answers, version):
         """The tool's result (``isError`` for a ToolError); InputRequired
         propagates."""
         try:
