@@ -120,21 +120,39 @@ def test_sdk_over_streamable_http_creates_follows_and_reads_a_quotation(
     assert_full_flow(report, version)
 
 
-def test_sdk2_is_asked_which_product_it_meant_and_the_quotation_goes_on(
-    odoo_server,
+@pytest.mark.parametrize(
+    ("sdk", "args", "version", "port"),
+    [
+        ("sdk2", [], "2026-07-28", "http"),  # input-required, then a new call
+        ("sdk1", [], "2025-11-25", "http"),  # elicitation/create on the stream
+        ("sdk2", ["--legacy"], "2025-11-25", "http"),
+        ("sdk1", [], "2025-11-25", "gevent"),
+    ],
+)
+def test_a_client_that_can_answer_is_asked_which_product_it_meant(
+    odoo_server, sdk, args, version, port
 ):
-    """ "desk" matches two products: SDK 2.x (2026-07-28, form elicitation) is
-    asked, answers DESK-XL, and the quotation is built with it."""
+    """ "desk" matches two products: a client that takes forms is asked,
+    answers DESK-XL, and the quotation is built with it. At 2025-11-25 the
+    stream is held by one prefork worker (or a greenlet of the gevent
+    process); the client's answer, POSTed apart, is served by another worker
+    and reaches the stream through PostgreSQL."""
+    base = odoo_server.url
+    if port == "gevent":
+        base = odoo_server.extra["gevent_url"]
+        if not port_open(base):
+            pytest.skip("Odoo's gevent process did not start in this virtualenv")
     report = run_sdk(
-        "sdk2",
-        f"{odoo_server.url}/mcp",
+        sdk,
+        f"{base}/mcp",
         odoo_server.api_key,
         "--ambiguous",
         "--answer",
         "DESK-XL",
+        *args,
     )
     assert "exception" not in report, report
-    assert report["protocol_version"] == "2026-07-28"
+    assert report["protocol_version"] == version
     assert report["asked"]["options"] == ["DESK-STD", "DESK-XL"]
     assert "line 1" in report["asked"]["message"]
     assert report["status"]["status"] == "done", report["status"]
@@ -142,6 +160,14 @@ def test_sdk2_is_asked_which_product_it_meant_and_the_quotation_goes_on(
     assert [(line["product_reference"], line["quantity"]) for line in lines] == [
         ("DESK-XL", 1.0)
     ]
+    assert health_answers(odoo_server.url)  # no worker is left held
+
+
+def test_sdk2_listen_stream_is_acknowledged_and_ends_gracefully(odoo_server):
+    report = run_sdk("sdk2", f"{odoo_server.url}/mcp", odoo_server.api_key, "--listen")
+    assert "exception" not in report, report
+    assert report["protocol_version"] == "2026-07-28"
+    assert (report["honored"], report["events"]) == ({}, [])
 
 
 @pytest.mark.parametrize("sdk", ["sdk2", "sdk1"])
@@ -355,19 +381,22 @@ def port_open(base):
 
 
 class SseStream:
-    """A raw SSE stream: reads events as the server writes them."""
+    """A raw SSE stream: reads events as the server writes them; the legacy
+    GET, or the answer to a POSTed ``message``."""
 
-    def __init__(self, server, base):
+    def __init__(self, server, base, message=None, headers=None):
         parts = urlsplit(base)
         self.connection = http.client.HTTPConnection(
             parts.hostname, parts.port, timeout=30
         )
         self.connection.request(
-            "GET",
-            "/mcp/sse",
+            "GET" if message is None else "POST",
+            "/mcp/sse" if message is None else "/mcp",
+            body=None if message is None else json.dumps(message),
             headers={
                 "Authorization": f"Bearer {server.api_key}",
                 "Accept": "text/event-stream",
+                **(headers or {}),
             },
         )
         self.response = self.connection.getresponse()
@@ -486,3 +515,53 @@ def test_sse_streams_never_take_the_http_workers(odoo_server):
     finally:
         for stream in streams:
             stream.close()
+
+
+def test_a_question_on_a_prefork_worker_is_bounded_by_the_free_workers(odoo_server):
+    """The tools/call's stream asks while a worker is free for it: a declined
+    question makes no quotation. With the one worker that may hold a stream
+    taken, the call goes on without asking (the task fails with candidates)."""
+    message = initialize_message()
+    message["params"]["capabilities"] = {"elicitation": {}}
+    _status, headers, _body = rpc(odoo_server, message)
+    session = {
+        "Mcp-Session-Id": headers["Mcp-Session-Id"],
+        "MCP-Protocol-Version": "2025-11-25",
+        "Content-Type": "application/json",
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {
+            "name": "create_quotation",
+            "arguments": {
+                "customer_name": "Undecided Buyer",
+                "email": "undecided@example.com",
+                "lines": [{"product": "desk", "quantity": 1}],
+            },
+        },
+    }
+    stream = SseStream(odoo_server, odoo_server.url, call, session)
+    try:
+        question = json.loads(stream.next_event()[1])
+        assert question["method"] == "elicitation/create"
+        assert question["params"]["mode"] == "form"
+        answer = {"jsonrpc": "2.0", "id": question["id"], "result": {}}
+        answer["result"]["action"] = "decline"
+        status, _headers, body = rpc(odoo_server, answer, session)
+        assert (status, body) == (202, None)
+        response = json.loads(stream.next_event()[1])
+    finally:
+        stream.close()
+    assert response["id"] == 2
+    assert response["result"]["isError"] is True
+    assert "No quotation was made" in response["result"]["content"][0]["text"]
+    held = SseStream(odoo_server, odoo_server.url)  # the one worker for streams
+    try:
+        status, headers, body = rpc(odoo_server, call, session)
+    finally:
+        held.close()
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    assert body["result"]["structuredContent"]["status"] == "pending"

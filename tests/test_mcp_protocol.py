@@ -5,6 +5,7 @@ a reader would reuse it, and a subprocess checks that loading its protocol
 modules pulls in no Odoo module at all.
 """
 
+import dataclasses
 import importlib
 import importlib.util
 import json
@@ -42,15 +43,29 @@ class MemorySessions:
     def __init__(self):
         self.sessions = {}
         self.client_infos = {}
+        self.forms = set()
+        self.streams_free = True
+        self.delivered = []
 
-    def initialized(self, session_id, version, client_info):
+    def initialized(self, session_id, version, client_info, asks_forms=False):
         session_id = session_id or f"s{len(self.sessions) + 1}"
         self.sessions[session_id] = version
         self.client_infos[session_id] = client_info
+        if asks_forms:
+            self.forms.add(session_id)
         return session_id
 
     def protocol_version(self, session_id):
         return self.sessions.get(session_id)
+
+    def asks_forms(self, session_id):
+        return session_id in self.forms
+
+    def stream_allowed(self):
+        return self.streams_free
+
+    def deliver(self, session_id, message):
+        self.delivered.append((session_id, message))
 
     def close(self, session_id):
         return self.sessions.pop(session_id, None) is not None
@@ -168,7 +183,7 @@ def request(method, params=None, request_id=1):
     return message
 
 
-def initialize(server, sessions, version="2025-11-25"):
+def initialize(server, sessions, version="2025-11-25", capabilities=None):
     reply = post(
         server,
         sessions,
@@ -176,7 +191,7 @@ def initialize(server, sessions, version="2025-11-25"):
             "initialize",
             {
                 "protocolVersion": version,
-                "capabilities": {},
+                "capabilities": capabilities or {},
                 "clientInfo": {"name": "pytest", "version": "1"},
             },
         ),
@@ -785,6 +800,173 @@ def test_a_tool_asks_a_client_that_can_answer_and_goes_on_with_the_answer():
         assert plain.body["result"]["structuredContent"] == {
             "colour": "the default one"
         }
+
+
+# ---------------------------------------------------------------- 2025-11-25 asks
+def open_session(server, sessions, capabilities, version="2025-11-25"):
+    reply = initialize(server, sessions, version, capabilities)
+    return reply.headers["Mcp-Session-Id"]
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "version", "asks_forms"),
+    [
+        ({"elicitation": {}}, "2025-11-25", True),  # {} means forms
+        ({"elicitation": {"form": {}, "url": {}}}, "2025-11-25", True),
+        ({"elicitation": {"url": {}}}, "2025-11-25", False),
+        ({}, "2025-11-25", False),
+        ({"elicitation": {}}, "2025-06-18", False),  # no form mode yet
+    ],
+)
+def test_initialize_records_whether_the_client_takes_forms(
+    server, sessions, capabilities, version, asks_forms
+):
+    session = open_session(server, sessions, capabilities, version)
+    assert sessions.asks_forms(session) is asks_forms
+
+
+def ask_order(sessions, capabilities=None, **headers):
+    server = protocol.McpServer(
+        name="t", version="1", title="T", instructions="", tools=[ORDER]
+    )
+    if capabilities is None:
+        capabilities = {"elicitation": {}}
+    session = open_session(server, sessions, capabilities)
+    headers = {
+        "MCP-Protocol-Version": "2025-11-25",
+        "Mcp-Session-Id": session,
+        "Accept": "application/json, text/event-stream",
+        **headers,
+    }
+    reply = post(
+        server, sessions, request("tools/call", {"name": "order"}, 9), **headers
+    )
+    return server, session, reply
+
+
+def test_a_2025_11_25_tool_call_asks_its_client_on_the_stream(sessions):
+    """The reply carries what the transport asks on the stream it holds."""
+    _server, _session, reply = ask_order(sessions)
+    assert (reply.status, reply.body) == (200, None)
+    assert reply.headers["Content-Type"] == "text/event-stream"
+    asking = reply.asking
+    [question] = asking.requests()
+    assert question["method"] == "elicitation/create"
+    assert question["id"].startswith(protocol.ELICITATION_REQUEST_PREFIX)
+    assert question["params"] == {
+        "mode": "form",
+        "message": "Which colour?",
+        "requestedSchema": {
+            "type": "object",
+            "properties": {"colour": {"type": "string"}},
+        },
+    }
+    asking.answer(
+        question["id"],
+        {
+            "jsonrpc": "2.0",
+            "id": question["id"],
+            "result": {"action": "accept", "content": {"colour": "green"}},
+        },
+    )
+    response = asking.response("ana")
+    assert response["id"] == 9
+    assert response["result"]["structuredContent"] == {"colour": "green"}
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        None,  # none came in time
+        {"jsonrpc": "2.0", "id": "x", "error": {"code": -1, "message": "no"}},
+        {"jsonrpc": "2.0", "id": "x", "result": {"action": "maybe"}},
+    ],
+)
+def test_no_valid_answer_counts_as_cancelled(sessions, answer):
+    cancelled = {}
+
+    def record(context, arguments, answers):
+        cancelled.update(answers or {})
+        return order(context, arguments, answers) if answers is None else {}
+
+    server = protocol.McpServer(
+        name="t",
+        version="1",
+        title="T",
+        instructions="",
+        tools=[dataclasses.replace(ORDER, handler=record)],
+    )
+    question = {"message": "?", "requestedSchema": {"type": "object"}}
+    asking = protocol.Asking(
+        server, server.tools[0], {}, {"colour": question}, "2025-11-25"
+    )
+    [question] = asking.requests()
+    if answer is not None:
+        asking.answer(question["id"], answer)
+    asking.request_id = 3
+    assert asking.response("ana")["result"]["structuredContent"] == {}
+    assert cancelled == {"colour": {"action": "cancel"}}
+
+
+@pytest.mark.parametrize(
+    ("capabilities", "free", "accept"),
+    [
+        ({"elicitation": {}}, False, "application/json, text/event-stream"),
+        ({}, True, "application/json, text/event-stream"),
+        ({"elicitation": {}}, True, "application/json"),  # takes no stream
+    ],
+)
+def test_a_client_that_cannot_be_asked_now_gets_the_tool_without_questions(
+    sessions, capabilities, free, accept
+):
+    sessions.streams_free = free
+    _server, _session, reply = ask_order(sessions, capabilities, Accept=accept)
+    assert reply.asking is None
+    assert reply.body["result"]["structuredContent"] == {"colour": "the default one"}
+
+
+def test_the_client_answer_is_delivered_to_the_waiting_stream(server, sessions):
+    session = open_session(server, sessions, {"elicitation": {}})
+    headers = {"MCP-Protocol-Version": "2025-11-25", "Mcp-Session-Id": session}
+    answer = {"jsonrpc": "2.0", "id": "elicit-abc-colour", "result": {}}
+    stray = {"jsonrpc": "2.0", "id": 7, "result": {}}
+    for message in (answer, stray):
+        reply = post(server, sessions, message, **headers)
+        assert (reply.status, reply.body) == (202, None)
+    assert sessions.delivered == [(session, answer)]
+
+
+# ---------------------------------------------------------------- subscriptions
+def test_subscriptions_listen_is_acknowledged_and_closed_gracefully(server):
+    """Nothing here ever changes: the stream honours no notification type."""
+    reply = modern(
+        server, "subscriptions/listen", {"notifications": {"toolsListChanged": True}}
+    )
+    assert reply.status == 200
+    assert reply.headers["Content-Type"] == "text/event-stream"
+    events = [
+        json.loads(line[len(b"data: ") :])
+        for line in reply.content().splitlines()
+        if line.startswith(b"data: ")
+    ]
+    subscription = {"io.modelcontextprotocol/subscriptionId": 1}
+    assert events == [
+        {
+            "jsonrpc": "2.0",
+            "method": "notifications/subscriptions/acknowledged",
+            "params": {"_meta": subscription, "notifications": {}},
+        },
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "result": {"resultType": "complete", "_meta": subscription},
+        },
+    ]
+    refused = modern(server, "subscriptions/listen", {})  # no filter
+    assert (refused.status, refused.body["error"]["code"]) == (
+        400,
+        protocol.INVALID_PARAMS,
+    )
 
 
 # ---------------------------------------------------------------- abuse

@@ -14,12 +14,17 @@ from odoo import http
 from odoo.http import request
 
 from ..mcp import protocol, protocol_http, protocol_security, protocol_sse
-from ..mcp.framing import sse_event
 from ..mcp.tools import Sessions, mcp_server
 from ..services import scopes
 from ..services.oauth_server import OauthPolicy
 from ..services.settings import read_setting
 from .auth import RateLimited, Unauthenticated, authenticate, bearer_token
+
+STREAM_HEADERS = [
+    ("Content-Type", protocol_http.EVENT_STREAM),
+    ("Cache-Control", "no-cache, no-transform"),
+    ("X-Accel-Buffering", "no"),  # nginx: do not buffer the stream
+]
 
 
 def _request_socket(environ):
@@ -28,6 +33,12 @@ def _request_socket(environ):
     stream. Without it a stream outlives its client until a keep-alive fails."""
     stream = environ.get("wsgi.input")
     return getattr(getattr(stream, "raw", None), "_sock", None)
+
+
+def _client_socket():
+    """The raw WSGI environ holds the client socket, as bus/websocket.py reads it."""
+    environ = request.httprequest._HTTPRequest__environ
+    return environ.get("socket") or _request_socket(environ)
 
 
 class McpController(http.Controller):
@@ -57,6 +68,10 @@ class McpController(http.Controller):
             reply = protocol_http.serve_post(
                 mcp_server(granted), httprequest.headers, payload, request.env, sessions
             )
+            if reply.asking:
+                session = sessions.find(httprequest.headers.get("Mcp-Session-Id"))
+                stream = session._elicitation_stream(reply.asking, _client_socket())
+                return request.make_response(stream, headers=STREAM_HEADERS)
         return self._respond(reply)
 
     @http.route(
@@ -81,16 +96,8 @@ class McpController(http.Controller):
             return self._respond(protocol_security.streams_refused_reply(*refusal))
         session = request.env["mcp.session"]._open("sse", "2024-11-05")
         endpoint = f"/mcp/messages?session_id={session.session_key}"
-        # the raw WSGI environ holds the client socket, as bus/websocket.py reads it
-        environ = request.httprequest._HTTPRequest__environ
-        client_socket = environ.get("socket") or _request_socket(environ)
         return request.make_response(
-            session._sse_stream(endpoint, client_socket),
-            headers=[
-                ("Content-Type", "text/event-stream"),
-                ("Cache-Control", "no-cache, no-transform"),
-                ("X-Accel-Buffering", "no"),  # nginx: do not buffer the stream
-            ],
+            session._sse_stream(endpoint, _client_socket()), headers=STREAM_HEADERS
         )
 
     @http.route(
@@ -191,9 +198,7 @@ class McpController(http.Controller):
     def _respond(self, reply):
         headers = Headers(reply.headers)
         body = reply.content()
-        if headers.get("Content-Type") == "text/event-stream":
-            body = sse_event(body.decode())
-        elif body:
+        if body and "Content-Type" not in headers:
             headers["Content-Type"] = "application/json"
         return request.make_response(
             body, headers=list(headers.items()), status=reply.status

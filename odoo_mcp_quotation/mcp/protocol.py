@@ -13,6 +13,7 @@ every request carries its version and client capabilities in ``_meta``.
 import base64
 import binascii
 import logging
+import secrets
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -45,6 +46,12 @@ DEFAULT_VERSION = types.DEFAULT_NEGOTIATED_VERSION
 BATCH_VERSIONS = ("2025-03-26",)  # added in 2025-03-26, removed in 2025-06-18
 STRUCTURED_OUTPUT_SINCE = "2025-06-18"
 TASKS_SINCE = "2025-11-25"
+# a handshake-era server asks its client with an ``elicitation/create`` request
+# of its own, sent on the stream that answers the tools/call (form mode came
+# with 2025-11-25); 2026-07-28 answers with an input-required result instead
+ELICITATION_SINCE = "2025-11-25"
+ELICITATION_REQUEST_PREFIX = "elicit-"
+SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
 
 PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
 SESSION_HEADER = "mcp-session-id"
@@ -135,6 +142,80 @@ class InputRequired(Exception):
     def __init__(self, questions):
         super().__init__(f"{len(questions)} question(s) for the user")
         self.questions = questions
+
+
+class Asking(Exception):
+    """A tools/call that asks its client first (2025-11-25 form elicitation).
+
+    Raised by the server and handed to the transport, which answers the POST
+    with an event stream: it sends each of :meth:`requests`, gives the
+    client's answer to each (however it travels back) to :meth:`answer`, then
+    sends :meth:`response`, computed in a transaction of its own.
+    """
+
+    def __init__(self, server, tool, arguments, questions, version):
+        super().__init__(f"{len(questions)} question(s) for the client")
+        self.server = server
+        self.tool = tool
+        self.arguments = arguments
+        self.version = version
+        self.request_id = None  # the tools/call's, set by McpServer.handle
+        token = secrets.token_urlsafe(12)
+        self._questions = {
+            f"{ELICITATION_REQUEST_PREFIX}{token}-{key}": (key, question)
+            for key, question in questions.items()
+        }
+        self._answers = {}
+
+    def requests(self):
+        """The ``elicitation/create`` requests, one per question, to send in turn."""
+        return [
+            {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "method": "elicitation/create",
+                "params": types.ElicitRequestFormParams.model_validate(
+                    question
+                ).model_dump(mode="json", by_alias=True, exclude_none=True),
+            }
+            for request_id, (_key, question) in self._questions.items()
+        ]
+
+    def answer(self, request_id, message):
+        """Record the client's JSON-RPC answer to one request; an error, a
+        malformed result or no answer at all (None) counts as cancelled."""
+        key, _question = self._questions[request_id]
+        result = {"action": "cancel"}
+        if isinstance(message, dict) and isinstance(message.get("result"), dict):
+            with suppress(ValidationError):
+                result = mcp_methods.parse_client_result(
+                    "elicitation/create", self.version, message["result"]
+                ).model_dump(mode="json", by_alias=True, exclude_none=True)
+        self._answers[key] = result
+
+    def response(self, context):
+        """The tools/call's response, the tool run again with the answers (a
+        question left unanswered counts as cancelled)."""
+        answers = {
+            key: self._answers.get(key, {"action": "cancel"})
+            for key, _question in self._questions.values()
+        }
+        try:
+            try:
+                result = self.server.run_tool(
+                    self.tool, context, self.arguments, answers, self.version
+                )
+            except InputRequired:  # asks again: go on as for a client that cannot
+                result = self.server.run_tool(
+                    self.tool, context, self.arguments, None, self.version
+                )
+        except Exception:
+            _logger.exception("MCP tools/call failed after asking the client")
+            return error_response(self.request_id, INTERNAL_ERROR, INTERNAL_MESSAGE)
+        return {"jsonrpc": "2.0", "id": self.request_id, "result": result}
+
+
+INTERNAL_MESSAGE = "Internal error: the server logged the details. Try again later."
 
 
 def error_response(request_id, code, message, data=None):
@@ -238,11 +319,21 @@ def _with_related_task(result, task_id):
 class SessionStore(Protocol):
     """Where a transport keeps sessions (PostgreSQL in Odoo, a dict in tests)."""
 
-    def initialized(self, session_id, version, client_info):
-        """Record a negotiated session; return its id (a new one if None)."""
+    def initialized(self, session_id, version, client_info, asks_forms=False):
+        """Record a negotiated session; return its id (a new one if None).
+        ``asks_forms``: the client may be asked with form elicitation."""
 
     def protocol_version(self, session_id):
         """The session's negotiated version, or None if it is unknown or ended."""
+
+    def asks_forms(self, session_id):
+        """Whether the session's client declared form elicitation."""
+
+    def stream_allowed(self):
+        """Whether one more event stream may be held now (streams are capped)."""
+
+    def deliver(self, session_id, message):
+        """Hand a client's answer to the stream that waits for it, if any."""
 
     def close(self, session_id):
         """End the session; return False if it did not exist."""
@@ -284,6 +375,9 @@ class Exchange:
 
     ``routing`` holds the ``Mcp-Method`` / ``Mcp-Name`` headers a 2026-07-28
     request came with; ``client_capabilities`` are read from its ``_meta``.
+    ``can_ask`` is set when the client may be asked on an event stream (it
+    tells whether one may be opened now); ``preamble`` holds the messages to
+    send on an event stream before the response.
     """
 
     version: str
@@ -294,6 +388,9 @@ class Exchange:
     new_session_id: str | None = None
     routing: dict = field(default_factory=dict)
     client_capabilities: dict = field(default_factory=dict)
+    can_ask: Callable[[], bool] | None = None
+    request_id: Any = None
+    preamble: list = field(default_factory=list)
 
 
 @dataclass
@@ -326,17 +423,20 @@ class McpServer:
             "tasks/result": (self._task_result, core_tasks),
             "tasks/list": (self._list_tasks, core_tasks),
             "tasks/update": (self._update_task, modern),
+            "subscriptions/listen": (self._listen, modern),
         }
 
     # ------------------------------------------------------------ messages
     def handle(self, message, exchange):
-        """Serve one decoded JSON-RPC message; return the response or None."""
+        """Serve one decoded JSON-RPC message; return the response or None,
+        or :class:`Asking` when the transport must ask the client first."""
         try:
             request = _envelope(message)
         except McpError as error:
             return {"jsonrpc": "2.0", "id": error.request_id, "error": error.error()}
         if request is None:
             return None  # notifications and client answers get no response
+        exchange.request_id = request.id
         try:
             if is_modern(exchange.version):
                 self._check_modern_envelope(request, exchange)
@@ -347,13 +447,12 @@ class McpServer:
             }
         except McpError as error:
             return {"jsonrpc": "2.0", "id": request.id, "error": error.error()}
+        except Asking as asking:
+            asking.request_id = request.id
+            return asking
         except Exception:
             _logger.exception("MCP %s failed", request.method)
-            return error_response(
-                request.id,
-                INTERNAL_ERROR,
-                "Internal error: the server logged the details. Try again later.",
-            )
+            return error_response(request.id, INTERNAL_ERROR, INTERNAL_MESSAGE)
 
     def _check_modern_envelope(self, request, exchange):
         """2026-07-28: ``_meta`` carries version and capabilities, and agrees
@@ -455,6 +554,10 @@ class McpServer:
                     "name": client.name[:CLIENT_INFO_MAX_CHARS],
                     "version": client.version[:CLIENT_INFO_MAX_CHARS],
                 },
+                asks_forms=is_version_at_least(version, ELICITATION_SINCE)
+                and _answers_forms(
+                    (params.get("capabilities") or {}).get("elicitation")
+                ),
             )
         result = types.InitializeResult(
             protocol_version=version,
@@ -520,26 +623,37 @@ class McpServer:
         answers = self._answers(params, exchange) if tool.asks else None
         if self._runs_as_task(tool, request, exchange):
             return self._call_tool_as_task(tool, arguments, exchange)
+        version = exchange.version
+        try:
+            return self.run_tool(tool, exchange.context, arguments, answers, version)
+        except InputRequired as needed:
+            if is_modern(version):
+                return _input_required(needed.questions, version)
+            if not (exchange.can_ask and exchange.can_ask()):  # no stream free now
+                # go on as for a client that cannot answer
+                return self.run_tool(tool, exchange.context, arguments, None, version)
+            raise Asking(self, tool, arguments, needed.questions, version) from None
+
+    def run_tool(self, tool, context, arguments, answers, version):
+        """The tool's result (``isError`` for a ToolError); InputRequired
+        propagates."""
         try:
             if tool.asks:
-                structured = tool.handler(exchange.context, arguments, answers)
+                structured = tool.handler(context, arguments, answers)
             else:
-                structured = tool.handler(exchange.context, arguments)
+                structured = tool.handler(context, arguments)
         except ToolError as error:
-            return tool_error_result(error, exchange.version)
-        except InputRequired as needed:
-            return _input_required(needed.questions, exchange.version)
-        return tool_result(structured, exchange.version)
+            return tool_error_result(error, version)
+        return tool_result(structured, version)
 
     def _answers(self, params, exchange):
         """The client's answers to a tool's questions: ``{key: ElicitResult}``,
-        or None when the client cannot be asked (before 2026-07-28, or no form
-        elicitation among this request's capabilities)."""
-        elicitation = exchange.client_capabilities.get("elicitation")
-        if not is_modern(exchange.version) or not isinstance(elicitation, dict):
+        or None when the client cannot be asked (no form elicitation among this
+        request's capabilities at 2026-07-28, or none in its session before)."""
+        if not is_modern(exchange.version):
+            return {} if exchange.can_ask else None  # asked on the stream
+        if not _answers_forms(exchange.client_capabilities.get("elicitation")):
             return None
-        if elicitation and "form" not in elicitation:
-            return None  # URL mode only
         responses = params.get("inputResponses") or {}
         return {
             key: answer for key, answer in responses.items() if isinstance(answer, dict)
@@ -654,6 +768,33 @@ class McpServer:
         every response is for no outstanding request and is ignored."""
         self.tasks.get(exchange.context, self._task_id("tasks/update", params))
         return {"resultType": "complete"}
+
+    # ------------------------------------------------------------ subscriptions
+    def _listen(self, params, exchange):
+        """2026-07-28's stream of change notifications: acknowledged, then
+        closed gracefully at once. The tool list never changes while the
+        server runs and there are no prompts or resources, so none of the
+        notifications a client may ask for is honoured; held open, the stream
+        would carry nothing and only keep a worker and a connection busy."""
+        self._parse("subscriptions/listen", params, exchange)
+        meta = {SUBSCRIPTION_ID_META_KEY: exchange.request_id}
+        exchange.preamble.append(
+            {
+                "jsonrpc": "2.0",
+                "method": "notifications/subscriptions/acknowledged",
+                "params": {"_meta": meta, "notifications": {}},
+            }
+        )
+        return mcp_methods.serialize_server_result(
+            "subscriptions/listen",
+            exchange.version,
+            {"resultType": "complete", "_meta": meta},
+        )
+
+
+def _answers_forms(elicitation):
+    """Whether an ``elicitation`` capability takes forms (``{}`` means forms)."""
+    return isinstance(elicitation, dict) and (not elicitation or "form" in elicitation)
 
 
 def _input_required(questions, version):

@@ -4,20 +4,23 @@ No Odoo here. The Odoo controller hands over headers and the decoded body;
 this module picks the revision (the ``MCP-Protocol-Version`` header, the
 session's, or ``initialize``'s), serves handshake-era requests, batches
 (2025-03-26) and sessions, and stateless 2026-07-28 requests, and returns an
-:class:`HttpReply`.
+:class:`HttpReply`. A reply whose ``asking`` is set is a tools/call that asks
+its client first: the transport answers it with a stream it holds.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS, is_version_at_least
 
-from .framing import dumps
+from .framing import dumps, sse_event
 from .json_body import JsonBodyError, parse_json
 from .protocol import (
     BATCH_VERSIONS,
     DEFAULT_VERSION,
+    ELICITATION_REQUEST_PREFIX,
+    ELICITATION_SINCE,
     HANDSHAKE_HTTP_VERSIONS,
     HEADER_MISMATCH,
     INVALID_PARAMS,
@@ -32,6 +35,7 @@ from .protocol import (
     SESSION_NOT_FOUND,
     STREAMABLE_HTTP_VERSIONS,
     UNSUPPORTED_PROTOCOL_VERSION,
+    Asking,
     Exchange,
     error_response,
     unsupported_version_error,
@@ -50,15 +54,26 @@ MODERN_ERROR_STATUS = {
 }
 
 
+EVENT_STREAM = "text/event-stream"
+
+
 @dataclass
 class HttpReply:
-    """What a transport sends back; ``body`` is JSON-serialisable or None."""
+    """What a transport sends back; ``body`` is JSON-serialisable or None.
+
+    As an event stream, the ``events`` go before the body, each an event.
+    """
 
     status: int
     body: Any = None
     headers: dict = field(default_factory=dict)
+    events: list = field(default_factory=list)
+    asking: Asking | None = None
 
     def content(self):
+        if self.headers.get("Content-Type") == EVENT_STREAM:
+            messages = [*self.events, self.body]
+            return b"".join(sse_event(dumps(m)) for m in messages if m is not None)
         return b"" if self.body is None else dumps(self.body).encode()
 
 
@@ -104,7 +119,7 @@ def wants_event_stream(accept):
     """A client that accepts only ``text/event-stream`` gets its answer as SSE."""
     accept = (accept or "").lower()
     return (
-        "text/event-stream" in accept
+        EVENT_STREAM in accept
         and "application/json" not in accept
         and "*/*" not in accept
     )
@@ -148,8 +163,12 @@ def serve_post(server, headers, payload, context, sessions=None):
         reply = _serve_modern(server, headers, payload, context, requested)
     else:
         reply = _serve_handshake(server, headers, payload, context, sessions)
-    if reply.body is not None and wants_event_stream(header(headers, "accept")):
-        reply.headers["Content-Type"] = "text/event-stream"
+    if (
+        reply.events
+        or reply.asking
+        or (reply.body is not None and wants_event_stream(header(headers, "accept")))
+    ):
+        reply.headers["Content-Type"] = EVENT_STREAM
     return reply
 
 
@@ -169,7 +188,19 @@ def _serve_handshake(server, headers, payload, context, sessions):
         if reply:
             return reply
     else:
+        session_id = header(headers, SESSION_HEADER) if sessions else None
+        if session_id and _is_answer_to_us(payload):
+            sessions.deliver(session_id, payload)
+        elif (
+            session_id
+            and is_version_at_least(version, ELICITATION_SINCE)
+            and EVENT_STREAM in (header(headers, "accept") or "").lower()
+            and sessions.asks_forms(session_id)
+        ):
+            exchange.can_ask = sessions.stream_allowed
         response = server.handle(payload, exchange)
+        if isinstance(response, Asking):
+            return HttpReply(200, asking=response)
         responses = [response] if response else []
         if response and "error" in response and response["id"] is None:
             return HttpReply(400, response)
@@ -206,7 +237,20 @@ def _serve_modern(server, headers, payload, context, version):
     status = 200
     if "error" in response:
         status = MODERN_ERROR_STATUS.get(response["error"]["code"], 200)
-    return HttpReply(status, response)
+    return HttpReply(status, response, events=exchange.preamble)
+
+
+def _is_answer_to_us(message):
+    """A client's JSON-RPC answer to an ``elicitation/create`` of ours."""
+    if not isinstance(message, dict):
+        return False
+    request_id = message.get("id")
+    return (
+        "method" not in message
+        and isinstance(request_id, str)
+        and request_id.startswith(ELICITATION_REQUEST_PREFIX)
+        and ("result" in message or "error" in message)
+    )
 
 
 def serve_batch(server, payload, exchange):

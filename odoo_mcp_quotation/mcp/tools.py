@@ -291,18 +291,32 @@ class Sessions:
     def __init__(self, env, transport):
         self.model = env["mcp.session"]
         self.transport = transport
+        self._found = {}
 
     def find(self, session_id):
-        return self.model._find(session_id, self.transport)
+        if session_id not in self._found:  # asked several times per request
+            self._found[session_id] = self.model._find(session_id, self.transport)
+        return self._found[session_id]
 
-    def initialized(self, session_id, version, client_info):
+    def initialized(self, session_id, version, client_info, asks_forms=False):
         if session_id:
-            self.find(session_id)._record_initialize(version, client_info)
+            self.find(session_id)._record_initialize(version, client_info, asks_forms)
             return session_id
-        return self.model._open(self.transport, version, client_info).session_key
+        return self.model._open(
+            self.transport, version, client_info, asks_forms
+        ).session_key
 
     def protocol_version(self, session_id):
         return self.find(session_id).protocol_version or None
+
+    def asks_forms(self, session_id):
+        return self.find(session_id).client_asks_forms
+
+    def stream_allowed(self):
+        return not self.model._stream_refusal()
+
+    def deliver(self, session_id, message):
+        self.find(session_id)._deliver_answer(message)
 
     def close(self, session_id):
         session = self.find(session_id)

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import odoo
 from odoo import api, fields, models
+from odoo.modules.registry import Registry
 from odoo.sql_db import db_connect
 from odoo.tools import SQL, config
 
@@ -27,6 +28,9 @@ PREFORK_STREAM_MARGIN_SECONDS = 10
 # elsewhere (the gevent process, threaded mode) a stream ends after an hour:
 # clients reconnect, and a forgotten stream cannot hold its connection forever
 STREAM_LIFETIME_SECONDS = 3600
+# a tools/call that asks its client (2025-11-25 elicitation) waits this long
+# for the answers at most, wherever it runs (less on a prefork worker, above)
+ELICITATION_WAIT_SECONDS = 300
 # a live stream holds the advisory lock (namespace, session id) on its own
 # connection: PostgreSQL counts exactly the streams alive on every server, and
 # forgets one the moment its process dies
@@ -59,10 +63,12 @@ def _client_labels(client_info):
 class McpSession(models.Model):
     """An MCP client connection, kept in PostgreSQL so that any worker serves it.
 
-    Streamable HTTP sessions only remember the negotiated protocol version;
-    legacy SSE sessions also route answers: the worker that serves a POST
-    stores them as ``mcp.session.message`` and NOTIFYs, and the process that
-    holds the stream LISTENs and writes them out.
+    Streamable HTTP sessions remember the negotiated protocol version and
+    whether the client takes form elicitation; legacy SSE sessions also route
+    answers: the worker that serves a POST stores them as
+    ``mcp.session.message`` and NOTIFYs, and the process that holds the stream
+    LISTENs and writes them out. The client's answers to a question asked on
+    the stream of a Streamable HTTP tools/call travel the same way.
     """
 
     _name = "mcp.session"
@@ -88,6 +94,9 @@ class McpSession(models.Model):
     protocol_version = fields.Char(readonly=True)
     client_name = fields.Char(readonly=True)
     client_version = fields.Char(readonly=True)
+    client_asks_forms = fields.Boolean(
+        readonly=True, help="The client declared form elicitation (2025-11-25)."
+    )
     last_seen = fields.Datetime(readonly=True, default=fields.Datetime.now)
 
     _sql_constraints = [
@@ -96,13 +105,14 @@ class McpSession(models.Model):
 
     # ------------------------------------------------------------------ sessions
     @api.model
-    def _open(self, transport, protocol_version, client_info=None):
+    def _open(self, transport, protocol_version, client_info=None, asks_forms=False):
         client_info = client_info or {}
         return self.sudo().create(
             {
                 "user_id": self.env.uid,
                 "transport": transport,
                 "protocol_version": protocol_version,
+                "client_asks_forms": asks_forms,
                 **_client_labels(client_info),
             }
         )
@@ -125,9 +135,13 @@ class McpSession(models.Model):
             session.last_seen = fields.Datetime.now()
         return session
 
-    def _record_initialize(self, protocol_version, client_info):
+    def _record_initialize(self, protocol_version, client_info, asks_forms=False):
         self.write(
-            {"protocol_version": protocol_version, **_client_labels(client_info)}
+            {
+                "protocol_version": protocol_version,
+                "client_asks_forms": asks_forms,
+                **_client_labels(client_info),
+            }
         )
 
     @api.autovacuum
@@ -196,6 +210,84 @@ class McpSession(models.Model):
         )
         self.env.cr.execute("SELECT pg_notify(%s, %s)", [SSE_CHANNEL, str(self.id)])
 
+    def _deliver_answer(self, message):
+        """Queue a client's answer for the stream of this session that asked,
+        if one is alive (its lock is held): a late or stray answer is dropped
+        rather than stored."""
+        self.ensure_one()
+        self.env.cr.execute(
+            """
+            SELECT 1 FROM pg_locks
+             WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+               AND objid = %(session)s AND classid IN (%(prefork)s, %(other)s)
+               AND database = (SELECT oid FROM pg_database
+                                WHERE datname = current_database())
+             LIMIT 1
+            """,
+            {
+                "session": self.id,
+                "prefork": STREAM_LOCK_PREFORK,
+                "other": STREAM_LOCK_OTHER,
+            },
+        )
+        if self.env.cr.fetchone():
+            self._push(message)
+
+    def _elicitation_stream(self, asking, client_socket=None):
+        """The event stream of a tools/call that asks its client first, as a
+        WSGI body (2025-11-25 form elicitation, see ``mcp/protocol.py``).
+
+        Like a legacy SSE stream, it runs after the request's transaction on a
+        connection of its own and holds a stream's lock, so it counts against
+        the same caps (the controller only asks when a stream is allowed). It
+        sends each question and waits for the answer, which another worker,
+        process or server receives (``_deliver_answer``), for
+        ``ELICITATION_WAIT_SECONDS`` in all at most: a question left
+        unanswered counts as cancelled. Then it runs the tool again with the
+        answers, as the caller, and sends its response. A client that hangs
+        up is not answered, and nothing is made for it.
+        """
+        self.ensure_one()
+        dbname, session_id = self.env.cr.dbname, self.id
+        uid, context = self.env.uid, dict(self.env.context)
+        lock, lifetime = _stream_slot()
+
+        def events():
+            deadline = time.monotonic() + min(lifetime, ELICITATION_WAIT_SECONDS)
+            asked = [question["id"] for question in asking.requests()]
+            with db_connect(dbname).cursor() as cr:
+                try:
+                    # shared: several calls of one session may ask at once
+                    cr.execute(
+                        "SELECT pg_advisory_lock_shared(%s, %s)", [lock, session_id]
+                    )
+                    cr.execute(SQL("LISTEN %s", SQL.identifier(SSE_CHANNEL)))
+                    cr.commit()  # pylint: disable=invalid-commit
+                    for question in asking.requests():
+                        yield sse_event(dumps(question))
+                        answer = yield from _await_answer(
+                            cr, session_id, question["id"], deadline, client_socket
+                        )
+                        if answer == "client_left":
+                            return
+                        if answer is None:
+                            break  # too late: the rest is not asked at all
+                        asking.answer(question["id"], answer)
+                finally:
+                    cr.rollback()
+                    cr.execute(
+                        "DELETE FROM mcp_session_message WHERE session_id = %s "
+                        "AND payload->>'id' = ANY(%s)",
+                        [session_id, asked],
+                    )
+                    cr.commit()  # pylint: disable=invalid-commit
+                    cr.execute("SELECT pg_advisory_unlock_all()")
+            with Registry(dbname).cursor() as cr:
+                response = asking.response(api.Environment(cr, uid, context))
+            yield sse_event(dumps(response))
+
+        return events()
+
     def _sse_stream(self, endpoint_url, client_socket=None):
         """The event stream of a legacy SSE session, as a WSGI body.
 
@@ -208,11 +300,7 @@ class McpSession(models.Model):
         """
         self.ensure_one()
         dbname, session_id = self.env.cr.dbname, self.id
-        lifetime, lock = STREAM_LIFETIME_SECONDS, STREAM_LOCK_OTHER
-        if _in_prefork_worker():
-            lock = STREAM_LOCK_PREFORK
-            if config["limit_time_real"] > 0:
-                lifetime = config["limit_time_real"] - PREFORK_STREAM_MARGIN_SECONDS
+        lock, lifetime = _stream_slot()
 
         def events():
             with db_connect(dbname).cursor() as cr:
@@ -258,6 +346,39 @@ def _relay(cr, session_id, lifetime, client_socket):
         if woken == "timeout":
             yield SSE_KEEPALIVE
     _logger.info("MCP SSE stream %s reached its maximum lifetime", session_id)
+
+
+def _await_answer(cr, session_id, request_id, deadline, client_socket):
+    """Wait for the client's answer to ``request_id``, yielding a keep-alive
+    every 15 s; return it, None at the deadline, or "client_left"."""
+    while True:
+        cr.execute(
+            "DELETE FROM mcp_session_message WHERE session_id = %s "
+            "AND payload->>'id' = %s RETURNING payload",
+            [session_id, request_id],
+        )
+        row = cr.fetchone()
+        cr.commit()  # pylint: disable=invalid-commit
+        if row:
+            return row[0]
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        woken = _wait_for(cr._cnx, str(session_id), client_socket, left)
+        if woken == "client_left":
+            return woken
+        if woken == "timeout":
+            yield SSE_KEEPALIVE
+
+
+def _stream_slot():
+    """The lock namespace a stream held here counts under, and its lifetime."""
+    if not _in_prefork_worker():
+        return STREAM_LOCK_OTHER, STREAM_LIFETIME_SECONDS
+    lifetime = STREAM_LIFETIME_SECONDS
+    if config["limit_time_real"] > 0:
+        lifetime = config["limit_time_real"] - PREFORK_STREAM_MARGIN_SECONDS
+    return STREAM_LOCK_PREFORK, lifetime
 
 
 def _in_prefork_worker():

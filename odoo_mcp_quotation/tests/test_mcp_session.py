@@ -54,3 +54,26 @@ class TestMcpStreamCaps(TransactionCase):
         for _ in range(3):
             self.env["mcp.session"].with_user(self.ana)._open("sse", "2024-11-05")
         self.assertIsNone(self.refusal(self.ana))
+
+    def test_an_answer_is_kept_only_for_a_stream_that_waits_for_it(self):
+        """A client's answer to a question asked on a tool call's stream: a
+        late or stray one (no live stream on its session) is not stored."""
+        session = (
+            self.env["mcp.session"]
+            .with_user(self.ana)
+            ._open("streamable_http", "2025-11-25", asks_forms=True)
+        )
+        answer = {"jsonrpc": "2.0", "id": "elicit-x-line-1", "result": {}}
+        messages = self.env["mcp.session.message"].search
+        session._deliver_answer(answer)
+        self.assertFalse(messages([("session_id", "=", session.id)]))
+        self.env.cr.execute(
+            "SELECT pg_advisory_lock_shared(%s, %s)", [STREAM_LOCK_OTHER, session.id]
+        )
+        self.addCleanup(
+            self.env.cr.execute,
+            "SELECT pg_advisory_unlock_shared(%s, %s)",
+            [STREAM_LOCK_OTHER, session.id],
+        )
+        session._deliver_answer(answer)
+        self.assertEqual(messages([("session_id", "=", session.id)]).payload, answer)

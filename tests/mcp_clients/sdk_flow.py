@@ -5,11 +5,13 @@ one JSON document with what the client saw; the pytest side asserts on it.
 
     python sdk_flow.py --url http://127.0.0.1:8069/mcp --key KEY [--sse] [--legacy]
     python sdk_flow.py --url ... --key KEY --ambiguous [--answer REFERENCE]
+    python sdk_flow.py --url ... --key KEY --listen
 
 SDK 2.x negotiates in its default mode (``server/discover`` at 2026-07-28
 first); ``--legacy`` makes it initialize as SDK 1.x does. ``--ambiguous``
 asks for "desk" instead, which matches two products; with ``--answer`` the
-client can be asked which one it meant (it chooses REFERENCE).
+client can be asked which one it meant (it chooses REFERENCE). ``--listen``
+(SDK 2.x) opens a ``subscriptions/listen`` stream for tool list changes.
 """
 
 import argparse
@@ -107,16 +109,29 @@ def answer_with(reference, report):
     from mcp.types import ElicitResult  # noqa: PLC0415
 
     async def answer(_context, params):
+        schema = params.requested_schema if SDK_MAJOR >= 2 else params.requestedSchema
         report["asked"] = {
             "message": params.message,
             "options": [
-                option["const"]
-                for option in params.requested_schema["properties"]["product"]["oneOf"]
+                option["const"] for option in schema["properties"]["product"]["oneOf"]
             ],
         }
         return ElicitResult(action="accept", content={"product": reference})
 
     return answer
+
+
+async def listen_flow(client, report):
+    """Open a subscriptions/listen stream and read it to its end."""
+    async with client.listen(tools_list_changed=True) as subscription:
+        report["honored"] = subscription.honored.model_dump(exclude_none=True)
+        report["events"] = [repr(event) async for event in subscription]
+
+
+def flow_of(args):
+    if args.listen:
+        return listen_flow
+    return ambiguous_flow if args.ambiguous else flow
 
 
 async def run_v2(args, report):
@@ -134,7 +149,7 @@ async def run_v2(args, report):
     ) as client:
         report["protocol_version"] = client.protocol_version
         report["server"] = client.server_info.name
-        await (ambiguous_flow if args.ambiguous else flow)(client, report)
+        await flow_of(args)(client, report)
 
 
 async def run_v1(args, report):
@@ -143,14 +158,15 @@ async def run_v1(args, report):
         transport = sse_client(args.url, headers=headers)
     else:
         transport = streamablehttp_client(args.url, headers=headers)
+    callback = answer_with(args.answer, report) if args.answer else None
     async with (
         transport as streams,
-        ClientSession(streams[0], streams[1]) as client,
+        ClientSession(streams[0], streams[1], elicitation_callback=callback) as client,
     ):
         initialized = await client.initialize()
         report["protocol_version"] = initialized.protocolVersion
         report["server"] = initialized.serverInfo.name
-        await (ambiguous_flow if args.ambiguous else flow)(client, report)
+        await flow_of(args)(client, report)
 
 
 async def main():
@@ -161,6 +177,7 @@ async def main():
     parser.add_argument("--legacy", action="store_true")
     parser.add_argument("--ambiguous", action="store_true")
     parser.add_argument("--answer")
+    parser.add_argument("--listen", action="store_true")
     args = parser.parse_args()
     report = {"sdk": version("mcp")}
     try:
