@@ -1,3 +1,4 @@
+from odoo import Command
 from odoo.tests import new_test_user, tagged
 
 from .common import QuotationTaskCase
@@ -62,12 +63,21 @@ class TestQuotationBuilderSettings(QuotationTaskCase):
         foreign_team = self.env["crm.team"].create(
             {"name": "Elsewhere", "company_id": other.id}
         )
-        self._configure(team_id=foreign_team.id, user_id=999999)
+        foreign_seller = new_test_user(
+            self.env,
+            login="omq_foreign_seller",
+            groups="sales_team.group_sale_salesman",
+            company_id=other.id,
+            company_ids=[Command.set(other.ids)],
+        )
+        self._configure(team_id=foreign_team.id, user_id=foreign_seller.id)
         task = self.submit()
+        self.assertNotIn(task.company_id, foreign_seller.company_ids)
         self.process()
         self.assertEqual(task.state, "done", task.error)
         self.assertNotEqual(task.sale_order_id.team_id, foreign_team)
         self.assertFalse(task.sale_order_id.user_id)
+        self.assertFalse(task.lead_id.user_id)
 
     def test_configured_pricelist(self):
         pricelist = self.env["product.pricelist"].create(
