@@ -1,6 +1,12 @@
-from odoo.tests import TransactionCase, new_test_user
+import shutil
+
+from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 from ..services.quotation_service import QuotationService
+
+SALESMAN = "sales_team.group_sale_salesman"
+# The names Odoo 18 looks for (odoo/tests/common.py, _find_executable).
+BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
 
 
 def quotation_payload(**overrides):
@@ -62,3 +68,35 @@ class QuotationTaskCase(TransactionCase):
     def process(self):
         """Run the queue as the cron does, without committing the test transaction."""
         return self.env["quotation.task"]._process_due_tasks()
+
+
+class TourCase(HttpCase):
+    """A salesperson's tour in a real browser, over requests an agent sent."""
+
+    def tour_service(self, name, product_code, price):
+        """Ready a tour: a product, and the service of the agent who asks for it.
+
+        The tour's salesperson, ``omq_<name>_seller`` (password alike), reads
+        English; the agent is ``omq_<name>_agent``.
+        """
+        # Odoo would skip a tour without a browser with a mere warning
+        self.assertTrue(
+            any(map(shutil.which, BROWSERS)),
+            "the tour needs Chromium: apt-get install chromium (make test does it)",
+        )
+        self.env["product.product"].create(
+            {"name": "Tour Desk", "default_code": product_code, "list_price": price}
+        )
+        agent = new_test_user(self.env, login=f"omq_{name}_agent", groups=SALESMAN)
+        self.env["res.lang"]._activate_lang("en_US")  # the tour reads English
+        new_test_user(
+            self.env,
+            login=f"omq_{name}_seller",
+            password=f"omq_{name}_seller",
+            groups=SALESMAN,
+            lang="en_US",
+        )
+        return QuotationService(self.env(user=agent))
+
+    def start_seller_tour(self, name, tour):
+        self.start_tour("/odoo", tour, login=f"omq_{name}_seller")
