@@ -1,10 +1,12 @@
 import shutil
 
+from odoo import Command
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 from ..services.quotation_service import QuotationService
 
 SALESMAN = "sales_team.group_sale_salesman"
+MANAGER = "odoo_mcp_quotation.group_quotation_task_manager"
 # The names Odoo 18 looks for (odoo/tests/common.py, _find_executable).
 BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
 
@@ -24,6 +26,39 @@ def quotation_payload(**overrides):
     }
     payload.update(overrides)
     return payload
+
+
+def api_key(user, name="tests"):
+    """A new API key of ``user``, as its owner makes one in the preferences."""
+    keys = user.env["res.users.apikeys"].with_user(user).sudo()
+    return keys._generate(None, name, None)
+
+
+def company_user(env, login, company, groups=SALESMAN):
+    """A user who works for ``company`` alone."""
+    return new_test_user(
+        env,
+        login=login,
+        groups=groups,
+        company_id=company.id,
+        company_ids=[Command.set(company.ids)],
+    )
+
+
+class TestUsersMixin:
+    """The users a test class declares, made once for the class.
+
+    ``test_users = {attribute: {"login": ..., "groups": ..., ...}}``: each
+    becomes ``cls.<attribute>``, with ``new_test_user``'s keyword arguments.
+    """
+
+    test_users = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for attribute, values in cls.test_users.items():
+            setattr(cls, attribute, new_test_user(cls.env, **values))
 
 
 class QuotationTaskCase(TransactionCase):

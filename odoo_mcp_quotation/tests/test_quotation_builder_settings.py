@@ -1,24 +1,25 @@
-from odoo import Command
 from odoo.tests import new_test_user, tagged
 
-from .common import QuotationTaskCase
+from .common import SALESMAN, QuotationTaskCase, TestUsersMixin, company_user
 
 PARAM = "odoo_mcp_quotation.{}"
 
 
 @tagged("post_install", "-at_install")
-class TestQuotationBuilderSettings(QuotationTaskCase):
+class TestQuotationBuilderSettings(TestUsersMixin, QuotationTaskCase):
     """The Sales settings shape every quotation agents ask for."""
+
+    test_users = {
+        "salesperson": {
+            "login": "omq_settings_seller",
+            "groups": SALESMAN,
+            "name": "Sara Seller",
+        },
+    }
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.salesperson = new_test_user(
-            cls.env,
-            login="omq_settings_seller",
-            groups="sales_team.group_sale_salesman",
-            name="Sara Seller",
-        )
         cls.team = cls.env["crm.team"].create({"name": "AI Desk"})
 
     def _configure(self, **values):
@@ -63,13 +64,7 @@ class TestQuotationBuilderSettings(QuotationTaskCase):
         foreign_team = self.env["crm.team"].create(
             {"name": "Elsewhere", "company_id": other.id}
         )
-        foreign_seller = new_test_user(
-            self.env,
-            login="omq_foreign_seller",
-            groups="sales_team.group_sale_salesman",
-            company_id=other.id,
-            company_ids=[Command.set(other.ids)],
-        )
+        foreign_seller = company_user(self.env, "omq_foreign_seller", other)
         self._configure(team_id=foreign_team.id, user_id=foreign_seller.id)
         task = self.submit()
         self.assertNotIn(task.company_id, foreign_seller.company_ids)

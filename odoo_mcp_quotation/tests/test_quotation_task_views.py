@@ -4,10 +4,10 @@ from lxml import etree
 
 from odoo import fields
 from odoo.exceptions import UserError
-from odoo.tests import Form, new_test_user, tagged
+from odoo.tests import Form, tagged
 from odoo.tools.safe_eval import safe_eval
 
-from .common import QuotationTaskCase
+from .common import SALESMAN, QuotationTaskCase, TestUsersMixin
 
 VIEW_TYPES = ["list", "kanban", "form", "search", "graph", "pivot"]
 
@@ -23,18 +23,17 @@ def _names(arch, *tags):
 
 
 @tagged("post_install", "-at_install")
-class TestQuotationTaskViews(QuotationTaskCase):
+class TestQuotationTaskViews(TestUsersMixin, QuotationTaskCase):
     """Every view, menu and button a salesperson touches."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.salesperson = new_test_user(
-            cls.env, login="omq_views_seller", groups="sales_team.group_sale_salesman"
-        )
-        cls.employee = new_test_user(
-            cls.env, login="omq_views_employee", groups="base.group_user"
-        )
+    test_users = {
+        "salesperson": {"login": "omq_views_seller", "groups": SALESMAN},
+        "employee": {"login": "omq_views_employee", "groups": "base.group_user"},
+        "manager": {
+            "login": "omq_views_manager",
+            "groups": "sales_team.group_sale_manager",
+        },
+    }
 
     def _arch(self, model, view_type, user=None):
         """The ``view_type`` view of ``model`` as ``user`` receives it, parsed."""
@@ -104,14 +103,11 @@ class TestQuotationTaskViews(QuotationTaskCase):
                 )
 
     def test_manager_corrects_a_failed_request_in_the_form(self):
-        manager = new_test_user(
-            self.env, login="omq_views_manager", groups="sales_team.group_sale_manager"
-        )
         failed = self.submit(lines=[{"product": "Flux Capacitor", "quantity": 2}])
         done = self.submit(email="done@example.com")
         self.process()
         self.assertEqual((failed.state, done.state), ("failed", "done"))
-        with Form(failed.with_user(manager)) as form:
+        with Form(failed.with_user(self.manager)) as form:
             form.customer_name = "Ana García Corrected"
             with form.line_ids.edit(0) as line:
                 line.product_ref = "OMQ-DESK"
@@ -119,11 +115,11 @@ class TestQuotationTaskViews(QuotationTaskCase):
                 form.state = "done"  # the engine's alone
         self.assertEqual(failed.customer_name, "Ana García Corrected")
         self.assertEqual(failed.line_ids.product_ref, "OMQ-DESK")
-        failed.with_user(manager).action_retry()
+        failed.with_user(self.manager).action_retry()
         self.process()
         self.assertEqual(failed.state, "done", failed.error)
         self.assertEqual(failed.sale_order_id.order_line.product_id, self.desk)
-        form = Form(done.with_user(manager))  # built: the request is history
+        form = Form(done.with_user(self.manager))  # built: the request is history
         for name in ("customer_name", "email", "notes"):
             with (
                 self.subTest(field=name),
