@@ -27,23 +27,27 @@ from seed_data import TEST_CATALOGUE, seed_script  # noqa: E402
 
 # the tests call the read tools too: more than a new user's default scopes
 SCOPES = "quotations:create quotations:read customers:read"
-SERVER_SETUP_SCRIPT = seed_script(
-    TEST_CATALOGUE,
-    {
-        "integration": {"name": "Integration", "ai_agent_scopes": SCOPES},
-        # people who connect apps through OAuth, with a password to log in
-        "claude-user": {
-            "name": "Claude User",
-            "password": "claude-user-pw",
-            "ai_agent_scopes": SCOPES,
+SERVER_SETUP_SCRIPT = (
+    seed_script(
+        TEST_CATALOGUE,
+        {
+            "integration": {"name": "Integration", "ai_agent_scopes": SCOPES},
+            # people who connect apps through OAuth, with a password to log in
+            "claude-user": {
+                "name": "Claude User",
+                "password": "claude-user-pw",
+                "ai_agent_scopes": SCOPES,
+            },
+            "portal-user": {
+                "name": "Portal Customer",
+                "password": "portal-user-pw",
+                "group": "base.group_portal",
+            },
         },
-        "portal-user": {
-            "name": "Portal Customer",
-            "password": "portal-user-pw",
-            "group": "base.group_portal",
-        },
-    },
-    api_key=("integration", "tests"),
+        api_key=("integration", "tests"),
+    )
+    # whom the tests' setup code acts for
+    + 'user = users["integration"]\n'
 )
 
 
@@ -103,11 +107,11 @@ def start_odoo_server(
     integration user and its API key (``server.api_key``); with it, serves that
     existing database again (a restart). ``params`` are set as
     ir.config_parameter first; ``env`` adds to the server's environment;
-    ``setup`` is more shell code, whose printed ``OMQ_<NAME>=<value>`` lines
-    land in ``server.extra[NAME]``. The addon is a server-wide module, so that
-    ``/health`` still answers when the database is gone. ``proxy_mode`` trusts
-    a reverse proxy's X-Forwarded-* headers; ``db_port`` serves a database of
-    another PostgreSQL cluster.
+    ``setup`` is more shell code (``user`` is the integration user), whose
+    printed ``OMQ_<NAME>=<value>`` lines land in ``server.extra[NAME]``. The
+    addon is a server-wide module, so that ``/health`` still answers when the
+    database is gone. ``proxy_mode`` trusts a reverse proxy's X-Forwarded-*
+    headers; ``db_port`` serves a database of another PostgreSQL cluster.
     """
     template = os.environ.get("ODOO_MCP_TEMPLATE_DB")
     if not template:
