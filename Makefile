@@ -19,4 +19,4 @@ bench:
 
 ## make screenshots: photograph the list, form, kanban, graph and settings from a real server
 screenshots:
-	$(PYTHON) scripts/harness.py screenshots
+	$(PYTHON) scripts/screenshots.py

@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import odoo
@@ -23,7 +22,7 @@ odoo.tools.config.parse_config(["-c", os.environ["ODOO_RC"], "--test-enable"])
 odoo.modules.module.initialize_sys_path()
 
 from conftest import start_odoo_server, stop_odoo_server  # noqa: E402
-from loadgen import run  # noqa: E402
+from loadgen import against_health, drain, run  # noqa: E402
 from test_audit_log import Rpc  # noqa: E402
 
 from odoo.addons.odoo_mcp_quotation.services.elevenlabs_webhook import (  # noqa: E402
@@ -55,6 +54,12 @@ def signed_headers(data):
     }
 
 
+def pending_deliveries(admin):
+    return admin(
+        "elevenlabs.webhook.delivery", "search_count", [("state", "=", "pending")]
+    )
+
+
 def main():
     tmp = Path(tempfile.mkdtemp(prefix="omq-bench-"))
     print("starting odoo-bin --workers 2 (crons off for the HTTP figures)...")
@@ -64,36 +69,14 @@ def main():
     webhook = f"{server.url}/api/elevenlabs/post-call"
     body_size = len(json.dumps(transcription("size")(0)).encode())
     try:
-        run("warm-up", f"{server.url}/web/health", requests=50, concurrency=2)
-        run(
-            "warm-up",
+        against_health(
+            server.url,
+            f"POST post-call ({body_size // 1024} KiB)",
             webhook,
-            requests=20,
-            concurrency=2,
-            method="POST",
-            body=transcription("warm"),
+            PLAN,
+            bodies=transcription,
             headers=signed_headers,
         )
-        rows = []
-        for concurrency, count in PLAN:
-            health = run(
-                "GET /web/health (Odoo's own)",
-                f"{server.url}/web/health",
-                requests=count,
-                concurrency=concurrency,
-            )
-            print(health.row(), flush=True)
-            post = run(
-                f"POST post-call ({body_size // 1024} KiB)",
-                webhook,
-                requests=count,
-                concurrency=concurrency,
-                method="POST",
-                body=transcription(f"c{concurrency}"),
-                headers=signed_headers,
-            )
-            print(post.row(), flush=True)
-            rows.append((concurrency, health, post))
         recording = payloads.silent_mp3(60)
         audio = run(
             f"POST post_call_audio (1 min, {len(recording) * 4 // 3 // 1024} KiB)",
@@ -105,16 +88,7 @@ def main():
             headers=signed_headers,
         )
         print(audio.row(), flush=True)
-        print("\nratio webhook / health, same server, same run:")
-        for concurrency, health, post in rows:
-            print(
-                f"  c={concurrency:<3} throughput {post.rps / health.rps:5.2f}x   "
-                f"p50 {post.percentile(50):.1f} ms vs {health.percentile(50):.1f} ms"
-            )
-        admin = Rpc(server, "admin", "admin")
-        backlog = admin(
-            "elevenlabs.webhook.delivery", "search_count", [("state", "=", "pending")]
-        )
+        backlog = pending_deliveries(Rpc(server, "admin", "admin"))
     finally:
         stop_odoo_server(server, drop=False)
 
@@ -122,20 +96,12 @@ def main():
     server = start_odoo_server(tmp, database=server.database)
     try:
         admin = Rpc(server, "admin", "admin")
-        started = time.monotonic()
-        pending = backlog
-        while pending and time.monotonic() - started < 600:
-            time.sleep(1)
-            pending = admin(
-                "elevenlabs.webhook.delivery",
-                "search_count",
-                [("state", "=", "pending")],
-            )
-            print(f"  {backlog - pending}/{backlog} landed", end="\r", flush=True)
-        seconds = time.monotonic() - started
+        done, seconds = drain(
+            backlog, lambda: pending_deliveries(admin), verb="landed", timeout=600
+        )
         print(
-            f"\n  landed {backlog - pending} deliveries in {seconds:.0f} s: "
-            f"{(backlog - pending) / seconds:.1f} calls/s "
+            f"\n  landed {done} deliveries in {seconds:.0f} s: "
+            f"{done / seconds:.1f} calls/s "
             "(call, opportunity, note with the conversation, recording)"
         )
     finally:

@@ -9,7 +9,6 @@ crons are turned on and the backlog those POSTs created is timed as it drains.
 
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import requests
@@ -17,7 +16,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from conftest import start_odoo_server, stop_odoo_server
-from loadgen import run
+from loadgen import against_health, drain
 
 PLAN = [(1, 300), (20, 1000)]  # (concurrent clients, requests) per endpoint
 
@@ -42,42 +41,14 @@ def main():
         "Content-Type": "application/json",
     }
     try:
-        run("warm-up", f"{server.url}/web/health", requests=50, concurrency=2)
-        run(
-            "warm-up",
+        against_health(
+            server.url,
+            "POST /api/quotation/async",
             f"{server.url}/api/quotation/async",
-            requests=20,
-            concurrency=2,
-            method="POST",
-            body=quotation_body,
+            PLAN,
+            bodies=lambda _round: quotation_body,
             headers=auth,
         )
-        rows = []
-        for concurrency, count in PLAN:
-            health = run(
-                "GET /web/health (Odoo's own)",
-                f"{server.url}/web/health",
-                requests=count,
-                concurrency=concurrency,
-            )
-            print(health.row(), flush=True)
-            post = run(
-                "POST /api/quotation/async",
-                f"{server.url}/api/quotation/async",
-                requests=count,
-                concurrency=concurrency,
-                method="POST",
-                body=quotation_body,
-                headers=auth,
-            )
-            print(post.row(), flush=True)
-            rows.append((concurrency, health, post))
-        print("\nratio POST / health, same server, same run:")
-        for concurrency, health, post in rows:
-            print(
-                f"  c={concurrency:<3} throughput {post.rps / health.rps:5.2f}x   "
-                f"p50 {post.percentile(50):.1f} ms vs {health.percentile(50):.1f} ms"
-            )
         backlog = requests.get(f"{server.url}/health", timeout=10).json()["queue"][
             "pending"
         ]
@@ -89,18 +60,16 @@ def main():
         flush=True,
     )
     server = start_odoo_server(tmp, database=server.database)
+
+    def pending():
+        queue = requests.get(f"{server.url}/health", timeout=10).json()["queue"]
+        return queue["pending"] + queue["processing"]
+
     try:
-        started = time.monotonic()
-        pending = backlog
-        while pending and time.monotonic() - started < 300:
-            time.sleep(1)
-            queue = requests.get(f"{server.url}/health", timeout=10).json()["queue"]
-            pending = queue["pending"] + queue["processing"]
-            print(f"  {backlog - pending}/{backlog} done", end="\r", flush=True)
-        seconds = time.monotonic() - started
+        done, seconds = drain(backlog, pending, verb="done", timeout=300)
         print(
-            f"\n  drained {backlog - pending} quotations in {seconds:.0f} s: "
-            f"{(backlog - pending) / seconds:.1f} quotations/s "
+            f"\n  drained {done} quotations in {seconds:.0f} s: "
+            f"{done / seconds:.1f} quotations/s "
             "(customer + opportunity + order, in-process)"
         )
     finally:

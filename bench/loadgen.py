@@ -96,3 +96,48 @@ def run(name, url, *, requests, concurrency, method="GET", body=None, headers=No
         thread.join()
     result.seconds = time.perf_counter() - started
     return result
+
+
+def against_health(server_url, name, url, plan, *, bodies, headers):
+    """Time POSTs to ``url`` beside Odoo's own /web/health, round after round.
+
+    After a warm-up of each, every ``(concurrency, requests)`` of ``plan`` is
+    timed on both, and the ratios printed. ``bodies(round)`` gives the body
+    function of a round (``"warm"``, then ``"c<concurrency>"``), so that each
+    round may send what no other sent (ElevenLabs conversation ids are unique).
+    Returns the ``(concurrency, health, post)`` rows.
+    """
+    health_url = f"{server_url}/web/health"
+    post = {"method": "POST", "headers": headers}
+    run("warm-up", health_url, requests=50, concurrency=2)
+    run("warm-up", url, requests=20, concurrency=2, body=bodies("warm"), **post)
+    rows = []
+    for concurrency, count in plan:
+        timed = {"requests": count, "concurrency": concurrency}
+        health = run("GET /web/health (Odoo's own)", health_url, **timed)
+        print(health.row(), flush=True)
+        answer = run(name, url, body=bodies(f"c{concurrency}"), **timed, **post)
+        print(answer.row(), flush=True)
+        rows.append((concurrency, health, answer))
+    print(f"\nratio {name} / health, same server, same run:")
+    for concurrency, health, answer in rows:
+        print(
+            f"  c={concurrency:<3} throughput {answer.rps / health.rps:5.2f}x   "
+            f"p50 {answer.percentile(50):.1f} ms vs {health.percentile(50):.1f} ms"
+        )
+    return rows
+
+
+def drain(backlog, pending, *, verb, timeout):
+    """Poll ``pending()`` each second until the backlog is gone or time is up.
+
+    Shows the progress as ``<done>/<backlog> <verb>``; returns how many were
+    done and in how many seconds.
+    """
+    started = time.monotonic()
+    left = backlog
+    while left and time.monotonic() - started < timeout:
+        time.sleep(1)
+        left = pending()
+        print(f"  {backlog - left}/{backlog} {verb}", end="\r", flush=True)
+    return backlog - left, time.monotonic() - started

@@ -19,6 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from seed_data import DEMO_CATALOGUE, seed_script
+
 REPO = Path(__file__).resolve().parent.parent
 ADDON = "odoo_mcp_quotation"
 CACHE = Path(
@@ -263,7 +265,7 @@ def bootstrap():
     addons_path = ensure_odoo_source()
     ensure_venv()
     if Path(sys.prefix).resolve() != VENV.resolve():
-        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), __file__, *sys.argv[1:]])
+        os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), *sys.argv])
     return addons_path
 
 
@@ -601,30 +603,15 @@ def command_bench(addons_path, names):
     return failed
 
 
-DEV_SETUP_SCRIPT = """
-products = env["product.product"]
-for code, name, price in [
-    ("DESK-STD", "Standing Desk", 520.0),
-    ("CHAIR-ERG", "Ergonomic Chair", 189.0),
-    ("LAMP-LED", "LED Desk Lamp", 39.9),
-    ("MON-27", "27-inch Monitor", 249.0),
-]:
-    if not products.search([("default_code", "=", code)]):
-        products.create({"default_code": code, "name": name, "list_price": price})
-user = env["res.users"].search([("login", "=", "ai_agent")])
-if not user:
-    user = env["res.users"].create({
-        "name": "AI Agent Integration",
-        "login": "ai_agent",
-        "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
-    })
-env["res.users.apikeys"].search(
-    [("user_id", "=", user.id), ("name", "=", "make run")]
-).sudo()._remove()
-key = env["res.users.apikeys"].with_user(user).sudo()._generate(None, "make run", None)
-env.cr.commit()
-print("OMQ_API_KEY=" + key)
-"""
+# the integration user ``make run`` prints a key of, a new one each run
+DEV_SETUP_SCRIPT = (
+    seed_script(
+        DEMO_CATALOGUE,
+        {"ai_agent": {"name": "AI Agent Integration"}},
+        api_key=("ai_agent", "make run"),
+    )
+    + "env.cr.commit()\n"
+)
 
 
 def command_run(addons_path):
@@ -711,9 +698,7 @@ Ctrl-C stops the server.
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "command", choices=["bootstrap", "test", "run", "bench", "screenshots"]
-    )
+    parser.add_argument("command", choices=["bootstrap", "test", "run", "bench"])
     parser.add_argument(
         "args", nargs="*", help="test: extra pytest arguments; bench: benchmark names"
     )
@@ -726,10 +711,6 @@ if __name__ == "__main__":
             sys.exit(command_bench(addons_path, args.args))
         if args.command == "run":
             sys.exit(command_run(addons_path))
-        if args.command == "screenshots":
-            import screenshots
-
-            sys.exit(screenshots.command_screenshots(addons_path))
     except HarnessError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -1,6 +1,7 @@
 """Screenshots of the addon's UI from a real run, for the README and the Apps page.
 
-Run through ``make screenshots``: the harness copies the template database,
+Run through ``make screenshots`` (``python3 scripts/screenshots.py``, which
+bootstraps the harness's cache first): it copies the template database,
 agents' requests go through the real service and the real queue, a real
 ``odoo-bin`` serves them, and headless Chromium (driven over the DevTools
 protocol, as Odoo's own tours drive it) photographs the pages.
@@ -10,6 +11,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -17,7 +19,7 @@ from base64 import b64decode
 from pathlib import Path
 
 import harness
-import websocket  # websocket-client, in the harness virtualenv
+from seed_data import DEMO_CATALOGUE, seed_script
 
 OUTPUT = harness.REPO / harness.ADDON / "static" / "description"
 CALL_OUTPUT = harness.REPO / "docs" / "images"
@@ -25,28 +27,20 @@ WIDTH, HEIGHT = 1600, 1000
 
 CALL = "conv_01jz8x3m5wfe5s7b2k9q4n6c1d"
 SEED_SCRIPT = (
-    f"CALL = {CALL!r}\n"
+    seed_script(
+        DEMO_CATALOGUE,
+        {
+            "voice_agent": {"name": "Voice Agent"},
+            "claude_connector": {"name": "Claude Connector"},
+        },
+    )
+    + f"CALL = {CALL!r}\n"
     + """
 import json
 from odoo.addons.odoo_mcp_quotation.services.quotation_service import QuotationService
 from odoo.addons.odoo_mcp_quotation.tests import elevenlabs_payloads as payloads
 
-Product = env["product.product"]
-for code, name, price in [
-    ("DESK-STD", "Standing Desk", 520.0),
-    ("CHAIR-ERG", "Ergonomic Chair", 189.0),
-    ("LAMP-LED", "LED Desk Lamp", 39.9),
-    ("MON-27", "27-inch Monitor", 249.0),
-]:
-    Product.create({"default_code": code, "name": name, "list_price": price})
-agent = env["res.users"].create({
-    "name": "Voice Agent", "login": "voice_agent",
-    "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
-})
-llm = env["res.users"].create({
-    "name": "Claude Connector", "login": "claude_connector",
-    "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
-})
+agent, llm = users["voice_agent"], users["claude_connector"]
 env["res.lang"]._activate_lang("en_US")  # the template has Spanish only
 env.ref("base.user_admin").lang = "en_US"
 env["ir.config_parameter"].set_param(
@@ -198,6 +192,8 @@ class Browser:
     """Just enough of the DevTools protocol to load a page and photograph it."""
 
     def __init__(self, profile):
+        import websocket  # noqa: PLC0415  (websocket-client, only inside the venv)
+
         port = _free_port()
         self.process = subprocess.Popen(
             [
@@ -369,3 +365,11 @@ def command_screenshots(addons_path):
         harness.drop_database(database)
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(command_screenshots(harness.bootstrap()))
+    except harness.HarnessError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -23,33 +23,32 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
 import harness  # noqa: E402
+from seed_data import TEST_CATALOGUE, seed_script  # noqa: E402
 
-SERVER_SETUP_SCRIPT = """
-products = env["product.product"]
-for code, name, price in [("DESK-STD", "Standing Desk", 520.0),
-                          ("CHAIR-ERG", "Ergonomic Chair", 189.0),
-                          ("DESK-XL", "Standing Desk XL", 640.0)]:
-    products.create({"default_code": code, "name": name, "list_price": price})
-user = env["res.users"].create({
-    "name": "Integration", "login": "integration",
-    "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
-    # the tests call the read tools too: more than a new user's default
-    "ai_agent_scopes": "quotations:create quotations:read customers:read",
-})
-key = env["res.users.apikeys"].with_user(user).sudo()._generate(None, "tests", None)
-# people who connect apps through OAuth, with a password to log in
-env["res.users"].create({
-    "name": "Claude User", "login": "claude-user", "password": "claude-user-pw",
-    "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
-    "ai_agent_scopes": "quotations:create quotations:read customers:read",
-})
-env["res.users"].create({
-    "name": "Portal Customer", "login": "portal-user", "password": "portal-user-pw",
-    "groups_id": [(6, 0, [env.ref("base.group_portal").id])],
-})
-env.cr.commit()
-print("OMQ_API_KEY=" + key)
-"""
+# the tests call the read tools too: more than a new user's default scopes
+SCOPES = "quotations:create quotations:read customers:read"
+SERVER_SETUP_SCRIPT = (
+    seed_script(
+        TEST_CATALOGUE,
+        {
+            "integration": {"name": "Integration", "ai_agent_scopes": SCOPES},
+            # people who connect apps through OAuth, with a password to log in
+            "claude-user": {
+                "name": "Claude User",
+                "password": "claude-user-pw",
+                "ai_agent_scopes": SCOPES,
+            },
+            "portal-user": {
+                "name": "Portal Customer",
+                "password": "portal-user-pw",
+                "group": "base.group_portal",
+            },
+        },
+        api_key=("integration", "tests"),
+    )
+    # whom the tests' setup code acts for
+    + 'user = users["integration"]\n'
+)
 
 
 # agents in these tests poll twice a second: more than a production default allows
@@ -108,11 +107,11 @@ def start_odoo_server(
     integration user and its API key (``server.api_key``); with it, serves that
     existing database again (a restart). ``params`` are set as
     ir.config_parameter first; ``env`` adds to the server's environment;
-    ``setup`` is more shell code, whose printed ``OMQ_<NAME>=<value>`` lines
-    land in ``server.extra[NAME]``. The addon is a server-wide module, so that
-    ``/health`` still answers when the database is gone. ``proxy_mode`` trusts
-    a reverse proxy's X-Forwarded-* headers; ``db_port`` serves a database of
-    another PostgreSQL cluster.
+    ``setup`` is more shell code (``user`` is the integration user), whose
+    printed ``OMQ_<NAME>=<value>`` lines land in ``server.extra[NAME]``. The
+    addon is a server-wide module, so that ``/health`` still answers when the
+    database is gone. ``proxy_mode`` trusts a reverse proxy's X-Forwarded-*
+    headers; ``db_port`` serves a database of another PostgreSQL cluster.
     """
     template = os.environ.get("ODOO_MCP_TEMPLATE_DB")
     if not template:
@@ -239,13 +238,13 @@ def pytest_runtest_makereport(item, call):
         for name in item.fixturenames:
             server = item.funcargs.get(name)
             if isinstance(server, OdooServer) and server.log_path.exists():
-                errors = _logged_errors(server.log())
+                errors = logged_errors(server.log())
                 if errors:
                     report.sections.append((f"{name} log errors", errors))
     return report
 
 
-def _logged_errors(log, limit=8000):
+def logged_errors(log, limit=8000):
     """The ERROR and CRITICAL records of a log, tracebacks included, the last kept."""
     records, keep = [], False
     for line in log.splitlines():

@@ -14,6 +14,7 @@ import os
 import ssl
 import subprocess
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -51,6 +52,20 @@ def sql(server, statement, params=()):
         connection.cursor().execute(statement, params)
     finally:
         connection.close()
+
+
+@contextmanager
+def no_token_more(server, where="TRUE"):
+    """The block issues not one token (of those ``where`` selects)."""
+    before = count(server, "mcp_oauth_token", where)
+    yield
+    assert count(server, "mcp_oauth_token", where) == before
+
+
+def assert_invalid_grant(answer):
+    """Refused as OAuth 2.1 refuses a code or refresh token it will not honour."""
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_grant"
 
 
 def issued(server):
@@ -289,11 +304,8 @@ def test_plain_pkce_or_none_is_refused(odoo_server):
 def test_a_wrong_verifier_gets_no_token(odoo_server):
     connector = Connector(odoo_server).connect()
     query, _verifier = connector.authorize()
-    tokens_before = count(odoo_server, "mcp_oauth_token", "kind <> 'code'")
-    answer = connector.exchange(query["code"], pkce()[0])
-    assert answer.status_code == 400
-    assert answer.json()["error"] == "invalid_grant"
-    assert count(odoo_server, "mcp_oauth_token", "kind <> 'code'") == tokens_before
+    with no_token_more(odoo_server, "kind <> 'code'"):
+        assert_invalid_grant(connector.exchange(query["code"], pkce()[0]))
 
 
 def test_a_reused_code_is_refused_and_revokes_what_it_issued(odoo_server):
@@ -301,11 +313,8 @@ def test_a_reused_code_is_refused_and_revokes_what_it_issued(odoo_server):
     query, verifier = connector.authorize()
     first = connector.exchange(query["code"], verifier).json()
     assert mcp_post(odoo_server, first["access_token"], INITIALIZE).status_code == 200
-    tokens_before = count(odoo_server, "mcp_oauth_token")
-    again = connector.exchange(query["code"], verifier)
-    assert again.status_code == 400
-    assert again.json()["error"] == "invalid_grant"
-    assert count(odoo_server, "mcp_oauth_token") == tokens_before
+    with no_token_more(odoo_server):
+        assert_invalid_grant(connector.exchange(query["code"], verifier))
     assert mcp_post(odoo_server, first["access_token"], INITIALIZE).status_code == 401
     assert connector.refresh(first["refresh_token"]).status_code == 400
 
@@ -320,10 +329,8 @@ def test_expired_code_and_access_token_are_refused(odoo_server):
         "WHERE token_hash = %s",
         [code_hash],
     )
-    tokens_before = count(odoo_server, "mcp_oauth_token")
-    expired = connector.exchange(query["code"], verifier)
-    assert expired.json()["error"] == "invalid_grant"
-    assert count(odoo_server, "mcp_oauth_token") == tokens_before
+    with no_token_more(odoo_server):
+        assert_invalid_grant(connector.exchange(query["code"], verifier))
 
     access = connector.tokens()["access_token"]
     sql(
@@ -341,11 +348,8 @@ def test_a_reused_refresh_token_revokes_its_family(odoo_server):
     connector = Connector(odoo_server).connect()
     tokens = connector.tokens()
     rotated = connector.refresh(tokens["refresh_token"]).json()
-    tokens_before = count(odoo_server, "mcp_oauth_token")
-    reused = connector.refresh(tokens["refresh_token"])
-    assert reused.status_code == 400
-    assert reused.json()["error"] == "invalid_grant"
-    assert count(odoo_server, "mcp_oauth_token") == tokens_before
+    with no_token_more(odoo_server):
+        assert_invalid_grant(connector.refresh(tokens["refresh_token"]))
     assert mcp_post(odoo_server, rotated["access_token"], INITIALIZE).status_code == 401
     assert connector.refresh(rotated["refresh_token"]).status_code == 400
 

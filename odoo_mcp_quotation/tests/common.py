@@ -1,6 +1,14 @@
-from odoo.tests import TransactionCase, new_test_user
+import shutil
+
+from odoo import Command
+from odoo.tests import HttpCase, TransactionCase, new_test_user
 
 from ..services.quotation_service import QuotationService
+
+SALESMAN = "sales_team.group_sale_salesman"
+MANAGER = "odoo_mcp_quotation.group_quotation_task_manager"
+# The names Odoo 18 looks for (odoo/tests/common.py, _find_executable).
+BROWSERS = ("google-chrome", "chromium", "chromium-browser", "google-chrome-stable")
 
 
 def quotation_payload(**overrides):
@@ -18,6 +26,39 @@ def quotation_payload(**overrides):
     }
     payload.update(overrides)
     return payload
+
+
+def api_key(user, name="tests"):
+    """A new API key of ``user``, as its owner makes one in the preferences."""
+    keys = user.env["res.users.apikeys"].with_user(user).sudo()
+    return keys._generate(None, name, None)
+
+
+def company_user(env, login, company, groups=SALESMAN):
+    """A user who works for ``company`` alone."""
+    return new_test_user(
+        env,
+        login=login,
+        groups=groups,
+        company_id=company.id,
+        company_ids=[Command.set(company.ids)],
+    )
+
+
+class TestUsersMixin:
+    """The users a test class declares, made once for the class.
+
+    ``test_users = {attribute: {"login": ..., "groups": ..., ...}}``: each
+    becomes ``cls.<attribute>``, with ``new_test_user``'s keyword arguments.
+    """
+
+    test_users = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        for attribute, values in cls.test_users.items():
+            setattr(cls, attribute, new_test_user(cls.env, **values))
 
 
 class QuotationTaskCase(TransactionCase):
@@ -62,3 +103,35 @@ class QuotationTaskCase(TransactionCase):
     def process(self):
         """Run the queue as the cron does, without committing the test transaction."""
         return self.env["quotation.task"]._process_due_tasks()
+
+
+class TourCase(HttpCase):
+    """A salesperson's tour in a real browser, over requests an agent sent."""
+
+    def tour_service(self, name, product_code, price):
+        """Ready a tour: a product, and the service of the agent who asks for it.
+
+        The tour's salesperson, ``omq_<name>_seller`` (password alike), reads
+        English; the agent is ``omq_<name>_agent``.
+        """
+        # Odoo would skip a tour without a browser with a mere warning
+        self.assertTrue(
+            any(map(shutil.which, BROWSERS)),
+            "the tour needs Chromium: apt-get install chromium (make test does it)",
+        )
+        self.env["product.product"].create(
+            {"name": "Tour Desk", "default_code": product_code, "list_price": price}
+        )
+        agent = new_test_user(self.env, login=f"omq_{name}_agent", groups=SALESMAN)
+        self.env["res.lang"]._activate_lang("en_US")  # the tour reads English
+        new_test_user(
+            self.env,
+            login=f"omq_{name}_seller",
+            password=f"omq_{name}_seller",
+            groups=SALESMAN,
+            lang="en_US",
+        )
+        return QuotationService(self.env(user=agent))
+
+    def start_seller_tour(self, name, tour):
+        self.start_tour("/odoo", tour, login=f"omq_{name}_seller")

@@ -50,6 +50,14 @@ class TestElevenlabsPostCall(HttpCase):
     def land(self):
         return self.Delivery._process_due()
 
+    def deliver(self, body):
+        """POST a signed delivery, land it as the cron does; the call it is about."""
+        response = self.post(body)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.land()
+        conversation = body["data"]["conversation_id"]
+        return self.Call.search([("conversation_id", "=", conversation)])
+
     def submit(self, conversation_id):
         """The quotation the voice agent asked for during the call, queued."""
         service = QuotationService(self.env(user=self.agent))
@@ -154,19 +162,15 @@ class TestElevenlabsPostCall(HttpCase):
 
     def test_audio_before_transcript_still_reaches_the_opportunity(self):
         task = self.quotation_task("conv_02audio")
-        self.post(payloads.audio("conv_02audio"))
-        self.land()
-        call = self.Call.search([("conversation_id", "=", "conv_02audio")])
+        call = self.deliver(payloads.audio("conv_02audio"))
         self.assertEqual(call.state, "waiting")
-        self.post(payloads.transcription("conv_02audio"))
-        self.land()
+        self.deliver(payloads.transcription("conv_02audio"))
         self.assertEqual(call.lead_id, task.lead_id)
         self.assertIn(call.audio_attachment_id, task.lead_id.message_ids.attachment_ids)
 
     def test_call_waits_for_its_quotation_task(self):
         task = self.submit("conv_03wait")
-        self.post(payloads.transcription("conv_03wait"))
-        self.land()
+        self.deliver(payloads.transcription("conv_03wait"))
         delivery = self.Delivery.search([("conversation_id", "=", "conv_03wait")])
         self.assertEqual(delivery.state, "pending")
         self.assertIn("not processed yet", delivery.error)
@@ -183,13 +187,11 @@ class TestElevenlabsPostCall(HttpCase):
         customer = self.env["res.partner"].create(
             {"name": "Jorge Ruiz", "phone": "+34 622 333 444"}
         )
-        self.post(
+        call = self.deliver(
             payloads.transcription(
                 "conv_04phone", caller="+34 622 333 444", name=None, email=None
             )
         )
-        self.land()
-        call = self.Call.search([("conversation_id", "=", "conv_04phone")])
         self.assertEqual(call.state, "landed")
         self.assertEqual(call.lead_id.partner_id, customer)
         self.assertEqual(call.lead_id.type, "opportunity")
@@ -197,13 +199,11 @@ class TestElevenlabsPostCall(HttpCase):
 
     def test_unknown_anonymous_call_waits_for_triage(self):
         leads = self.env["crm.lead"].search_count([])
-        self.post(
+        call = self.deliver(
             payloads.transcription(
                 "conv_05anon", caller=None, name=None, email=None, outcome="failure"
             )
         )
-        self.land()
-        call = self.Call.search([("conversation_id", "=", "conv_05anon")])
         self.assertEqual((call.state, call.outcome), ("triage", "failure"))
         self.assertEqual(self.env["crm.lead"].search_count([]), leads)
         triage = self.Call.search(
@@ -336,11 +336,9 @@ class TestElevenlabsPostCall(HttpCase):
             self.assertNotIn(headers["ElevenLabs-Signature"][-64:], entry.document)
 
     def test_salespeople_see_their_calls_and_change_nothing(self):
-        self.post(
+        call = self.deliver(
             payloads.transcription("conv_12own", caller=None, name=None, email=None)
         )
-        self.land()
-        call = self.Call.search([("conversation_id", "=", "conv_12own")])
         seller = new_test_user(
             self.env, login="omq_el_own", groups="sales_team.group_sale_salesman"
         )

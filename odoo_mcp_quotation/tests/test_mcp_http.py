@@ -3,33 +3,31 @@ import json
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..services.request_schema import request_json_schema
+from .common import SALESMAN, TestUsersMixin, api_key
 
 PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}
 
 
 @tagged("post_install", "-at_install")
-class TestMcpHttp(HttpCase):
+class TestMcpHttp(TestUsersMixin, HttpCase):
     """Streamable HTTP details at /mcp, through real HTTP on the test server."""
+
+    test_users = {
+        "user": {
+            "login": "omq_mcp_agent",
+            "groups": f"{SALESMAN},base.group_user",
+            # these tests call the read tools: more than a new user's default
+            "ai_agent_scopes": "quotations:create quotations:read customers:read",
+        },
+    }
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.user = new_test_user(
-            cls.env,
-            login="omq_mcp_agent",
-            groups="sales_team.group_sale_salesman,base.group_user",
-        )
-        # these tests call the read tools: more than a new user's default
-        cls.user.ai_agent_scopes = "quotations:create quotations:read customers:read"
-        cls.key = cls.api_key(cls.user)
+        cls.key = api_key(cls.user, "mcp tests")
         cls.env["product.product"].create(
             {"name": "MCP Desk", "default_code": "MCP-DESK", "list_price": 300.0}
         )
-
-    @classmethod
-    def api_key(cls, user):
-        keys = cls.env["res.users.apikeys"].with_user(user).sudo()
-        return keys._generate(None, "mcp tests", None)
 
     def post(self, message, key=None, **headers):
         headers = {
@@ -78,7 +76,7 @@ class TestMcpHttp(HttpCase):
         user = new_test_user(
             self.env, login="omq_mcp_revoked", groups="base.group_user"
         )
-        key = self.api_key(user)
+        key = api_key(user)
         self.assertEqual(self.call("ping", key=key).status_code, 200)
         self.assertEqual(self.call("ping", key=key).status_code, 200)  # remembered
         self.assertEqual(self.call("ping", key=key + "x").status_code, 401)
@@ -91,7 +89,7 @@ class TestMcpHttp(HttpCase):
         session_key = self.initialize().headers["Mcp-Session-Id"]
         other = new_test_user(self.env, login="omq_mcp_other", groups="base.group_user")
         response = self.call(
-            "ping", key=self.api_key(other), **{"Mcp-Session-Id": session_key}
+            "ping", key=api_key(other), **{"Mcp-Session-Id": session_key}
         )
         self.assertEqual(response.status_code, 404)
 
@@ -260,7 +258,7 @@ class TestMcpHttp(HttpCase):
             groups="sales_team.group_sale_salesman,base.group_user",
         )
         self.assertEqual(narrow.ai_agent_scopes, "quotations:create")
-        key = self.api_key(narrow)
+        key = api_key(narrow)
         tools = self.call("tools/list", key=key).json()["result"]["tools"]
         self.assertEqual(
             sorted(tool["name"] for tool in tools),
@@ -295,7 +293,7 @@ class TestMcpHttp(HttpCase):
         self.env["ir.config_parameter"].set_param(
             "odoo_mcp_quotation.rate_limit_per_user_per_minute", "3"
         )
-        second_key = self.api_key(self.user)
+        second_key = api_key(self.user)
         self.assertEqual(self.call("ping").status_code, 200)
         self.assertEqual(self.call("ping", key=second_key).status_code, 200)
         self.assertEqual(self.call("ping").status_code, 200)
@@ -310,7 +308,7 @@ class TestMcpHttp(HttpCase):
         portal = new_test_user(
             self.env, login="omq_mcp_portal", groups="base.group_portal"
         )
-        response = self.call("ping", key=self.api_key(portal))
+        response = self.call("ping", key=api_key(portal))
         self.assertEqual(response.status_code, 401)
         self.assertIn("portal user", response.json()["error"]["message"])
 

@@ -1,21 +1,21 @@
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import TransactionCase, tagged
 
 from ..models.mcp_session import STREAM_LOCK_OTHER
+from .common import TestUsersMixin
 
 
 @tagged("post_install", "-at_install")
-class TestMcpStreamCaps(TransactionCase):
+class TestMcpStreamCaps(TestUsersMixin, TransactionCase):
     """Live legacy SSE streams, counted by the advisory lock each one holds."""
+
+    test_users = {
+        "ana": {"login": "omq_stream_ana", "groups": "base.group_user"},
+        "bob": {"login": "omq_stream_bob", "groups": "base.group_user"},
+    }
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.ana = new_test_user(
-            cls.env, login="omq_stream_ana", groups="base.group_user"
-        )
-        cls.bob = new_test_user(
-            cls.env, login="omq_stream_bob", groups="base.group_user"
-        )
         params = cls.env["ir.config_parameter"]
         params.set_param("odoo_mcp_quotation.mcp_streams_per_user", "2")
         params.set_param("odoo_mcp_quotation.mcp_streams", "3")

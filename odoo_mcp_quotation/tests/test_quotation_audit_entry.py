@@ -53,6 +53,14 @@ class AuditLogCase(QuotationTaskCase):
     def send(self):
         return self.Entry._send_pending()
 
+    def failed_to_send(self, **settings):
+        """With ``settings``, a new task's entries fail to send: those entries."""
+        self.configure(**settings)
+        task = self.submit()
+        _sent, failed = self.send()
+        self.assertEqual(failed, self.entries(task))
+        return failed
+
     def make_due(self, entries):
         entries.write({"next_attempt_at": fields.Datetime.now() - timedelta(seconds=1)})
 
@@ -134,8 +142,15 @@ class TestAuditLog(AuditLogCase):
         self.assertEqual(done["outcome"]["customer"]["company"], "García Muebles")
         self.assertEqual(done["outcome"]["opportunity"]["id"], task.lead_id.id)
         self.assertEqual(done["processing"]["attempts"], 1)
-        self.assertGreaterEqual(done["processing"]["last_attempt_seconds"], 0)
-        self.assertGreaterEqual(done["processing"]["total_seconds"], 0)
+        attempt = done["processing"]["last_attempt_seconds"]
+        self.assertEqual(attempt, round(task.duration, 3))
+        # building takes milliseconds; the task's life holds its attempt, and
+        # ends before now
+        total = done["processing"]["total_seconds"]
+        lived = (task._clock() - task.create_date).total_seconds()
+        self.assertGreater(attempt, 0)
+        self.assertLessEqual(attempt, total)
+        self.assertLessEqual(total, round(lived, 3))
         self.assertTrue(done["timestamps"]["finished_at"].endswith("Z"))
         self.assertEqual(
             objects[folder + "done.json"],
@@ -234,18 +249,12 @@ class TestAuditLog(AuditLogCase):
         self.assertEqual(self.s3.count(entry.key.rsplit("/", 1)[0]), 1)
 
     def test_missing_bucket_is_explained_and_kept(self):
-        self.configure(s3_bucket="no-such-bucket")
-        task = self.submit()
-        _sent, failed = self.send()
-        self.assertEqual(failed, self.entries(task))
+        failed = self.failed_to_send(s3_bucket="no-such-bucket")
         self.assertIn("no-such-bucket", failed.error)
         self.assertIn("bucket does not exist", failed.error)
 
     def test_no_destination_is_explained_and_kept(self):
-        self.configure(s3_bucket="", local_directory="")
-        task = self.submit()
-        _sent, failed = self.send()
-        self.assertEqual(failed, self.entries(task))
+        failed = self.failed_to_send(s3_bucket="", local_directory="")
         self.assertIn("No destination configured", failed.error)
 
     def test_local_directory_gets_the_same_documents(self):
@@ -269,10 +278,7 @@ class TestAuditLog(AuditLogCase):
 
     def test_unwritable_local_directory_is_explained(self):
         with tempfile.NamedTemporaryFile() as not_a_directory:
-            self.configure(local_directory=not_a_directory.name)
-            task = self.submit()
-            _sent, failed = self.send()
-            self.assertEqual(failed, self.entries(task))
+            failed = self.failed_to_send(local_directory=not_a_directory.name)
             self.assertIn("cannot write", failed.error)
 
     def test_send_now_skips_the_back_off(self):
@@ -406,10 +412,7 @@ class TestAuditLogCredentials(AuditLogCase):
         self.assertNotIn(real_secret, "\n".join(logs.output))
 
     def test_unknown_access_key_is_refused(self):
-        self.configure(s3_access_key_id="AKIAUNKNOWN000000000")
-        task = self.submit()
-        _sent, failed = self.send()
-        self.assertEqual(failed, self.entries(task))
+        failed = self.failed_to_send(s3_access_key_id="AKIAUNKNOWN000000000")
         self.assertIn("InvalidAccessKeyId", failed.error)
         self.assertIn("Check the access key ID", failed.error)
 

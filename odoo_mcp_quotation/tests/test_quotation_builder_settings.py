@@ -1,22 +1,24 @@
 from odoo.tests import new_test_user, tagged
 
 from ..services.settings import SETTINGS
-from .common import QuotationTaskCase
+from .common import SALESMAN, QuotationTaskCase, TestUsersMixin, company_user
 
 
 @tagged("post_install", "-at_install")
-class TestQuotationBuilderSettings(QuotationTaskCase):
+class TestQuotationBuilderSettings(TestUsersMixin, QuotationTaskCase):
     """The Sales settings shape every quotation agents ask for."""
+
+    test_users = {
+        "salesperson": {
+            "login": "omq_settings_seller",
+            "groups": SALESMAN,
+            "name": "Sara Seller",
+        },
+    }
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.salesperson = new_test_user(
-            cls.env,
-            login="omq_settings_seller",
-            groups="sales_team.group_sale_salesman",
-            name="Sara Seller",
-        )
         cls.team = cls.env["crm.team"].create({"name": "AI Desk"})
 
     def _configure(self, **values):
@@ -61,12 +63,15 @@ class TestQuotationBuilderSettings(QuotationTaskCase):
         foreign_team = self.env["crm.team"].create(
             {"name": "Elsewhere", "company_id": other.id}
         )
-        self._configure(team_id=foreign_team.id, user_id=999999)
+        foreign_seller = company_user(self.env, "omq_foreign_seller", other)
+        self._configure(team_id=foreign_team.id, user_id=foreign_seller.id)
         task = self.submit()
+        self.assertNotIn(task.company_id, foreign_seller.company_ids)
         self.process()
         self.assertEqual(task.state, "done", task.error)
         self.assertNotEqual(task.sale_order_id.team_id, foreign_team)
         self.assertFalse(task.sale_order_id.user_id)
+        self.assertFalse(task.lead_id.user_id)
 
     def test_configured_pricelist(self):
         pricelist = self.env["product.pricelist"].create(

@@ -1,4 +1,4 @@
-from contextlib import closing
+from contextlib import ExitStack, closing, contextmanager
 
 import psycopg2
 
@@ -30,6 +30,23 @@ class TestConcurrentClaims(BaseCase):
             self.task_ids = tasks.ids
         self.addCleanup(self._delete_tasks)
 
+    @contextmanager
+    def workers(self, count):
+        """``count`` cron workers: quotation.task, each on a connection of its own."""
+        with ExitStack() as stack:
+            yield [
+                api.Environment(
+                    stack.enter_context(closing(self.registry.cursor())),
+                    api.SUPERUSER_ID,
+                    {},
+                )["quotation.task"]
+                for _index in range(count)
+            ]
+
+    def claim(self, worker, limit):
+        """What ``worker`` claims of this test's tasks (others may be due too)."""
+        return worker._claim_due_tasks(limit) & worker.browse(self.task_ids)
+
     def _delete_tasks(self):
         with closing(self.registry.cursor()) as cr:
             api.Environment(cr, api.SUPERUSER_ID, {})["quotation.task"].browse(
@@ -38,42 +55,32 @@ class TestConcurrentClaims(BaseCase):
             cr.commit()  # pylint: disable=invalid-commit
 
     def test_two_claimers_never_take_the_same_task(self):
-        with (
-            closing(self.registry.cursor()) as cr1,
-            closing(self.registry.cursor()) as cr2,
-        ):
-            worker1 = api.Environment(cr1, api.SUPERUSER_ID, {})["quotation.task"]
-            worker2 = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
-            claimed1 = worker1._claim_due_tasks(4) & worker1.browse(self.task_ids)
-            claimed2 = worker2._claim_due_tasks(4) & worker2.browse(self.task_ids)
+        with self.workers(2) as (worker1, worker2):
+            claimed1 = self.claim(worker1, 4)
+            claimed2 = self.claim(worker2, 4)
             self.assertEqual(len(claimed1), 4)
             self.assertEqual(
                 len(claimed2), 2, "the second worker skips the locked rows"
             )
             self.assertFalse(set(claimed1.ids) & set(claimed2.ids))
-            cr1.rollback()
-            cr2.rollback()
+            worker1.env.cr.rollback()
+            worker2.env.cr.rollback()
 
     def test_a_worker_with_an_older_snapshot_skips_claimed_tasks(self):
         """The cron's claim transaction survives a claim committed meanwhile."""
         for isolate, expected_error in ((False, True), (True, False)):
             with (
                 self.subTest(read_committed=isolate),
-                closing(self.registry.cursor()) as cr1,
-                closing(self.registry.cursor()) as cr2,
+                self.workers(2) as (worker1, worker2),
             ):
-                worker1 = api.Environment(cr1, api.SUPERUSER_ID, {})["quotation.task"]
-                worker2 = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
+                cr1, cr2 = worker1.env.cr, worker2.env.cr
                 if isolate:
                     worker2._begin_claim_transaction()
                 worker2._requeue_expired_leases()  # its snapshot starts here
-                claimed1 = worker1._claim_due_tasks(4) & worker1.browse(self.task_ids)
-                ids1 = set(claimed1.ids)
+                ids1 = set(self.claim(worker1, 4).ids)
                 cr1.commit()  # pylint: disable=invalid-commit
                 try:
-                    claimed2 = worker2._claim_due_tasks(6) & worker2.browse(
-                        self.task_ids
-                    )
+                    claimed2 = self.claim(worker2, 6)
                 except psycopg2.errors.SerializationFailure:
                     self.assertTrue(expected_error, "READ COMMITTED must not fail")
                 else:
@@ -85,28 +92,16 @@ class TestConcurrentClaims(BaseCase):
                 cr1.commit()  # pylint: disable=invalid-commit
 
     def test_a_rolled_back_claim_releases_its_tasks(self):
-        with closing(self.registry.cursor()) as cr1:
-            worker = api.Environment(cr1, api.SUPERUSER_ID, {})["quotation.task"]
-            self.assertEqual(
-                len(worker._claim_due_tasks(6) & worker.browse(self.task_ids)), 6
-            )
-            cr1.rollback()
-        with closing(self.registry.cursor()) as cr2:
-            worker = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
-            self.assertEqual(
-                len(worker._claim_due_tasks(6) & worker.browse(self.task_ids)), 6
-            )
-            cr2.rollback()
+        for attempt in ("claimed then rolled back", "claimed again"):
+            with self.subTest(attempt), self.workers(1) as (worker,):
+                self.assertEqual(len(self.claim(worker, 6)), 6)
+                worker.env.cr.rollback()
 
     def test_a_task_taken_back_from_a_waiting_batch_is_built_once(self):
         """Its lease ran out while it waited: the first worker leaves it alone."""
-        with (
-            closing(self.registry.cursor()) as cr1,
-            closing(self.registry.cursor()) as cr2,
-        ):
-            worker1 = api.Environment(cr1, api.SUPERUSER_ID, {})["quotation.task"]
-            worker2 = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
-            batch = worker1._claim_due_tasks(6) & worker1.browse(self.task_ids)
+        with self.workers(2) as (worker1, worker2):
+            cr1, cr2 = worker1.env.cr, worker2.env.cr
+            batch = self.claim(worker1, 6)
             claimed_attempts = {task.id: task.attempts for task in batch}
             cr1.commit()  # pylint: disable=invalid-commit
             first, last = batch[0], batch[-1]

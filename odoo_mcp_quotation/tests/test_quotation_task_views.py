@@ -1,72 +1,143 @@
 from datetime import timedelta
 
+from lxml import etree
+
 from odoo import fields
 from odoo.exceptions import UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import Form, tagged
+from odoo.tools.safe_eval import safe_eval
 
-from .common import QuotationTaskCase
+from .common import SALESMAN, QuotationTaskCase, TestUsersMixin
 
 VIEW_TYPES = ["list", "kanban", "form", "search", "graph", "pivot"]
 
 
+def _parse(views, view_type):
+    """The arch of ``get_views()["views"][view_type]`` as the user receives it."""
+    return etree.fromstring(views[view_type]["arch"])
+
+
+def _names(arch, *tags):
+    """The names of the nodes of ``arch`` (of ``tags`` only, if given)."""
+    return {node.get("name") for node in arch.iter(*tags)} - {None}
+
+
 @tagged("post_install", "-at_install")
-class TestQuotationTaskViews(QuotationTaskCase):
+class TestQuotationTaskViews(TestUsersMixin, QuotationTaskCase):
     """Every view, menu and button a salesperson touches."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.salesperson = new_test_user(
-            cls.env, login="omq_views_seller", groups="sales_team.group_sale_salesman"
-        )
-        cls.employee = new_test_user(
-            cls.env, login="omq_views_employee", groups="base.group_user"
-        )
+    test_users = {
+        "salesperson": {"login": "omq_views_seller", "groups": SALESMAN},
+        "employee": {"login": "omq_views_employee", "groups": "base.group_user"},
+        "manager": {
+            "login": "omq_views_manager",
+            "groups": "sales_team.group_sale_manager",
+        },
+    }
+
+    def _arch(self, model, view_type, user=None):
+        """The ``view_type`` view of ``model`` as ``user`` receives it, parsed."""
+        records = self.env[model].with_user(user) if user else self.env[model]
+        return _parse(records.get_views([(False, view_type)])["views"], view_type)
 
     def test_every_task_view_loads_for_salespeople(self):
+        Task = self.env["quotation.task"].with_user(self.salesperson)
         for action_xmlid in (
             "odoo_mcp_quotation.action_quotation_task",
             "odoo_mcp_quotation.action_quotation_task_analysis",
         ):
+            # what the web client asks for when the menu opens the action
             action = self.env["ir.actions.act_window"]._for_xml_id(action_xmlid)
             self.assertEqual(action["res_model"], "quotation.task")
-        Task = self.env["quotation.task"].with_user(self.salesperson)
+            search_view = (action["search_view_id"][0], "search")
+            views = Task.get_views([*action["views"], search_view])["views"]
+            modes = action["view_mode"].split(",")
+            self.assertEqual(set(views), {*modes, "search"}, action_xmlid)
+            filters = _names(_parse(views, "search"))
+            for key in safe_eval(action.get("context") or "{}"):
+                self.assertIn(key.removeprefix("search_default_"), filters)
         views = Task.get_views([(False, view_type) for view_type in VIEW_TYPES])
         self.assertEqual(set(views["views"]), set(VIEW_TYPES))
-        form = views["views"]["form"]["arch"]
-        for expected in (
-            "action_open_quotation",
-            "request_payload_pretty",
-            "next_attempt_at",
-            "chatter",
-        ):
-            self.assertIn(expected, form)
-        self.assertNotIn("action_retry", form, "retry is for managers only")
-        manager_form = self.env["quotation.task"].get_views([(False, "form")])
-        self.assertIn("action_retry", manager_form["views"]["form"]["arch"])
-        search = views["views"]["search"]["arch"]
+        form = _parse(views["views"], "form")
+        self.assertEqual(
+            (form.get("edit"), form.get("delete")),
+            ("False", "False"),
+            "salespeople read requests; managers correct them",
+        )
+        buttons = _names(form, "button")
+        self.assertIn("action_open_quotation", buttons)
+        self.assertNotIn("action_retry", buttons, "retry is for managers only")
+        self.assertNotIn("action_cancel", buttons, "cancel is for managers only")
+        self.assertLessEqual(
+            {"request_payload_pretty", "next_attempt_at", "line_ids"},
+            _names(form, "field"),
+        )
+        self.assertEqual(len(form.findall("chatter")), 1)
+        manager_form = _parse(
+            self.env["quotation.task"].get_views([(False, "form")])["views"], "form"
+        )
+        self.assertLessEqual({"action_retry", "action_cancel"}, _names(manager_form))
+        self.assertIsNone(manager_form.get("edit"))
+        search = _names(_parse(views["views"], "search"), "filter")
         for name in ("failed_today", "slow", "mine", "channel_rest", "group_day"):
-            self.assertIn(f'name="{name}"', search)
+            self.assertIn(name, search)
+
+    def test_search_filters_find_what_they_say(self):
+        slow = self.submit()
+        self.process()
+        slow.duration = 12.5
+        Task = self.env["quotation.task"].with_user(self.salesperson)
+        search = _parse(Task.get_views([(False, "search")])["views"], "search")
+        domains = {
+            node.get("name"): node.get("domain")
+            for node in search.iter("filter")
+            # the web client's own date arithmetic (to_utc) is not Python
+            if node.get("domain") and "context_today" not in node.get("domain")
+        }
+        self.assertIn("slow", domains)
+        for name, domain in domains.items():
+            with self.subTest(filter=name):
+                found = Task.search(safe_eval(domain, {"uid": self.salesperson.id}))
+                self.assertEqual(
+                    slow in found, name in ("done", "slow", "channel_rest")
+                )
+
+    def test_manager_corrects_a_failed_request_in_the_form(self):
+        failed = self.submit(lines=[{"product": "Flux Capacitor", "quantity": 2}])
+        done = self.submit(email="done@example.com")
+        self.process()
+        self.assertEqual((failed.state, done.state), ("failed", "done"))
+        with Form(failed.with_user(self.manager)) as form:
+            form.customer_name = "Ana García Corrected"
+            with form.line_ids.edit(0) as line:
+                line.product_ref = "OMQ-DESK"
+            with self.assertRaisesRegex(AssertionError, "readonly"):
+                form.state = "done"  # the engine's alone
+        self.assertEqual(failed.customer_name, "Ana García Corrected")
+        self.assertEqual(failed.line_ids.product_ref, "OMQ-DESK")
+        failed.with_user(self.manager).action_retry()
+        self.process()
+        self.assertEqual(failed.state, "done", failed.error)
+        self.assertEqual(failed.sale_order_id.order_line.product_id, self.desk)
+        form = Form(done.with_user(self.manager))  # built: the request is history
+        for name in ("customer_name", "email", "notes"):
+            with (
+                self.subTest(field=name),
+                self.assertRaisesRegex(AssertionError, "readonly"),
+            ):
+                setattr(form, name, "Changed")
+        with self.assertRaisesRegex(AssertionError, "not editable"):
+            form.line_ids.edit(0)
 
     def test_smart_buttons_load_only_for_those_who_see_tasks(self):
         for model in ("sale.order", "crm.lead", "res.partner"):
-            arch = (
-                self.env[model]
-                .with_user(self.salesperson)
-                .get_views([(False, "form")])["views"]["form"]["arch"]
-            )
-            self.assertIn("action_view_quotation_tasks", arch, model)
-        partner_arch = (
-            self.env["res.partner"]
-            .with_user(self.employee)
-            .get_views([(False, "form")])["views"]["form"]["arch"]
-        )
-        self.assertNotIn("action_view_quotation_tasks", partner_arch)
+            buttons = _names(self._arch(model, "form", self.salesperson), "button")
+            self.assertIn("action_view_quotation_tasks", buttons, model)
+        partner_buttons = _names(self._arch("res.partner", "form", self.employee))
+        self.assertNotIn("action_view_quotation_tasks", partner_buttons)
 
     def test_settings_view_loads(self):
-        arch = self.env["res.config.settings"].get_views([(False, "form")])["views"][
-            "form"
-        ]["arch"]
+        names = _names(self._arch("res.config.settings", "form"))
         for name in (
             "ai_quotation_team_id",
             "ai_quotation_user_id",
@@ -80,7 +151,17 @@ class TestQuotationTaskViews(QuotationTaskCase):
             "ai_quotation_mcp_allowed_origins",
             "action_open_my_api_keys",
         ):
-            self.assertIn(name, arch)
+            self.assertIn(name, names)
+        # an administrator changes a limit in the settings form, as in the UI
+        with Form(self.env["res.config.settings"]) as settings:
+            settings.ai_quotation_rate_limit = 42
+            settings.ai_quotation_max_attempts = 3
+        settings.record.execute()
+        reopened = Form(self.env["res.config.settings"])
+        self.assertEqual(
+            (reopened.ai_quotation_rate_limit, reopened.ai_quotation_max_attempts),
+            (42, 3),
+        )
 
     def test_menus_show_to_salespeople_only(self):
         menu = self.env.ref("odoo_mcp_quotation.menu_quotation_task")

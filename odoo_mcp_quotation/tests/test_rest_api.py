@@ -3,20 +3,19 @@ import json
 from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..services.request_schema import request_json_schema
-from .common import quotation_payload
+from .common import SALESMAN, TestUsersMixin, api_key, quotation_payload
 
 ASYNC = "/api/quotation/async"
 
 
 @tagged("post_install", "-at_install")
-class TestRestApi(HttpCase):
+class TestRestApi(TestUsersMixin, HttpCase):
+    test_users = {"agent": {"login": "omq_voice", "groups": SALESMAN}}
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.agent = new_test_user(
-            cls.env, login="omq_voice", groups="sales_team.group_sale_salesman"
-        )
-        cls.key = cls._api_key(cls.agent)
+        cls.key = api_key(cls.agent)
         cls.env["product.product"].create(
             [
                 {
@@ -27,11 +26,6 @@ class TestRestApi(HttpCase):
                 {"name": "Ergonomic Chair", "list_price": 120},
             ]
         )
-
-    @classmethod
-    def _api_key(cls, user):
-        apikeys = cls.env["res.users.apikeys"].with_user(user).sudo()
-        return apikeys._generate(None, "tests", None)
 
     def call(self, method, path, body=None, *, key=None, headers=None, raw=None):
         headers = {
@@ -45,6 +39,10 @@ class TestRestApi(HttpCase):
         return self.opener.request(
             method, self.base_url() + path, data=data, headers=headers, timeout=20
         )
+
+    def post(self, body=None, **kwargs):
+        """POST a quotation request, as the voice agent does."""
+        return self.call("POST", ASYNC, body, **kwargs)
 
     def tasks(self):
         return self.env["quotation.task"].search([])
@@ -60,7 +58,7 @@ class TestRestApi(HttpCase):
 
     # ------------------------------------------------------------------ happy path
     def test_post_queues_a_task_and_status_follows_it_to_the_quotation(self):
-        response = self.call("POST", ASYNC, quotation_payload())
+        response = self.post(quotation_payload())
         self.assertEqual(response.status_code, 202, response.text)
         body = response.json()
         self.assertEqual(body["status"], "pending")
@@ -126,9 +124,7 @@ class TestRestApi(HttpCase):
         self.assertIn("está listo", status.json()["message"])
 
     def test_legacy_field_names_are_accepted(self):
-        response = self.call(
-            "POST",
-            ASYNC,
+        response = self.post(
             {
                 "partner_name": "Old Agent",
                 "email": "old@example.com",
@@ -139,8 +135,8 @@ class TestRestApi(HttpCase):
 
     def test_idempotency_key_header_returns_the_same_tracking_id(self):
         headers = {"Idempotency-Key": "retry-1"}
-        first = self.call("POST", ASYNC, quotation_payload(), headers=headers)
-        second = self.call("POST", ASYNC, quotation_payload(), headers=headers)
+        first = self.post(quotation_payload(), headers=headers)
+        second = self.post(quotation_payload(), headers=headers)
         self.assertEqual(first.json()["tracking_id"], second.json()["tracking_id"])
         self.assertEqual(len(self.tasks()), 1)
 
@@ -179,9 +175,7 @@ class TestRestApi(HttpCase):
         self.assertFalse(self.tasks())
 
     def test_schema_violations_list_every_field_at_once(self):
-        response = self.call(
-            "POST",
-            ASYNC,
+        response = self.post(
             {
                 "customer_name": "",
                 "email": "bad",
@@ -199,24 +193,24 @@ class TestRestApi(HttpCase):
 
     def test_error_messages_follow_the_request_language(self):
         body = self.assert_error(
-            self.call("POST", ASYNC, {"lang": "es", "lines": []}),
+            self.post({"lang": "es", "lines": []}),
             422,
             "invalid_request",
         )
         self.assertIn("Faltan datos", body["message"])
 
     def test_another_users_task_is_404_like_an_unknown_one(self):
-        task_id = self.call("POST", ASYNC, quotation_payload()).json()["tracking_id"]
+        task_id = self.post(quotation_payload()).json()["tracking_id"]
         other = new_test_user(
             self.env, login="omq_other", groups="sales_team.group_sale_manager"
         )
         response = self.call(
-            "GET", f"/api/quotation/status/{task_id}", key=self._api_key(other)
+            "GET", f"/api/quotation/status/{task_id}", key=api_key(other)
         )
         self.assert_error(response, 404, "not_found")
 
     def test_another_companys_task_is_404(self):
-        task_id = self.call("POST", ASYNC, quotation_payload()).json()["tracking_id"]
+        task_id = self.post(quotation_payload()).json()["tracking_id"]
         company_b = self.env["res.company"].create({"name": "Company B"})
         task = self.tasks().filtered(lambda t: t.tracking_id == task_id)
         task.company_id = company_b  # a company the agent's user does not belong to
@@ -231,21 +225,19 @@ class TestRestApi(HttpCase):
             self.call("GET", "/api/quotation/status/x").status_code for _ in range(3)
         ]
         self.assertEqual(statuses, [404, 404, 404])
-        limited = self.call("POST", ASYNC, quotation_payload())
+        limited = self.post(quotation_payload())
         self.assert_error(limited, 429, "rate_limited")
         self.assertTrue(1 <= int(limited.headers["Retry-After"]) <= 60)
         other = new_test_user(
             self.env, login="omq_other2", groups="sales_team.group_sale_salesman"
         )
-        fresh_key = self.call(
-            "POST", ASYNC, quotation_payload(), key=self._api_key(other)
-        )
+        fresh_key = self.post(quotation_payload(), key=api_key(other))
         self.assertEqual(fresh_key.status_code, 202, "each key has its own budget")
         self.assertEqual(len(self.tasks()), 1)
 
     # ------------------------------------------------------------------ health and docs
     def test_health_says_up_to_anyone_and_the_queue_to_an_administrator(self):
-        self.call("POST", ASYNC, quotation_payload())
+        self.post(quotation_payload())
         url = self.base_url() + "/health"
         anonymous = self.opener.get(url, timeout=20)
         self.assertEqual((anonymous.status_code, anonymous.json()), (200, {"ok": True}))
@@ -259,7 +251,7 @@ class TestRestApi(HttpCase):
             groups="odoo_mcp_quotation.group_quotation_task_manager",
         )
         response = self.opener.get(
-            url, headers={"Authorization": f"Bearer {self._api_key(admin)}"}, timeout=20
+            url, headers={"Authorization": f"Bearer {api_key(admin)}"}, timeout=20
         )
         self.assertEqual(response.status_code, 200)
         health = response.json()
@@ -320,8 +312,8 @@ def _refs(node):
             self.env, login="omq_reader", groups="sales_team.group_sale_salesman"
         )
         reader.ai_agent_scopes = "quotations:read"
-        key = self._api_key(reader)
-        response = self.call("POST", ASYNC, quotation_payload(), key=key)
+        key = api_key(reader)
+        response = self.post(quotation_payload(), key=key)
         self.assert_error(response, 403, "insufficient_scope")
         self.assertIn("quotations:create", response.json()["message"])
         self.assertIn('scope="quotations:create"', response.headers["WWW-Authenticate"])

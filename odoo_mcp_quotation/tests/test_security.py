@@ -3,31 +3,33 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import new_test_user, tagged
 
 from ..services.quotation_service import QuotationService
-from .common import QuotationTaskCase, quotation_payload
+from .common import (
+    MANAGER,
+    SALESMAN,
+    QuotationTaskCase,
+    TestUsersMixin,
+    company_user,
+    quotation_payload,
+)
+
+SALESMAN_ALL = "sales_team.group_sale_salesman_all_leads"
 
 
 @tagged("post_install", "-at_install")
-class TestQuotationTaskSecurity(QuotationTaskCase):
+class TestQuotationTaskSecurity(TestUsersMixin, QuotationTaskCase):
     """Who sees and changes AI requests: following the Sales groups."""
+
+    test_users = {
+        "alice": {"login": "omq_alice", "groups": SALESMAN},
+        "bob": {"login": "omq_bob", "groups": SALESMAN},
+        "all_docs": {"login": "omq_all", "groups": SALESMAN_ALL},
+        "manager": {"login": "omq_manager", "groups": f"{SALESMAN},{MANAGER}"},
+        "portal": {"login": "omq_portal", "groups": "base.group_portal"},
+    }
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        groups = "sales_team.group_sale_salesman"
-        cls.alice = new_test_user(cls.env, login="omq_alice", groups=groups)
-        cls.bob = new_test_user(cls.env, login="omq_bob", groups=groups)
-        cls.all_docs = new_test_user(
-            cls.env, login="omq_all", groups="sales_team.group_sale_salesman_all_leads"
-        )
-        cls.manager = new_test_user(
-            cls.env,
-            login="omq_manager",
-            groups="sales_team.group_sale_salesman,"
-            "odoo_mcp_quotation.group_quotation_task_manager",
-        )
-        cls.portal = new_test_user(
-            cls.env, login="omq_portal", groups="base.group_portal"
-        )
         cls.public = cls.env.ref("base.public_user")
 
     def _tasks_seen_by(self, user):
@@ -122,13 +124,7 @@ class TestQuotationTaskSecurity(QuotationTaskCase):
 
     def test_salesperson_of_company_a_sees_nothing_of_company_b(self):
         company_b = self.env["res.company"].create({"name": "OMQ Company B"})
-        agent_b = new_test_user(
-            self.env,
-            login="omq_agent_b",
-            groups="sales_team.group_sale_salesman_all_leads",
-            company_id=company_b.id,
-            company_ids=[Command.set(company_b.ids)],
-        )
+        agent_b = company_user(self.env, "omq_agent_b", company_b, SALESMAN_ALL)
         task_b = QuotationService(self.env(user=agent_b)).submit(
             quotation_payload(email="b@example.com"), "rest"
         )
@@ -136,10 +132,7 @@ class TestQuotationTaskSecurity(QuotationTaskCase):
         self.assertEqual(task_b.company_id, company_b)
         task_a = self.submit()
         seller_a = new_test_user(
-            self.env,
-            login="omq_seller_a",
-            groups="sales_team.group_sale_salesman_all_leads,"
-            "odoo_mcp_quotation.group_quotation_task_manager",
+            self.env, login="omq_seller_a", groups=f"{SALESMAN_ALL},{MANAGER}"
         )
         self.assertNotIn(company_b, seller_a.company_ids)
         seen = self._tasks_seen_by(seller_a)
@@ -154,20 +147,17 @@ class TestQuotationTaskSecurity(QuotationTaskCase):
 
 
 @tagged("post_install", "-at_install")
-class TestEngineFieldsBackDoor(QuotationTaskCase):
+class TestEngineFieldsBackDoor(TestUsersMixin, QuotationTaskCase):
     """The ORM is a door too: the UI, XML-RPC and JSON-RPC all call create/write."""
+
+    test_users = {
+        "bob": {"login": "omq_bob2", "groups": SALESMAN},
+        "manager": {"login": "omq_manager2", "groups": MANAGER},
+    }
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.bob = new_test_user(
-            cls.env, login="omq_bob2", groups="sales_team.group_sale_salesman"
-        )
-        cls.manager = new_test_user(
-            cls.env,
-            login="omq_manager2",
-            groups="odoo_mcp_quotation.group_quotation_task_manager",
-        )
         cls.admin = cls.env.ref("base.user_admin")
 
     def count(self):

@@ -1,32 +1,20 @@
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openAiQuotationsMenu, openListRow } from "./tour_steps";
 
 // Data comes from TestElevenlabsCallTour: one call landed on its opportunity.
 registry.category("web_tour.tours").add("odoo_mcp_quotation_call_tour", {
     url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("sale.sale_menu_root", "Open Sales"),
-        {
-            content: "Open the AI Quotations menu",
-            trigger: '.o-dropdown[data-menu-xmlid="odoo_mcp_quotation.menu_ai_quotations"]',
-            run: "click",
-        },
-        {
-            content: "Open the voice calls",
-            trigger:
-                '.o-dropdown-item[data-menu-xmlid="odoo_mcp_quotation.menu_elevenlabs_call"]',
-            run: "click",
-        },
+        ...openAiQuotationsMenu(
+            "odoo_mcp_quotation.menu_elevenlabs_call",
+            "Open the voice calls"
+        ),
         {
             content: "The call is listed with its outcome",
             trigger:
                 ".o_list_view .o_data_row:contains(Tour Caller) .badge:contains(Successful)",
         },
-        {
-            content: "Open the call",
-            trigger: ".o_list_view .o_data_row .o_data_cell:contains(Tour Caller)",
-            run: "click",
-        },
+        openListRow("Tour Caller", "Open the call"),
         {
             content: "The conversation reads who said what, and when",
             trigger:

@@ -1,32 +1,20 @@
 import { registry } from "@web/core/registry";
-import { stepUtils } from "@web_tour/tour_service/tour_utils";
+import { openAiQuotationsMenu, openListRow } from "./tour_steps";
 
 // Data comes from TestQuotationTaskTour: one done and one failed request.
 registry.category("web_tour.tours").add("odoo_mcp_quotation_tour", {
     url: "/odoo",
     steps: () => [
-        ...stepUtils.goToAppSteps("sale.sale_menu_root", "Open Sales"),
-        {
-            content: "Open the AI Quotations menu",
-            trigger: '.o-dropdown[data-menu-xmlid="odoo_mcp_quotation.menu_ai_quotations"]',
-            run: "click",
-        },
-        {
-            content: "Open the requests",
-            trigger:
-                '.o-dropdown-item[data-menu-xmlid="odoo_mcp_quotation.menu_quotation_task"]',
-            run: "click",
-        },
+        ...openAiQuotationsMenu(
+            "odoo_mcp_quotation.menu_quotation_task",
+            "Open the requests"
+        ),
         {
             content: "The failed request stands out in red, with its state badge",
             trigger:
                 ".o_list_view .o_data_row.text-danger:contains(Tour Failed Customer) .badge:contains(Failed)",
         },
-        {
-            content: "Open the done request",
-            trigger: ".o_list_view .o_data_row .o_data_cell:contains(Tour Done Customer)",
-            run: "click",
-        },
+        openListRow("Tour Done Customer", "Open the done request"),
         {
             content: "The form links the quotation it made",
             trigger: ".o_form_view .o_field_widget[name=sale_order_id] a",
