@@ -37,5 +37,5 @@ class TestSpanishTranslation(QuotationTaskCase):
         with self.assertRaisesRegex(UserError, "aún no tiene presupuesto"):
             task.action_open_quotation()
         failed = self.submit(lines=[{"product": "Flux Capacitor"}]).with_env(spanish)
-        self.env["quotation.task"].with_env(spanish)._process_due_tasks()
+        self.env["quotation.task"].with_env(spanish)._process_due()
         self.assertIn("ningún producto coincide", failed.error)

@@ -44,8 +44,8 @@ class TestConcurrentClaims(BaseCase):
         ):
             worker1 = api.Environment(cr1, api.SUPERUSER_ID, {})["quotation.task"]
             worker2 = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
-            claimed1 = worker1._claim_due_tasks(4) & worker1.browse(self.task_ids)
-            claimed2 = worker2._claim_due_tasks(4) & worker2.browse(self.task_ids)
+            claimed1 = worker1._claim_due(4) & worker1.browse(self.task_ids)
+            claimed2 = worker2._claim_due(4) & worker2.browse(self.task_ids)
             self.assertEqual(len(claimed1), 4)
             self.assertEqual(
                 len(claimed2), 2, "the second worker skips the locked rows"
@@ -66,14 +66,12 @@ class TestConcurrentClaims(BaseCase):
                 worker2 = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
                 if isolate:
                     worker2._begin_claim_transaction()
-                worker2._requeue_expired_leases()  # its snapshot starts here
-                claimed1 = worker1._claim_due_tasks(4) & worker1.browse(self.task_ids)
+                worker2._requeue_stuck()  # its snapshot starts here
+                claimed1 = worker1._claim_due(4) & worker1.browse(self.task_ids)
                 ids1 = set(claimed1.ids)
                 cr1.commit()  # pylint: disable=invalid-commit
                 try:
-                    claimed2 = worker2._claim_due_tasks(6) & worker2.browse(
-                        self.task_ids
-                    )
+                    claimed2 = worker2._claim_due(6) & worker2.browse(self.task_ids)
                 except psycopg2.errors.SerializationFailure:
                     self.assertTrue(expected_error, "READ COMMITTED must not fail")
                 else:
@@ -88,13 +86,13 @@ class TestConcurrentClaims(BaseCase):
         with closing(self.registry.cursor()) as cr1:
             worker = api.Environment(cr1, api.SUPERUSER_ID, {})["quotation.task"]
             self.assertEqual(
-                len(worker._claim_due_tasks(6) & worker.browse(self.task_ids)), 6
+                len(worker._claim_due(6) & worker.browse(self.task_ids)), 6
             )
             cr1.rollback()
         with closing(self.registry.cursor()) as cr2:
             worker = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
             self.assertEqual(
-                len(worker._claim_due_tasks(6) & worker.browse(self.task_ids)), 6
+                len(worker._claim_due(6) & worker.browse(self.task_ids)), 6
             )
             cr2.rollback()
 
@@ -106,7 +104,7 @@ class TestConcurrentClaims(BaseCase):
         ):
             worker1 = api.Environment(cr1, api.SUPERUSER_ID, {})["quotation.task"]
             worker2 = api.Environment(cr2, api.SUPERUSER_ID, {})["quotation.task"]
-            batch = worker1._claim_due_tasks(6) & worker1.browse(self.task_ids)
+            batch = worker1._claim_due(6) & worker1.browse(self.task_ids)
             claimed_attempts = {task.id: task.attempts for task in batch}
             cr1.commit()  # pylint: disable=invalid-commit
             first, last = batch[0], batch[-1]
@@ -115,10 +113,10 @@ class TestConcurrentClaims(BaseCase):
                 "WHERE id = %s",
                 [last.id],
             )
-            requeued = worker2._requeue_expired_leases()
+            requeued = worker2._requeue_stuck()
             self.assertEqual(requeued.ids, [last.id])
             requeued.next_attempt_at = False
-            self.assertIn(last.id, worker2._claim_due_tasks(6).ids)
+            self.assertIn(last.id, worker2._claim_due(6).ids)
             cr2.commit()  # pylint: disable=invalid-commit
 
             self.assertTrue(first._start_attempt(claimed_attempts[first.id]))

@@ -51,5 +51,5 @@ class TestQuotationTaskTour(HttpCase):
             ),
             "mcp",
         )
-        self.env["quotation.task"]._process_due_tasks()
+        self.env["quotation.task"]._process_due()
         self.start_tour("/odoo", "odoo_mcp_quotation_tour", login="omq_tour_seller")
