@@ -382,16 +382,15 @@ class QuotationQueueMixin(models.AbstractModel):
         crons = crons.sudo()
         if at <= now:  # as _trigger: a due trigger of an inactive cron is ignored
             crons = crons.filtered("active")
+        if not crons:
+            return
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        due = crons.browse()
         if once:
-            crons -= (
-                self.env["ir.cron.trigger"]
-                .sudo()
-                .search([("cron_id", "in", crons.ids), ("call_at", "<=", now)])
-                .cron_id
-            )
-        self.env["ir.cron.trigger"].sudo().create(
-            [{"cron_id": cron.id, "call_at": at} for cron in crons]
-        )
+            due = Trigger.search(
+                [("cron_id", "in", crons.ids), ("call_at", "<=", now)]
+            ).cron_id
+        Trigger.create([{"cron_id": cron.id, "call_at": at} for cron in crons - due])
         if at <= now or os.getenv("ODOO_NOTIFY_CRON_CHANGES"):
             self.env.cr.postcommit.add(partial(wake_cron_workers, self.env.cr.dbname))
 
