@@ -7,9 +7,8 @@ from odoo import api, fields, models
 
 from ..services.elevenlabs_webhook import AUDIO, HANDLED_TYPES, PostCallEvent
 from .elevenlabs_call import CallNotReady
+from .quotation_queue_mixin import DONE, FAILED
 
-DONE = "done"
-FAILED = "failed"
 CRON = "odoo_mcp_quotation.ir_cron_process_elevenlabs_deliveries"
 SECRET_PARAM = "odoo_mcp_quotation.elevenlabs_webhook_secret"
 WEBHOOK_PATH = "/api/elevenlabs/post-call"
@@ -149,16 +148,6 @@ class ElevenlabsWebhookDelivery(models.Model):
         if isinstance(error, CallNotReady):
             return str(error), True
         return super()._describe_failure(error)
-
-    def _set_done(self, values=None):
-        res = super()._set_done(values)
-        self._audit("done")
-        return res
-
-    def _set_failed(self, error):
-        res = super()._set_failed(error)
-        self._audit("failed")
-        return res
 
     def _payload_without_audio(self, event):
         data = event.model_dump(mode="json", exclude_none=True)

@@ -15,6 +15,8 @@ _logger = logging.getLogger(__name__)
 
 PENDING = "pending"
 PROCESSING = "processing"
+DONE = "done"  # a queue may name it otherwise (_queue_done_state)
+FAILED = "failed"
 MAX_DOUBLINGS = 20  # past this, any ceiling is reached: keeps the number small
 
 
@@ -39,7 +41,7 @@ class QuotationQueueMixin(models.AbstractModel):
     _name = "quotation.queue.mixin"
     _description = "Queue Runner"
     _queue_crons = ()  # xmlids of the crons that work through this queue
-    _queue_done_state = "done"
+    _queue_done_state = DONE
     _queue_chunk_size = 1  # rows per transaction: one, or the whole batch at once
 
     state = fields.Selection(
@@ -173,7 +175,7 @@ class QuotationQueueMixin(models.AbstractModel):
         return {}
 
     def _set_done(self, values=None):
-        return self._write_engine_fields(
+        res = self._write_engine_fields(
             dict(
                 values or {},
                 state=self._queue_done_state,
@@ -182,16 +184,23 @@ class QuotationQueueMixin(models.AbstractModel):
                 **self._prepare_finish_values(),
             )
         )
+        self._audit("done")
+        return res
 
     def _set_failed(self, error):
-        return self._write_engine_fields(
+        res = self._write_engine_fields(
             {
-                "state": "failed",
+                "state": FAILED,
                 "error": error,
                 "lease_until": False,
                 **self._prepare_finish_values(),
             }
         )
+        self._audit("failed")
+        return res
+
+    def _audit(self, event):
+        """Queue the audit document of a row's ``event``: a queue that has one."""
 
     def _postpone(self, error):
         """Back in the queue after this attempt's back-off."""

@@ -16,10 +16,8 @@ from ..services.quotation_builder import (
     QuotationRetryLater,
 )
 from ..services.request_schema import TRACKING_ID
-from .quotation_queue_mixin import PENDING, PROCESSING
+from .quotation_queue_mixin import DONE, FAILED, PENDING, PROCESSING
 
-DONE = "done"
-FAILED = "failed"
 CANCELLED = "cancelled"
 
 # Queue settings: ir.config_parameter keys and their defaults.
@@ -345,14 +343,8 @@ class QuotationTask(models.Model):
             "duration": (now - started).total_seconds() if started else 0.0,
         }
 
-    def _set_done(self, values=None):
-        res = super()._set_done(values)
-        self._audit("done")
-        return res
-
     def _set_failed(self, error):
         res = super()._set_failed(error)
-        self._audit("failed")
         staff = self._for_staff()
         staff.message_post(
             body=staff.env._("The quotation could not be created: %s", error)
