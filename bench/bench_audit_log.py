@@ -5,7 +5,7 @@
 1. What the outbox costs the request that creates a task: 300 tasks created
    one by one (a savepoint each, as REST calls make one transaction each),
    log off and on in alternating blocks.
-2. How fast a 1,000-entry backlog drains through ``_send_pending`` (the cron's
+2. How fast a 1,000-entry backlog drains through ``_process_due`` (the cron's
    batch), uploads one at a time then 8 in parallel, against raw boto3
    ``put_object`` loops on the same server: the ceiling.
 
@@ -86,7 +86,7 @@ def drain_per_second(env, concurrency):
     env["quotation.task"].create([task_values(n) for n in range(BACKLOG)])
     waiting = Entry.search_count([("state", "=", "pending")])
     started = time.perf_counter()
-    while Entry._send_pending()[0]:
+    while Entry._process_due():
         pass
     elapsed = time.perf_counter() - started
     assert not Entry.search_count([("state", "=", "pending")])
@@ -118,7 +118,7 @@ audit log bench ({BACKLOG} entries, moto on loopback, 2 cores)
   task creation, median of {CREATED}: log off {off:.1f} ms, on {on:.1f} ms \
 (x{on / off:.2f}, +{on - off:.1f} ms per task)
   raw boto3 put_object:   1 at a time {raw[1]:.0f}/s, 8 in parallel {raw[8]:.0f}/s
-  _send_pending batches:  1 at a time {drain[1]:.0f}/s, 8 in parallel {drain[8]:.0f}/s
+  _process_due batches:   1 at a time {drain[1]:.0f}/s, 8 in parallel {drain[8]:.0f}/s
   uploader / raw boto3:   x{drain[1] / raw[1]:.2f} sequential, \
 x{drain[8] / raw[8]:.2f} parallel; parallel / sequential x{drain[8] / drain[1]:.2f}
 """

@@ -72,7 +72,7 @@ for index in range({count}):
                   {{"product": "CHAIR-ERG", "quantity": 2}}],
     }}, "rest")
     env.cr.commit()
-    env["quotation.task"]._process_due_tasks(commit=True)
+    env["quotation.task"]._process_due(commit=True)
     assert task.with_env(env).state == "done", task.error
     seconds.append(time.perf_counter() - started)
 print("OMQ_FLOOR=" + json.dumps(seconds))

@@ -92,7 +92,7 @@ for body in (payloads.transcription(CALL), payloads.audio(CALL, recording)):
     deliveries.append({"body": raw.decode(), "headers": headers})
 print("OMQ_DELIVERIES=" + json.dumps(deliveries))
 env.cr.commit()
-while env["quotation.task"]._process_due_tasks(commit=True):
+while env["quotation.task"]._process_due(commit=True):
     pass
 for name in ("Kenji Sato", "Eva Novak"):
     QuotationService(env(user=agent)).submit(

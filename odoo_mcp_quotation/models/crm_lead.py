@@ -19,20 +19,11 @@ class CrmLead(models.Model):
     )
 
     def _compute_elevenlabs_call_count(self):
-        counts = dict(
-            self.env["elevenlabs.call"]._read_group(
-                [("lead_id", "in", self.ids)], ["lead_id"], ["__count"]
-            )
-        )
+        counts = self._count_related("elevenlabs.call", "lead_id")
         for lead in self:
             lead.elevenlabs_call_count = counts.get(lead, 0)
 
     def action_view_elevenlabs_calls(self):
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "odoo_mcp_quotation.elevenlabs_call_action"
+        return self._action_open_related(
+            self.elevenlabs_call_ids, "odoo_mcp_quotation.elevenlabs_call_action"
         )
-        calls = self.elevenlabs_call_ids
-        action.update(domain=[("id", "in", calls.ids)], context={})
-        if len(calls) == 1:
-            action.update(res_id=calls.id, views=[(False, "form")])
-        return action

@@ -1,22 +1,14 @@
 import json
-import logging
 from datetime import datetime, timezone
-from functools import partial
 
 from psycopg2 import IntegrityError
 
-from odoo import _, api, fields, models
-from odoo.tools.sql import create_index
+from odoo import api, fields, models
 
-from ..services.cron_wakeup import wake_cron_workers
 from ..services.elevenlabs_webhook import AUDIO, HANDLED_TYPES, PostCallEvent
 from .elevenlabs_call import CallNotReady
+from .quotation_queue_mixin import DONE, FAILED
 
-_logger = logging.getLogger(__name__)
-
-PENDING = "pending"
-DONE = "done"
-FAILED = "failed"
 CRON = "odoo_mcp_quotation.ir_cron_process_elevenlabs_deliveries"
 WEBHOOK_PATH = "/api/elevenlabs/post-call"
 BATCH_SIZE = 10
@@ -35,9 +27,10 @@ class ElevenlabsWebhookDelivery(models.Model):
     """A signed post-call webhook as received: queued, then landed by a cron.
 
     The controller only verifies and stores it, so ElevenLabs gets its 200 in
-    milliseconds; the cron matches the conversation and writes it into Odoo,
-    retrying with back-off. One delivery per conversation and type: ElevenLabs'
-    retries of a delivery that was already stored change nothing.
+    milliseconds; the queue runner's cron matches the conversation and writes
+    it into Odoo, retrying with the task queue's back-off and attempts. One
+    delivery per conversation and type: ElevenLabs' retries of a delivery that
+    was already stored change nothing.
     """
 
     _name = "elevenlabs.webhook.delivery"
@@ -45,6 +38,7 @@ class ElevenlabsWebhookDelivery(models.Model):
     _inherit = ["quotation.queue.mixin"]
     _order = "id desc"
     _rec_name = "conversation_id"
+    _queue_crons = (CRON,)
 
     conversation_id = fields.Char(required=True, readonly=True, index=True)
     event_type = fields.Selection(
@@ -63,15 +57,9 @@ class ElevenlabsWebhookDelivery(models.Model):
     )
     body_bytes = fields.Integer(string="Body Size (bytes)", readonly=True)
     state = fields.Selection(
-        [(PENDING, "Pending"), (DONE, "Done"), (FAILED, "Failed")],
-        default=PENDING,
-        required=True,
-        readonly=True,
-        index=True,
+        selection_add=[(DONE, "Done"), (FAILED, "Failed")],
+        ondelete=dict.fromkeys((DONE, FAILED), "cascade"),
     )
-    attempts = fields.Integer(readonly=True)
-    next_attempt_at = fields.Datetime(readonly=True)
-    error = fields.Text(readonly=True)
     call_id = fields.Many2one("elevenlabs.call", readonly=True, ondelete="set null")
     company_id = fields.Many2one(related="call_id.company_id", store=True)
 
@@ -87,15 +75,6 @@ class ElevenlabsWebhookDelivery(models.Model):
             "This signature was already used.",
         ),
     ]
-
-    def init(self):
-        create_index(
-            self.env.cr,
-            "elevenlabs_webhook_delivery_due_idx",
-            self._table,
-            ["next_attempt_at", "id"],
-            where="state = 'pending'",
-        )
 
     # ------------------------------------------------------------------ receiving
     @api.model
@@ -142,85 +121,32 @@ class ElevenlabsWebhookDelivery(models.Model):
             limit=1,
         )
 
-    @api.model
-    def _trigger_processing(self, at=None):
-        """Make the cron due (at ``at``), as ``ir.cron._trigger`` does.
-
-        A wake-up for now goes out after commit on the kept-open connection of
-        ``cron_wakeup``, not on a new one per delivery as ``_trigger`` would.
-        """
-        cron = self.env.ref(CRON, raise_if_not_found=False)
-        if not cron:
-            return
-        now = fields.Datetime.now()
-        self.env["ir.cron.trigger"].sudo().create(
-            {"cron_id": cron.id, "call_at": at or now}
-        )
-        if not at or at <= now:
-            self.env.cr.postcommit.add(partial(wake_cron_workers, self.env.cr.dbname))
-
     # ------------------------------------------------------------------ processing
+    @api.model
+    def _queue_setting(self, key):
+        """The task queue's settings, in batches of ``BATCH_SIZE``."""
+        if key == "batch_size":
+            return BATCH_SIZE
+        return self.env["quotation.task"]._queue_setting(key)
+
     @api.model
     def _cron_process(self):
         self._process_due(commit=True)
 
-    @api.model
-    def _process_due(self, commit=False):
-        """Land due deliveries, each in its own transaction (as the task queue).
+    def _perform(self):
+        """Land the event; the last attempt lands it even if its task is unfinished."""
+        event = PostCallEvent.model_validate_json(self.payload)
+        last = self.attempts >= self._max_attempts()
+        call = self.env["elevenlabs.call"]._land(event, last)
+        values = {"call_id": call.id}
+        if event.type == AUDIO:
+            values["payload"] = self._payload_without_audio(event)
+        return values
 
-        Never raises: a failure is recorded on the delivery and retried with
-        the task queue's back-off, up to its maximum attempts.
-        """
-        if commit:
-            self.env["quotation.task"]._begin_claim_transaction()
-        deliveries = self._lock_due(BATCH_SIZE)
-        for delivery in deliveries:
-            delivery._process()
-            if commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-        remaining = self.search_count(self._due_domain())
-        self.env["ir.cron"]._notify_progress(done=len(deliveries), remaining=remaining)
-        return deliveries
-
-    def _process(self):
-        self.ensure_one()
-        self.attempts += 1
-        try:
-            with self.env.cr.savepoint():
-                event = PostCallEvent.model_validate_json(self.payload)
-                call = self.env["elevenlabs.call"]._land(event, self._last_attempt())
-                vals = {"state": DONE, "call_id": call.id, "error": False}
-                if event.type == AUDIO:
-                    vals["payload"] = self._payload_without_audio(event)
-                self.write(vals)
-                self._audit("done")
-        except CallNotReady as error:
-            self._retry_later(str(error))
-        except Exception as error:
-            _logger.exception(
-                "ElevenLabs delivery %s: attempt %s failed", self.id, self.attempts
-            )
-            message = _(
-                "Unexpected error (%(type)s): %(error)s",
-                type=type(error).__name__,
-                error=error,
-            )
-            if self._last_attempt():
-                self.write({"state": FAILED, "error": message})
-                self._audit("failed")
-            else:
-                self._retry_later(message)
-
-    def _retry_later(self, error):
-        """Back off as the task queue does (its settings), then try again."""
-        delay = self.env["quotation.task"]._backoff(self.attempts)
-        self.write({"error": error, "next_attempt_at": fields.Datetime.now() + delay})
-        self._trigger_processing(self.next_attempt_at)
-
-    def _last_attempt(self):
-        return self.attempts >= self.env["quotation.task"]._queue_setting(
-            "max_attempts"
-        )
+    def _describe_failure(self, error):
+        if isinstance(error, CallNotReady):
+            return str(error), True
+        return super()._describe_failure(error)
 
     def _payload_without_audio(self, event):
         data = event.model_dump(mode="json", exclude_none=True)

@@ -5,7 +5,6 @@ from datetime import datetime, timedelta, timezone
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools.sql import create_index
 
 from ..services.audit_store import (
     KEY_SEGMENT,
@@ -16,11 +15,11 @@ from ..services.audit_store import (
 )
 from ..services.request_schema import TRACKING_ID
 from ..services.settings import read_setting
+from .quotation_queue_mixin import PENDING
 
 _logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
-PENDING = "pending"
 SENT = "sent"
 EVENTS = [
     ("created", "Created"),
@@ -49,6 +48,8 @@ class QuotationAuditEntry(models.Model):
     Entries are written in the transaction that changes the task, so the log
     holds exactly what was committed; a cron sends them after commit, retries
     with back-off for as long as it takes, and never deletes an unsent entry.
+    The queue runner claims a batch; its work step uploads the whole batch at
+    once, in the cron's transaction, whose row locks keep other senders off.
     """
 
     _name = "quotation.audit.entry"
@@ -56,6 +57,9 @@ class QuotationAuditEntry(models.Model):
     _description = "Quotation Audit Log Entry"
     _order = "id desc"
     _rec_name = "key"
+    _queue_crons = (CRON,)
+    _queue_done_state = SENT
+    _queue_chunk_size = 0  # the whole batch, uploaded in parallel
 
     task_id = fields.Many2one(
         "quotation.task", readonly=True, index=True, ondelete="set null"
@@ -70,35 +74,18 @@ class QuotationAuditEntry(models.Model):
         help="Where the document goes: <prefix>/YYYY/MM/DD/<tracking id>/<event>.json",
     )
     document = fields.Text(readonly=True, help="The JSON document, byte for byte.")
-    state = fields.Selection(
-        [(PENDING, "Pending"), (SENT, "Sent")],
-        default=PENDING,
-        required=True,
-        readonly=True,
-        index=True,
-    )
-    attempts = fields.Integer(readonly=True, help="Sending rounds that failed.")
-    error = fields.Text(string="Last Error", readonly=True)
-    next_attempt_at = fields.Datetime(readonly=True)
+    state = fields.Selection(selection_add=[(SENT, "Sent")], ondelete={SENT: "cascade"})
+    error = fields.Text(string="Last Error")
     sent_at = fields.Datetime(readonly=True, index=True)
 
     _sql_constraints = [
         ("key_uniq", "unique(key)", "Two audit documents cannot share one key."),
     ]
 
-    def init(self):
-        create_index(
-            self.env.cr,
-            "quotation_audit_entry_due_idx",
-            self._table,
-            ["next_attempt_at", "id"],
-            where="state = 'pending'",
-        )
-
     @api.ondelete(at_uninstall=False)
     def _unlink_except_pending(self):
         """Unsent entries are the log itself; discarding them must be deliberate."""
-        if self._is_enabled() and any(entry.state == PENDING for entry in self):
+        if self._is_enabled() and any(entry.state != SENT for entry in self):
             raise UserError(
                 _(
                     "Audit entries that were not sent yet cannot be deleted: fix "
@@ -112,7 +99,7 @@ class QuotationAuditEntry(models.Model):
         """Skip the back-off of pending entries (all, or those selected)."""
         entries = (self or self.search([])).filtered(lambda e: e.state == PENDING)
         entries.write({"next_attempt_at": False})
-        self._trigger_sending()
+        self._trigger_processing()
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -158,7 +145,7 @@ class QuotationAuditEntry(models.Model):
         if event != "created":
             # a new task wakes the processing cron, whose outcome entry wakes
             # this one: the request path skips a trigger row (~0.7 ms)
-            self._trigger_sending()
+            self._trigger_processing()
         return entries
 
     @api.model
@@ -203,7 +190,7 @@ class QuotationAuditEntry(models.Model):
                 ),
             }
         )
-        self._trigger_sending()
+        self._trigger_processing()
         return entry
 
     @api.model
@@ -325,10 +312,13 @@ class QuotationAuditEntry(models.Model):
 
     # ------------------------------------------------------------------ sending
     @api.model
-    def _trigger_sending(self):
-        cron = self.env.ref(CRON, raise_if_not_found=False)
-        if cron:
-            cron.sudo()._trigger()
+    def _queue_setting(self, key):
+        """The outbox retries for as long as it takes, leased as tasks are."""
+        if key == "max_attempts":
+            return 0
+        if key == "lease_seconds":
+            return self.env["quotation.task"]._queue_setting(key)
+        return self._audit_setting(key)
 
     @api.model
     def _destination_config(self):
@@ -344,82 +334,74 @@ class QuotationAuditEntry(models.Model):
         return {name: self._audit_setting(name) for name in names}
 
     @api.model
-    def _send_pending(self, limit=None):
-        """Send one batch of due entries; return ``(sent, failed)``.
+    def _process_due(self, commit=False, limit=None):
+        """Send one batch of due entries, unless the log is disabled.
 
         The row locks are held while uploading, so a second sender (another
         server, the button) skips these entries; a crash before commit leaves
         them pending and the next round writes the same key with the same body.
         """
         if not self._is_enabled():  # kept, not sent, until it is enabled again
-            return self.browse(), self.browse()
-        entries = self._lock_due(limit or self._audit_setting("batch_size"))
-        if not entries:
-            return entries, entries
-        errors = self._upload(entries)
-        failed = entries.browse(
-            entry.id for entry, error in zip(entries, errors, strict=True) if error
+            return self.browse()
+        return super()._process_due(commit=commit, limit=limit)
+
+    def _run_attempt(self):
+        """Upload these entries at once; each one is sent or backs off."""
+        errors = self._upload()
+        failed = self.browse(
+            entry.id for entry, error in zip(self, errors, strict=True) if error
         )
-        sent = entries - failed
-        sent.write({"state": SENT, "sent_at": fields.Datetime.now(), "error": False})
-        for entry, error in zip(entries, errors, strict=True):
+        (self - failed)._set_done()
+        for entry, error in zip(self, errors, strict=True):
             if error:
                 entry._record_failed_attempt(error)
         if failed:
             _logger.warning(
                 "Audit log: %s of %s entries not sent, kept for a retry: %s",
                 len(failed),
-                len(entries),
+                len(self),
                 failed[0].error,
             )
-        return sent, failed
 
-    def _upload(self, entries):
+    def _prepare_finish_values(self):
+        return {"sent_at": fields.Datetime.now()}
+
+    def _count_remaining(self):
+        """None while nothing goes out: a store that is down is not hammered."""
+        if not self.filtered(lambda entry: entry.state == SENT):
+            return 0
+        return super()._count_remaining()
+
+    def _upload(self):
         """One error message (or None) per entry, in order."""
         config = self._destination_config()
-        documents = [(entry.key, entry.document.encode()) for entry in entries]
+        documents = [(entry.key, entry.document.encode()) for entry in self]
         try:
             destinations = build_destinations(config)
             return put_many(destinations, documents, config["concurrency"])
         except AuditStoreError as error:
-            return [str(error)] * len(entries)
+            return [str(error)] * len(self)
         except Exception as error:
             _logger.exception("Audit log: unexpected error while uploading")
             message = _(
                 "Unexpected error (%s) while sending; the server log has the details.",
                 type(error).__name__,
             )
-            return [message] * len(entries)
-
-    def _record_failed_attempt(self, error):
-        self.ensure_one()
-        base = self._audit_setting("backoff_seconds")
-        ceiling = self._audit_setting("backoff_max_seconds")
-        delay = min(ceiling, base * 2 ** min(self.attempts, 20))
-        self.write(
-            {
-                "attempts": self.attempts + 1,
-                "error": error,
-                "next_attempt_at": fields.Datetime.now() + timedelta(seconds=delay),
-            }
-        )
+            return [message] * len(self)
 
     @api.model
     def _cron_send_pending(self):
-        """Send a batch; report progress so Odoo calls again while work remains.
+        """Send a batch in the cron's transaction; forget old entries when idle.
 
         Never raises: a cron that keeps failing is deactivated by Odoo.
         """
         try:
             with self.env.cr.savepoint():
-                sent, _failed = self._send_pending()
-                remaining = self.search_count(self._due_domain()) if sent else 0
-                if not remaining:
+                self._process_due()
+                if not self.search_count(self._due_domain(), limit=1):
                     self._vacuum_sent()
         except Exception:
             _logger.exception("Audit log: sending round failed, retried next round")
-            return
-        self.env["ir.cron"]._notify_progress(done=len(sent), remaining=remaining)
 
     @api.model
     def _vacuum_sent(self, limit=1000):

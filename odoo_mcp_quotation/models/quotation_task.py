@@ -1,19 +1,15 @@
 import json
-import logging
 import secrets
 import time
 from datetime import timedelta
-from functools import partial
 
 from psycopg2 import IntegrityError
-from psycopg2.errors import SerializationFailure
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
-from odoo.tools.sql import create_index
+from odoo.tools.sql import drop_index, make_index_name
 
-from ..services.cron_wakeup import wake_cron_workers
 from ..services.quotation_builder import (
     QuotationBuilder,
     QuotationBuildError,
@@ -21,21 +17,9 @@ from ..services.quotation_builder import (
 )
 from ..services.request_schema import TRACKING_ID
 from ..services.settings import read_setting
+from .quotation_queue_mixin import DONE, FAILED, PENDING, PROCESSING
 
-_logger = logging.getLogger(__name__)
-
-PENDING = "pending"
-PROCESSING = "processing"
-DONE = "done"
-FAILED = "failed"
 CANCELLED = "cancelled"
-STATES = [
-    (PENDING, "Pending"),
-    (PROCESSING, "Processing"),
-    (DONE, "Done"),
-    (FAILED, "Failed"),
-    (CANCELLED, "Cancelled"),
-]
 
 MANAGER_GROUP = "odoo_mcp_quotation.group_quotation_task_manager"
 STALLED_AFTER = 5  # seconds a due task may wait before status requests wake the crons
@@ -50,9 +34,9 @@ CRON_LANES = (
 class QuotationTask(models.Model):
     """A quotation asked for by an agent: durable, retried, processed by cron.
 
-    The record owns its state machine: every state change goes through the
-    ``_set_*`` methods below, and the claim query is the only way into
-    ``processing``.
+    The queue runner (``quotation.queue.mixin``) claims, leases and retries
+    it; the task adds its own states (done, failed, cancelled), the build as
+    its work step, and what sales staff read of it in the chatter.
     """
 
     _name = "quotation.task"
@@ -65,22 +49,19 @@ class QuotationTask(models.Model):
     _order = "id desc"
     _rec_name = "tracking_id"
     _mail_post_access = "read"  # sales staff discuss a task they may not change
+    _queue_crons = CRON_LANES
 
     tracking_id = fields.Char(
         string="Tracking ID",
         required=True,
         readonly=True,
         copy=False,
-        index=True,
         default=lambda self: secrets.token_hex(16),
         help="128 random bits given to the agent to follow the request.",
     )
     state = fields.Selection(
-        STATES,
-        default=PENDING,
-        required=True,
-        readonly=True,
-        index=True,
+        selection_add=[(DONE, "Done"), (FAILED, "Failed"), (CANCELLED, "Cancelled")],
+        ondelete=dict.fromkeys((DONE, FAILED, CANCELLED), "cascade"),
         tracking=True,
         group_expand=True,  # the kanban shows every state, even an empty one
     )
@@ -126,16 +107,11 @@ class QuotationTask(models.Model):
     sale_order_id = fields.Many2one("sale.order", string="Quotation", readonly=True)
     amount_total = fields.Monetary(string="Total", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
-    error = fields.Text(readonly=True, help="Why the last attempt failed.")
-    # queue bookkeeping
-    attempts = fields.Integer(readonly=True, default=0)
+    # queue bookkeeping beyond the runner's
     max_attempts = fields.Integer(
         readonly=True,
         default=lambda self: self._queue_setting("max_attempts"),
     )
-    next_attempt_at = fields.Datetime(readonly=True, copy=False)
-    lease_until = fields.Datetime(readonly=True, copy=False)
-    started_at = fields.Datetime(readonly=True, copy=False)
     done_at = fields.Datetime(readonly=True, copy=False)
     duration = fields.Float(
         string="Processing Time (s)",
@@ -207,13 +183,17 @@ class QuotationTask(models.Model):
         return super()._read_group_select(aggregate_spec, query)
 
     def init(self):
-        create_index(
-            self.env.cr,
-            "quotation_task_due_idx",
-            self._table,
-            ["next_attempt_at", "id"],
-            where="state = 'pending'",
+        """One index on the tracking id: its unique constraint's.
+
+        Databases made while the field had ``index=True`` also have a second,
+        plain one, which Odoo keeps when the attribute goes: it is dropped
+        here, on every upgrade, at no cost once gone.
+        """
+        res = super().init()
+        drop_index(
+            self.env.cr, make_index_name(self._table, "tracking_id"), self._table
         )
+        return res
 
     # ------------------------------------------------------------------ CRUD
     @api.model_create_multi
@@ -314,16 +294,6 @@ class QuotationTask(models.Model):
             "views": [(False, "form")],
         }
 
-    def _action_open_tasks(self, name):
-        """These tasks in the task views: the smart buttons' target."""
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "odoo_mcp_quotation.action_quotation_task"
-        )
-        action.update(name=name, domain=[("id", "in", self.ids)], context={})
-        if len(self) == 1:
-            action.update(res_id=self.id, views=[(False, "form")])
-        return action
-
     def _check_lines_addable(self):
         """Lines go to one's own pending requests; managers correct any request."""
         if self.env.user.has_group(MANAGER_GROUP):
@@ -336,108 +306,42 @@ class QuotationTask(models.Model):
 
     # ------------------------------------------------------------------ state machine
     def _write_engine_fields(self, vals):
-        """The one door to the engine fields: the state machine's writes."""
-        return self.sudo().write(vals)
+        """The runner's door, tracking the change in the staff's language."""
+        return super(QuotationTask, self._for_staff())._write_engine_fields(vals)
+
+    def _for_staff(self):
+        """These tasks in the language of the sales staff who read their chatter.
+
+        The engine runs as a cron or as the agent's API user, in no language
+        of its own: its notes and tracking values are written for the
+        salesperson (else whoever asked), never in the customer's language.
+        """
+        staff = self[:1].user_id or self[:1].requested_by_id
+        return self.with_context(lang=staff.lang or self.env.lang)
 
     def _set_pending(self, reset_attempts=False, delay=None):
-        vals = {
-            "state": PENDING,
-            "lease_until": False,
-            "next_attempt_at": fields.Datetime.now() + delay if delay else False,
-        }
+        res = super()._set_pending(reset_attempts=reset_attempts, delay=delay)
         if reset_attempts:
-            vals.update(
-                attempts=0,
-                error=False,
-                max_attempts=self._queue_setting("max_attempts"),
+            self._write_engine_fields(
+                {"max_attempts": self._queue_setting("max_attempts")}
             )
-        self._write_engine_fields(vals)
+        return res
 
-    def _set_processing(self):
-        lease_until = fields.Datetime.now() + self._lease()
-        for task in self:
-            task._write_engine_fields(
-                {
-                    "state": PROCESSING,
-                    "attempts": task.attempts + 1,
-                    "lease_until": lease_until,
-                    "next_attempt_at": False,
-                }
-            )
-
-    def _start_attempt(self, attempt):
-        """Hold this claimed task for its attempt and stamp when the attempt began.
-
-        A claimed task waits for its turn in the batch; if its lease ran out
-        meanwhile, another worker took it back and ``attempt`` is no longer
-        the current one: then it is not ours to build (False). The row stays
-        locked until the attempt commits, so an expiring lease can never hand
-        a task being built to a second worker. ``started_at`` is the database
-        clock now (as ``create_date`` comes from the database), with
-        microseconds: the wait from creation to start is exact.
-        """
-        self.ensure_one()
-        self.flush_recordset()
-        try:
-            with self.env.cr.savepoint():
-                self.env.cr.execute(
-                    """
-                    SELECT clock_timestamp() AT TIME ZONE 'UTC' FROM quotation_task
-                     WHERE id = %s AND state = %s AND attempts = %s
-                       FOR UPDATE SKIP LOCKED
-                    """,
-                    [self.id, PROCESSING, attempt],
-                )
-                row = self.env.cr.fetchone()
-        except SerializationFailure:  # changed by another worker since our snapshot
-            row = None
-        if not row:
-            self.invalidate_recordset()
-            return False
-        self._write_engine_fields(
-            {"started_at": row[0], "lease_until": row[0] + self._lease()}
-        )
-        return True
-
-    def _set_done(self, results):
+    def _prepare_finish_values(self):
         now = self._clock()
-        self._write_engine_fields(
-            dict(
-                results,
-                state=DONE,
-                error=False,
-                done_at=now,
-                lease_until=False,
-                duration=self._attempt_duration(now),
-            )
-        )
-        self._audit("done")
+        started = self.started_at
+        return {
+            "done_at": now,
+            "duration": (now - started).total_seconds() if started else 0.0,
+        }
 
     def _set_failed(self, error):
-        now = self._clock()
-        self._write_engine_fields(
-            {
-                "state": FAILED,
-                "error": error,
-                "done_at": now,
-                "lease_until": False,
-                "duration": self._attempt_duration(now),
-            }
+        res = super()._set_failed(error)
+        staff = self._for_staff()
+        staff.message_post(
+            body=staff.env._("The quotation could not be created: %s", error)
         )
-        self._audit("failed")
-
-    def _attempt_duration(self, now):
-        return (now - self.started_at).total_seconds() if self.started_at else 0.0
-
-    @api.model
-    def _clock(self):
-        """The database's clock now, with microseconds, in UTC.
-
-        ``fields.Datetime.now()`` drops the microseconds and ``create_date`` is
-        the transaction's start: neither times an attempt of milliseconds.
-        """
-        self.env.cr.execute("SELECT clock_timestamp() AT TIME ZONE 'UTC'")
-        return self.env.cr.fetchone()[0]
+        return res
 
     def _set_cancelled(self):
         self._write_engine_fields(
@@ -445,65 +349,29 @@ class QuotationTask(models.Model):
         )
         self._audit("cancelled")
 
-    def _record_failed_attempt(self, error, retryable):
-        """Schedule a retry with exponential backoff, or fail for good."""
-        self.ensure_one()
-        if retryable and self.attempts < self.max_attempts:
-            delay = self._backoff(self.attempts)
-            self._write_engine_fields({"error": error})
-            self._set_pending(delay=delay)
-            self._trigger_processing(at=self.next_attempt_at)
-            self.message_post(
-                body=_(
-                    "Attempt %(attempt)s of %(max)s failed: %(error)s "
-                    "Next try in %(delay)s s.",
-                    attempt=self.attempts,
-                    max=self.max_attempts,
-                    error=error,
-                    delay=int(delay.total_seconds()),
-                )
+    def _postpone(self, error):
+        res = super()._postpone(error)
+        delay = int(self._backoff(self.attempts).total_seconds())
+        staff = self._for_staff()
+        staff.message_post(
+            body=staff.env._(
+                "Attempt %(attempt)s of %(max)s failed: %(error)s "
+                "Next try in %(delay)s s.",
+                attempt=self.attempts,
+                max=self.max_attempts,
+                error=error,
+                delay=delay,
             )
-        else:
-            self._set_failed(error)
-            self.message_post(body=_("The quotation could not be created: %s", error))
+        )
+        return res
 
-    @api.model
-    def _lease(self):
-        return timedelta(seconds=self._queue_setting("lease_seconds"))
-
-    @api.model
-    def _backoff(self, attempts):
-        base = self._queue_setting("backoff_seconds")
-        ceiling = self._queue_setting("backoff_max_seconds")
-        return timedelta(seconds=min(ceiling, base * 2 ** max(attempts - 1, 0)))
+    def _max_attempts(self):
+        return self.max_attempts
 
     # ------------------------------------------------------------------ queue
     @api.model
     def _queue_setting(self, key):
         return read_setting(self.env, key)
-
-    @api.model
-    def _trigger_processing(self, at=None, all_lanes=False):
-        """Wake a cron worker now (or ``at``) rather than at its next interval.
-
-        One lane is enough for a new task; a lane that finds more work than its
-        batch wakes the others. As ``ir.cron._trigger`` does, a trigger row
-        makes the lane due and a NOTIFY after commit wakes the cron workers,
-        here on a kept-open connection instead of a new one per request.
-        """
-        now = fields.Datetime.now()
-        at = at or now
-        lanes = self.env["ir.cron"]
-        for xmlid in CRON_LANES if all_lanes else CRON_LANES[:1]:
-            lanes |= self.env.ref(xmlid, raise_if_not_found=False) or lanes
-        lanes = lanes.sudo().filtered("active")
-        if not lanes:
-            return
-        self.env["ir.cron.trigger"].sudo().create(
-            [{"cron_id": lane.id, "call_at": at} for lane in lanes]
-        )
-        if at <= now:
-            self.env.cr.postcommit.add(partial(wake_cron_workers, self.env.cr.dbname))
 
     @api.model
     def _wake_if_stalled(self, due_since):
@@ -512,8 +380,9 @@ class QuotationTask(models.Model):
         After a restart, Odoo's cron workers sleep until their first poll
         (about a minute) before they look at work queued while they were down;
         a status request or a load balancer's health check wakes them instead,
-        at most once per ``STALLED_AFTER`` seconds and process: polling callers
-        do not each write a cron trigger.
+        at most once per ``STALLED_AFTER`` seconds and process, and writes no
+        trigger row while one is already due: polling callers do not flood
+        the trigger table.
         """
         if not due_since or due_since >= fields.Datetime.now() - timedelta(
             seconds=STALLED_AFTER
@@ -523,7 +392,7 @@ class QuotationTask(models.Model):
         if last is not None and time.monotonic() - last < STALLED_AFTER:
             return
         _last_wake_up[self.env.cr.dbname] = time.monotonic()
-        self._trigger_processing()
+        self._trigger_processing(once=True)
 
     def _due_since(self):
         """Since when a worker should have taken this task, if it waits for one.
@@ -539,104 +408,32 @@ class QuotationTask(models.Model):
         return False
 
     @api.model
-    def _claim_due_tasks(self, limit):
-        """Take up to ``limit`` due tasks that no other worker holds."""
-        tasks = self._lock_due(limit)
-        tasks._set_processing()
-        return tasks
-
-    @api.model
-    def _requeue_expired_leases(self):
-        """Give back tasks whose worker died: they resume without duplicates."""
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            SELECT id FROM quotation_task
-             WHERE state = 'processing' AND lease_until < %s
-               FOR UPDATE SKIP LOCKED
-            """,
-            [fields.Datetime.now()],
-        )
-        orphans = self.browse(row[0] for row in self.env.cr.fetchall())
-        for task in orphans:
-            _logger.warning(
-                "Quotation task %s: lease expired, requeued", task.tracking_id
-            )
-            task._record_failed_attempt(
-                _("The worker processing this task stopped before it finished."),
-                retryable=True,
-            )
-        return orphans
-
-    @api.model
     def _cron_process_tasks(self):
-        self._process_due_tasks(commit=True)
+        self._process_due(commit=True)
 
-    @api.model
-    def _process_due_tasks(self, commit=False, limit=None):
-        """Claim a batch of due tasks and process each in its own transaction.
-
-        With ``commit`` (the cron) this loop owns the transaction, as queue_job's
-        runner does: it commits the claim, then each task, so one bad task never
-        rolls back another and a claimed task is visible as processing at once.
-        Tests call it without ``commit``; a savepoint then isolates each task.
-        """
-        if commit:
-            self._begin_claim_transaction()
-        self._requeue_expired_leases()
-        tasks = self._claim_due_tasks(limit or self._queue_setting("batch_size"))
-        claimed_attempts = {task.id: task.attempts for task in tasks}
-        if tasks and self.search_count(self._due_domain(), limit=1):
-            self._trigger_processing(all_lanes=True)  # more than a batch: call for help
-        if commit:
-            self.env.cr.commit()  # pylint: disable=invalid-commit
-        for task in tasks:
-            if task._start_attempt(claimed_attempts[task.id]):
-                task._process()
-            if commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
-        remaining = self.search_count(self._due_domain())
-        self.env["ir.cron"]._notify_progress(done=len(tasks), remaining=remaining)
-        return tasks
-
-    @api.model
-    def _begin_claim_transaction(self):
-        """End the current transaction and start a READ COMMITTED one.
-
-        Under Odoo's REPEATABLE READ, locking a row that another worker claimed
-        after our snapshot was taken raises a serialization error; under READ
-        COMMITTED, ``SKIP LOCKED`` re-reads the row and simply passes it by.
-        """
-        self.env.cr.commit()  # pylint: disable=invalid-commit
-        self.env.cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-
-    def _process(self):
-        """Build the quotation; never raise, so the cron is never deactivated."""
-        self.ensure_one()
-        # built as the requesting user: their access rights and companies apply
+    def _perform(self):
+        """Build the quotation as the requesting user: their rights and companies."""
         as_requester = self.with_user(self.requested_by_id).with_company(
             self.company_id
         )
-        try:
-            with self.env.cr.savepoint():
-                results = QuotationBuilder(as_requester.env).build(as_requester)
-                self._set_done(results)
-        except QuotationBuildError as error:
-            self._record_failed_attempt(str(error), retryable=False)
-        except QuotationRetryLater as error:
-            self._record_failed_attempt(str(error), retryable=True)
-        except Exception as error:
-            _logger.exception("Quotation task %s: attempt failed", self.tracking_id)
-            self._record_failed_attempt(
-                _(
-                    "Unexpected error (%(type)s): %(error)s",
-                    type=type(error).__name__,
-                    error=error,
-                ),
-                retryable=True,
+        return QuotationBuilder(as_requester.env).build(as_requester)
+
+    def _run_attempt(self):
+        """Build; the note of a success follows the tracked change to done."""
+        res = super()._run_attempt()
+        for task in self.filtered(lambda task: task.state == DONE):
+            staff = task._for_staff()
+            staff.message_post(
+                body=staff.env._("Quotation %s created.", task.sale_order_id.name)
             )
-        else:
-            self.message_post(body=_("Quotation %s created.", self.sale_order_id.name))
+        return res
+
+    def _describe_failure(self, error):
+        if isinstance(error, QuotationBuildError):
+            return str(error), False
+        if isinstance(error, QuotationRetryLater):
+            return str(error), True
+        return super()._describe_failure(error)
 
     # ------------------------------------------------------------------ audit log
     def _audit(self, event):

@@ -102,7 +102,7 @@ class QuotationTaskCase(TransactionCase):
 
     def process(self):
         """Run the queue as the cron does, without committing the test transaction."""
-        return self.env["quotation.task"]._process_due_tasks()
+        return self.env["quotation.task"]._process_due()
 
 
 class TourCase(HttpCase):

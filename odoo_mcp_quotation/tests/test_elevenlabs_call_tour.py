@@ -22,7 +22,7 @@ class TestElevenlabsCallTour(TourCase):
             ),
             "rest",
         )
-        self.env["quotation.task"]._process_due_tasks()
+        self.env["quotation.task"]._process_due()
         for body in (
             payloads.transcription("conv_tour_01"),
             payloads.audio("conv_tour_01"),

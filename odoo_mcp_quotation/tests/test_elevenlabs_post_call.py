@@ -78,7 +78,7 @@ class TestElevenlabsPostCall(HttpCase):
     def quotation_task(self, conversation_id):
         """The quotation task of the call, processed."""
         task = self.submit(conversation_id)
-        self.env["quotation.task"]._process_due_tasks()
+        self.env["quotation.task"]._process_due()
         self.assertTrue(task.lead_id)
         return task
 
@@ -177,7 +177,7 @@ class TestElevenlabsPostCall(HttpCase):
         self.assertTrue(delivery.next_attempt_at)
         self.assertFalse(self.Call.search([("lead_id", "!=", False)]))
 
-        self.env["quotation.task"]._process_due_tasks()
+        self.env["quotation.task"]._process_due()
         delivery.next_attempt_at = False
         self.land()
         self.assertEqual(delivery.state, "done")

@@ -51,7 +51,10 @@ class AuditLogCase(QuotationTaskCase):
         return self.Entry.search([("tracking_id", "=", task.tracking_id)], order="id")
 
     def send(self):
-        return self.Entry._send_pending()
+        """One sending round: ``(sent, failed)`` of the entries it took."""
+        entries = self.Entry._process_due()
+        sent = entries.filtered(lambda entry: entry.state == "sent")
+        return sent, entries - sent
 
     def failed_to_send(self, **settings):
         """With ``settings``, a new task's entries fail to send: those entries."""

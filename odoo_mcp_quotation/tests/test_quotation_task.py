@@ -189,7 +189,7 @@ class TestQuotationTask(QuotationTaskCase):
                 "lease_until": fields.Datetime.now() - timedelta(seconds=1),
             }
         )
-        self.env["quotation.task"]._requeue_expired_leases()
+        self.env["quotation.task"]._requeue_stuck()
         self.assertEqual(task.state, "pending")
         self.assertIn("stopped before it finished", task.error)
         self.assertTrue(task.next_attempt_at, "a task that killed its worker backs off")
@@ -212,6 +212,8 @@ class TestQuotationTask(QuotationTaskCase):
         task = self.submit()
         lane = self.env.ref("odoo_mcp_quotation.ir_cron_process_quotation_tasks")
         triggers = self.env["ir.cron.trigger"]
+        # a worker took the creation trigger, then died before the task was built
+        triggers.search([("cron_id", "=", lane.id)]).unlink()
         before = triggers.search_count([("cron_id", "=", lane.id)])
 
         def received(seconds_ago):
@@ -229,6 +231,10 @@ class TestQuotationTask(QuotationTaskCase):
         self.service.status(task.tracking_id)
         self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before + 1)
         for _poll in range(5):  # an agent or a load balancer polling: rate-limited
+            self.service.status(task.tracking_id)
+        self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before + 1)
+        for _process in range(5):  # other processes: the due trigger is enough
+            _last_wake_up.clear()
             self.service.status(task.tracking_id)
         self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before + 1)
 

@@ -45,7 +45,7 @@ class TestConcurrentClaims(BaseCase):
 
     def claim(self, worker, limit):
         """What ``worker`` claims of this test's tasks (others may be due too)."""
-        return worker._claim_due_tasks(limit) & worker.browse(self.task_ids)
+        return worker._claim_due(limit) & worker.browse(self.task_ids)
 
     def _delete_tasks(self):
         with closing(self.registry.cursor()) as cr:
@@ -76,7 +76,7 @@ class TestConcurrentClaims(BaseCase):
                 cr1, cr2 = worker1.env.cr, worker2.env.cr
                 if isolate:
                     worker2._begin_claim_transaction()
-                worker2._requeue_expired_leases()  # its snapshot starts here
+                worker2._requeue_stuck()  # its snapshot starts here
                 ids1 = set(self.claim(worker1, 4).ids)
                 cr1.commit()  # pylint: disable=invalid-commit
                 try:
@@ -110,10 +110,10 @@ class TestConcurrentClaims(BaseCase):
                 "WHERE id = %s",
                 [last.id],
             )
-            requeued = worker2._requeue_expired_leases()
+            requeued = worker2._requeue_stuck()
             self.assertEqual(requeued.ids, [last.id])
             requeued.next_attempt_at = False
-            self.assertIn(last.id, worker2._claim_due_tasks(6).ids)
+            self.assertIn(last.id, worker2._claim_due(6).ids)
             cr2.commit()  # pylint: disable=invalid-commit
 
             self.assertTrue(first._start_attempt(claimed_attempts[first.id]))

@@ -26,5 +26,5 @@ class TestQuotationTaskTour(TourCase):
             ),
             "mcp",
         )
-        self.env["quotation.task"]._process_due_tasks()
+        self.env["quotation.task"]._process_due()
         self.start_seller_tour("tour", "odoo_mcp_quotation_tour")

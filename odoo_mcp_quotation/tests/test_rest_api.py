@@ -71,7 +71,7 @@ class TestRestApi(TestUsersMixin, HttpCase):
         self.assertEqual(status.status_code, 200)
         self.assertEqual(status.json()["status"], "pending")
 
-        self.env["quotation.task"]._process_due_tasks()
+        self.env["quotation.task"]._process_due()
         done = self.call("GET", f"/api/quotation/status/{body['tracking_id']}").json()
         self.assertEqual(done["status"], "done")
         self.assertEqual(done["order_reference"], task.sale_order_id.name)
@@ -114,7 +114,7 @@ class TestRestApi(TestUsersMixin, HttpCase):
         variables = {
             assignment["dynamic_variable"]: first.json()[assignment["value_path"]]
         }
-        self.env["quotation.task"]._process_due_tasks()
+        self.env["quotation.task"]._process_due()
         path_param = status_tool["path_params_schema"]["tracking_id"]
         url = status_tool["url"].replace(
             "{tracking_id}", variables[path_param["dynamic_variable"]]
