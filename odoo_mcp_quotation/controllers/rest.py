@@ -54,6 +54,21 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+# the documents that describe the API: anyone may read them
+PUBLIC_GET = {
+    "type": "http",
+    "auth": "public",
+    "csrf": False,
+    "save_session": False,
+    "methods": ["GET"],
+}
+
+
+def _host_url():
+    """This server as the client reached it (the proxy's, in proxy mode)."""
+    return request.httprequest.host_url.rstrip("/")
+
+
 def addon_version():
     return get_manifest("odoo_mcp_quotation")["version"]
 
@@ -98,38 +113,15 @@ class QuotationRestController(http.Controller):
             health = {"ok": health["ok"]}
         return json_response(health, status=status)
 
-    @http.route(
-        "/api/quotation/openapi.json",
-        type="http",
-        auth="public",
-        csrf=False,
-        save_session=False,
-        methods=["GET"],
-    )
+    @http.route("/api/quotation/openapi.json", **PUBLIC_GET)
     def openapi(self):
-        return json_response(
-            openapi_document(request.httprequest.host_url.rstrip("/"), addon_version())
-        )
+        return json_response(openapi_document(_host_url(), addon_version()))
 
-    @http.route(
-        "/api/quotation/elevenlabs-tools.json",
-        type="http",
-        auth="public",
-        csrf=False,
-        save_session=False,
-        methods=["GET"],
-    )
+    @http.route("/api/quotation/elevenlabs-tools.json", **PUBLIC_GET)
     def elevenlabs_tool_definitions(self):
-        return json_response(elevenlabs_tools(request.httprequest.host_url.rstrip("/")))
+        return json_response(elevenlabs_tools(_host_url()))
 
-    @http.route(
-        "/api/quotation/docs",
-        type="http",
-        auth="public",
-        csrf=False,
-        save_session=False,
-        methods=["GET"],
-    )
+    @http.route("/api/quotation/docs", **PUBLIC_GET)
     def docs(self):
         return request.make_response(
             DOCS_PAGE, headers=[("Content-Type", "text/html; charset=utf-8")]
@@ -151,12 +143,12 @@ class QuotationRestController(http.Controller):
 
     def _create_quotation(self, payload):
         httprequest = request.httprequest
-        service = self._service()
-        task = service.submit(
-            payload, "rest", httprequest.headers.get("Idempotency-Key")
+        return 202, self._service().create_quotation(
+            payload,
+            "rest",
+            httprequest.headers.get("Idempotency-Key"),
+            base_url=httprequest.host_url,
         )
-        status_url = f"{httprequest.host_url}api/quotation/status/{task.tracking_id}"
-        return 202, service.queued(task, status_url)
 
     def _serve(self, methods, handler, with_body=False, scope=None):
         """Run ``handler`` and map every outcome to a JSON answer.

@@ -22,6 +22,7 @@ from ..services.query_schema import (
     Quotation,
     QuotationList,
     QuotationQuery,
+    QuotationQueued,
     QuotationStatus,
     RecentQuotationsQuery,
     StatusQuery,
@@ -119,7 +120,7 @@ def _create_quotation(env, arguments, answers=None):
             choices = _chosen_products(
                 env, service.product_questions(arguments), answers
             )
-        return service.summary(service.submit(arguments, "mcp", products=choices))
+        return service.create_quotation(arguments, "mcp", products=choices)
 
     return _run(env, call)
 
@@ -193,7 +194,7 @@ def build_tools():
                 "conversation_id so that a retry never makes a second quotation."
             ),
             input_schema=request_json_schema(),
-            output_schema=output_schema(QuotationStatus),
+            output_schema=output_schema(QuotationQueued),
             handler=_create_quotation,
             asks=True,
             read_only=False,
@@ -316,10 +317,10 @@ class QuotationTasks:
 
     def start(self, env, tool, arguments):
         service = QuotationService(env)
-        return _mcp_task(_run(env, lambda: service.submit(arguments, "mcp")))
+        return _mcp_task(env, _run(env, lambda: service.submit(arguments, "mcp")))
 
     def get(self, env, task_id):
-        return _mcp_task(self._find(env, task_id))
+        return _mcp_task(env, self._find(env, task_id))
 
     def wait(self, env, task_id):
         """Poll in fresh transactions: the request's own snapshot never changes."""
@@ -327,7 +328,8 @@ class QuotationTasks:
         deadline = time.monotonic() + timeout
         while True:
             with env.registry.cursor() as cr:
-                task = _mcp_task(self._find(env(cr=cr), task_id))
+                fresh = env(cr=cr)
+                task = _mcp_task(fresh, self._find(fresh, task_id))
             if task.status in ("completed", "failed", "cancelled"):
                 return task
             if time.monotonic() >= deadline:
@@ -339,31 +341,29 @@ class QuotationTasks:
             fresh = env(cr=cr)
             task = self._find(fresh, task_id)
             if task.state == "done":
-                return QuotationService(fresh).summary(task)
+                return QuotationService(fresh).queued(task)
             raise ToolError(task.error or env._("The quotation request was cancelled."))
 
     def list(self, env, cursor):
-        domain = [("requested_by_id", "=", env.uid), ("channel", "=", "mcp")]
-        if cursor:
-            if not cursor.isdigit():
-                raise McpError(INVALID_PARAMS, "Invalid cursor: pass nextCursor.")
-            domain.append(("id", "<", int(cursor)))
-        tasks = env["quotation.task"].search(domain, limit=TASK_PAGE_SIZE + 1)
+        if cursor and not cursor.isdigit():
+            raise McpError(INVALID_PARAMS, "Invalid cursor: pass nextCursor.")
+        tasks = QuotationService(env).list_tasks(
+            "mcp", int(cursor or 0), limit=TASK_PAGE_SIZE + 1
+        )
         next_cursor = None
         if len(tasks) > TASK_PAGE_SIZE:
             tasks = tasks[:TASK_PAGE_SIZE]
             next_cursor = str(tasks[-1].id)
-        return [_mcp_task(task) for task in tasks], next_cursor
+        return [_mcp_task(env, task) for task in tasks], next_cursor
 
     def cancel(self, env, task_id):
         task = self._find(env, task_id)
-        if task.state != "pending":
+        if not QuotationService(env).cancel(task):
             raise McpError(
                 INVALID_PARAMS,
                 f"Cannot cancel the task: it is already {TASK_STATUSES[task.state]}.",
             )
-        task.sudo().action_cancel()  # callers may cancel their own pending request
-        return _mcp_task(task)
+        return _mcp_task(env, task)
 
     def _find(self, env, task_id):
         try:
@@ -372,20 +372,12 @@ class QuotationTasks:
             raise McpError(INVALID_PARAMS, f"Task not found: {task_id}.") from None
 
 
-def _mcp_task(task):
-    messages = {
-        "pending": "Queued: Odoo builds the quotation in a moment.",
-        "processing": "Odoo is building the quotation.",
-        "cancelled": "Cancelled before it was built.",
-    }
-    if task.state == "done":
-        message = f"Quotation {task.sale_order_id.name} created."
-    else:
-        message = task.error if task.state == "failed" else messages[task.state]
+def _mcp_task(env, task):
+    """The request as an MCP task; its message is the one REST's status gives."""
     return mcp_types.Task(
         task_id=task.tracking_id,
         status=TASK_STATUSES[task.state],
-        status_message=message,
+        status_message=QuotationService(env).state_message(task),
         created_at=task.create_date.isoformat() + "Z",
         last_updated_at=task.write_date.isoformat() + "Z",
         ttl=None,

@@ -230,16 +230,22 @@ def problems_of(error: ValidationError):
     return problems
 
 
-def parse_request(payload) -> QuotationRequest:
-    """Validate a decoded JSON body; raise RequestInvalid listing every problem."""
+def parse_object(model, payload, where="(request)", what="The body"):
+    """Validate a decoded JSON object as ``model``; RequestInvalid lists every
+    problem (``what`` names the whole, ``where`` is its field, if not an object)."""
     if not isinstance(payload, dict):
         raise RequestInvalid(
-            [{"field": "(request)", "message": "The body must be a JSON object."}]
+            [{"field": where, "message": f"{what} must be a JSON object."}]
         )
     try:
-        return QuotationRequest.model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as error:
         raise RequestInvalid(problems_of(error)) from None
+
+
+def parse_request(payload) -> QuotationRequest:
+    """Validate a decoded JSON body; raise RequestInvalid listing every problem."""
+    return parse_object(QuotationRequest, payload)
 
 
 def parse_idempotency_key(value):

@@ -2,6 +2,7 @@ import json
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..services.query_schema import QuotationQueued, output_schema
 from ..services.request_schema import request_json_schema
 
 PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}
@@ -212,6 +213,44 @@ class TestMcpHttp(HttpCase):
         self.assertIn("- email: Not a valid e-mail address.", text)
         self.assertIn("- lines:", text)
         self.assertEqual(self.env["quotation.task"].search_count([]), count)
+
+    def test_rest_and_mcp_answer_a_new_request_with_the_same_fields(self):
+        """The same request (one conversation_id) through both doors: one task,
+        and one answer shape, the one the tool's outputSchema declares."""
+        arguments = {
+            "customer_name": "Both Doors",
+            "email": "both.doors@example.com",
+            "lines": [{"product": "MCP-DESK", "quantity": 1}],
+            "conversation_id": "both-doors-1",
+        }
+        rest = self.url_open(
+            "/api/quotation/async",
+            data=json.dumps(arguments),
+            headers={
+                "Authorization": f"Bearer {self.key}",
+                "Content-Type": "application/json",
+            },
+        )
+        self.assertEqual(rest.status_code, 202, rest.text)
+        mcp = self.call(
+            "tools/call", {"name": "create_quotation", "arguments": arguments}
+        ).json()["result"]["structuredContent"]
+        rest = rest.json()
+        self.assertEqual(sorted(mcp), sorted(rest))
+        self.assertEqual(
+            {key: mcp[key] for key in mcp if key != "status_url"},
+            {key: rest[key] for key in rest if key != "status_url"},
+        )
+        path = f"/api/quotation/status/{rest['tracking_id']}"
+        self.assertTrue(rest["status_url"].endswith(path))
+        self.assertTrue(mcp["status_url"].endswith(path))
+        tools = {
+            t["name"]: t for t in self.call("tools/list").json()["result"]["tools"]
+        }
+        schema = tools["create_quotation"]["outputSchema"]
+        self.assertEqual(schema, output_schema(QuotationQueued))
+        self.assertLessEqual(set(schema["required"]), set(rest))
+        self.assertLessEqual(set(rest), set(schema["properties"]))
 
     def test_status_of_an_unknown_tracking_id_is_a_tool_error(self):
         result = self.call(
