@@ -10,6 +10,7 @@ from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
 from odoo.modules.module import get_manifest
+from odoo.tools import config
 
 from ..mcp.json_body import JsonBodyError, parse_json
 from ..models.quotation_task import MANAGER_GROUP
@@ -104,10 +105,26 @@ class QuotationRestController(http.Controller):
             scope=scopes.CREATE,
         )
 
-    @http.route("/health", type="http", auth="none", csrf=False, save_session=False)
+    @http.route(
+        "/health",
+        type="http",
+        auth="none",
+        csrf=False,
+        save_session=False,
+        readonly=False,
+    )
     def health(self):
-        """Up (200) or down (503) for anyone; the figures for an administrator's key."""
-        health = database_health(addon_version())
+        """Up (200) or down (503) for anyone; the figures for an administrator's key.
+
+        On the primary database, not a read replica (``auth="none"`` routes
+        default to one): a stalled queue is woken by a cron trigger row.
+        Served without a registry too (the database down): then ``request.db``
+        is unset and the figures are read on a connection of their own.
+        """
+        registry_up = request.db and "quotation.task" in request.env.registry
+        tasks = request.env["quotation.task"] if registry_up else None
+        database = request.db or config["db_name"] or None
+        health = database_health(database, addon_version(), tasks)
         status = 200 if health["ok"] else 503
         if not self._is_operator():
             health = {"ok": health["ok"]}

@@ -14,6 +14,7 @@ from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
 from ..services.cron_wakeup import wake_cron_workers
+from ..services.health import queue_figures
 from ..services.quotation_builder import (
     QuotationBuilder,
     QuotationBuildError,
@@ -538,6 +539,16 @@ class QuotationTask(models.Model):
             return
         _last_wake_up[self.env.cr.dbname] = time.monotonic()
         self._trigger_processing()
+
+    @api.model
+    def _queue_health_figures(self):
+        """The queue's figures for a health check (``services/health.py``),
+        which is also the first sign of life after a restart: a stalled queue
+        is woken. Runs as whoever asks, even nobody (a load balancer); its one
+        write, the cron trigger, is sudo'ed where it is made."""
+        figures = queue_figures(self.env.cr)
+        self._wake_if_stalled(figures[-1])
+        return figures
 
     def _due_since(self):
         """Since when a worker should have taken this task, if it waits for one.
