@@ -30,6 +30,7 @@ from mcp_types.version import (
 from pydantic import ValidationError
 
 from .framing import dumps
+from .json_body import FORBIDDEN_IN_LINE
 
 _logger = logging.getLogger(__name__)
 
@@ -451,10 +452,7 @@ class McpServer:
             exchange.new_session_id = exchange.sessions.initialized(
                 exchange.session_id,
                 version,
-                {  # self-reported: kept short, whatever the client sends
-                    "name": client.name[:CLIENT_INFO_MAX_CHARS],
-                    "version": client.version[:CLIENT_INFO_MAX_CHARS],
-                },
+                {"name": _label(client.name), "version": _label(client.version)},
             )
         result = types.InitializeResult(
             protocol_version=version,
@@ -654,6 +652,12 @@ class McpServer:
         every response is for no outstanding request and is ignored."""
         self.tasks.get(exchange.context, self._task_id("tasks/update", params))
         return {"resultType": "complete"}
+
+
+def _label(reported):
+    """What a client says of itself, as admins see it: one short line, whatever
+    it sends."""
+    return FORBIDDEN_IN_LINE.sub("\ufffd", reported)[:CLIENT_INFO_MAX_CHARS]
 
 
 def _input_required(questions, version):

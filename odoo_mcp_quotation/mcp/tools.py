@@ -1,4 +1,4 @@
-"""The Odoo side of the MCP server: tools, sessions and tasks over the services.
+"""The Odoo side of the MCP server: tools and tasks over the services.
 
 Thin on purpose: every tool validates its arguments with the shared schemas
 and makes one ``QuotationService`` call; the protocol module does the rest.
@@ -280,35 +280,6 @@ def mcp_server(granted=scopes.ALL):
         ],
         tasks=QuotationTasks() if scopes.TASKS_SCOPE in granted else None,
     )
-
-
-class Sessions:
-    """MCP sessions of the authenticated user on one transport, in ``mcp.session``.
-
-    A session id of the other transport is unknown here: a Streamable HTTP
-    session cannot post to a legacy SSE endpoint, nor the other way round.
-    """
-
-    def __init__(self, env, transport):
-        self.model = env["mcp.session"]
-        self.transport = transport
-
-    def find(self, session_id):
-        return self.model._find(session_id, self.transport)
-
-    def initialized(self, session_id, version, client_info):
-        if session_id:
-            self.find(session_id)._record_initialize(version, client_info)
-            return session_id
-        return self.model._open(self.transport, version, client_info).session_key
-
-    def protocol_version(self, session_id):
-        return self.find(session_id).protocol_version or None
-
-    def close(self, session_id):
-        session = self.find(session_id)
-        session.unlink()
-        return bool(session)
 
 
 class QuotationTasks:

@@ -11,12 +11,10 @@ from odoo.sql_db import db_connect
 from odoo.tools import SQL, config
 
 from ..mcp.framing import SSE_KEEPALIVE, dumps, sse_event
-from ..services.request_schema import FORBIDDEN_IN_LINE
 
 _logger = logging.getLogger(__name__)
 
 SSE_CHANNEL = "odoo_mcp_quotation_sse"
-CLIENT_LABEL_MAX = 128
 SESSION_KEY = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 TOUCH_EVERY = timedelta(minutes=10)
 IDLE_SESSION_DAYS = 7
@@ -49,14 +47,11 @@ def _storable(value):
 
 
 def _client_labels(client_info):
-    """What the client says it is, as shown to admins: one bounded line each."""
-    labels = {}
-    for name in ("name", "version"):
-        value = client_info.get(name)
-        if isinstance(value, str):
-            value = FORBIDDEN_IN_LINE.sub("\ufffd", value)[:CLIENT_LABEL_MAX]
-        labels[f"client_{name}"] = value or False
-    return labels
+    """What the client says it is (bounded by the protocol layer)."""
+    return {
+        "client_name": client_info.get("name") or False,
+        "client_version": client_info.get("version") or False,
+    }
 
 
 class McpSession(models.Model):
@@ -299,3 +294,33 @@ def _still_connected(client_socket):
         return bool(client_socket.recv(4096))
     except OSError:
         return False
+
+
+class McpSessions:
+    """``mcp.session`` as the protocol layer's SessionStore: the caller's
+    sessions on one transport.
+
+    A session id of the other transport is unknown here: a Streamable HTTP
+    session cannot post to a legacy SSE endpoint, nor the other way round.
+    """
+
+    def __init__(self, env, transport):
+        self.model = env["mcp.session"]
+        self.transport = transport
+
+    def find(self, session_id):
+        return self.model._find(session_id, self.transport)
+
+    def initialized(self, session_id, version, client_info):
+        if session_id:
+            self.find(session_id)._record_initialize(version, client_info)
+            return session_id
+        return self.model._open(self.transport, version, client_info).session_key
+
+    def protocol_version(self, session_id):
+        return self.find(session_id).protocol_version or None
+
+    def close(self, session_id):
+        session = self.find(session_id)
+        session.unlink()
+        return bool(session)

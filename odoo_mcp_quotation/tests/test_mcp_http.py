@@ -362,7 +362,7 @@ class TestMcpHttp(HttpCase):
                 "params": {
                     "protocolVersion": "2025-11-25",
                     "capabilities": {},
-                    "clientInfo": {"name": "n" * 500_000, "version": "1"},
+                    "clientInfo": {"name": "n" * 500_000, "version": "1\n\u202e2"},
                 },
             }
         )
@@ -371,6 +371,7 @@ class TestMcpHttp(HttpCase):
             [("session_key", "=", response.headers["Mcp-Session-Id"])]
         )
         self.assertEqual(session.client_name, "n" * 128)
+        self.assertEqual(session.client_version, "1\ufffd\ufffd2", "one line")
 
     def test_sse_messages_refuse_a_streamable_http_session(self):
         session_key = self.initialize().headers["Mcp-Session-Id"]
