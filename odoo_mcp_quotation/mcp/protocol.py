@@ -414,10 +414,12 @@ class McpServer:
                 INVALID_PARAMS, f"Invalid params for {method}.", _errors(error)
             ) from None
 
-    def _cached(self, key, build):
-        """Answers that only depend on the revision are built once per process."""
+    def _cached(self, method, version, build):
+        """Results that only depend on the method and revision are built and
+        serialised once per process."""
+        key = (method, version)
         if key not in self._static:
-            self._static[key] = build()
+            self._static[key] = _serialize(method, version, build())
         return self._static[key]
 
     def _capabilities(self, version):
@@ -472,18 +474,15 @@ class McpServer:
         self._parse("server/discover", params, exchange)
         version = exchange.version
         return self._cached(
-            ("server/discover", version),
-            lambda: _serialize(
-                "server/discover",
-                version,
-                types.DiscoverResult(
-                    supported_versions=list(STREAMABLE_HTTP_VERSIONS),
-                    capabilities=self._capabilities(version),
-                    instructions=self.instructions,
-                    ttl_ms=LIST_TTL_MS,
-                    cache_scope=LIST_CACHE_SCOPE,
-                    meta={types.SERVER_INFO_META_KEY: self._server_info()},
-                ),
+            "server/discover",
+            version,
+            lambda: types.DiscoverResult(
+                supported_versions=list(STREAMABLE_HTTP_VERSIONS),
+                capabilities=self._capabilities(version),
+                instructions=self.instructions,
+                ttl_ms=LIST_TTL_MS,
+                cache_scope=LIST_CACHE_SCOPE,
+                meta={types.SERVER_INFO_META_KEY: self._server_info()},
             ),
         )
 
@@ -492,17 +491,14 @@ class McpServer:
         self._parse("tools/list", params or None, exchange)
         version = exchange.version
         return self._cached(
-            ("tools/list", version),
-            lambda: _serialize(
-                "tools/list",
-                version,
-                types.ListToolsResult.model_validate(
-                    {
-                        "tools": [tool.definition(version) for tool in self.tools],
-                        "ttlMs": LIST_TTL_MS,
-                        "cacheScope": LIST_CACHE_SCOPE,
-                    }
-                ),
+            "tools/list",
+            version,
+            lambda: types.ListToolsResult.model_validate(
+                {
+                    "tools": [tool.definition(version) for tool in self.tools],
+                    "ttlMs": LIST_TTL_MS,
+                    "cacheScope": LIST_CACHE_SCOPE,
+                }
             ),
         )
 

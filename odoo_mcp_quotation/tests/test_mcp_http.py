@@ -8,6 +8,17 @@ from ..services.request_schema import request_json_schema
 PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}
 
 
+def desk_request(customer, quantity, conversation_id):
+    """A create_quotation request for MCP desks, the customer's e-mail from
+    their name."""
+    return {
+        "customer_name": customer,
+        "email": customer.lower().replace(" ", ".") + "@example.com",
+        "lines": [{"product": "MCP-DESK", "quantity": quantity}],
+        "conversation_id": conversation_id,
+    }
+
+
 @tagged("post_install", "-at_install")
 class TestMcpHttp(HttpCase):
     """Streamable HTTP details at /mcp, through real HTTP on the test server."""
@@ -178,12 +189,7 @@ class TestMcpHttp(HttpCase):
             self.assertEqual(tools[name]["outputSchema"]["type"], "object", name)
 
     def test_create_quotation_queues_a_task_and_invalid_input_changes_nothing(self):
-        arguments = {
-            "customer_name": "Marta MCP",
-            "email": "marta.mcp@example.com",
-            "lines": [{"product": "MCP-DESK", "quantity": 2}],
-            "conversation_id": "claude-conv-1",
-        }
+        arguments = desk_request("Marta MCP", 2, "claude-conv-1")
         result = self.call(
             "tools/call", {"name": "create_quotation", "arguments": arguments}
         ).json()["result"]
@@ -217,12 +223,7 @@ class TestMcpHttp(HttpCase):
     def test_rest_and_mcp_answer_a_new_request_with_the_same_fields(self):
         """The same request (one conversation_id) through both doors: one task,
         and one answer shape, the one the tool's outputSchema declares."""
-        arguments = {
-            "customer_name": "Both Doors",
-            "email": "both.doors@example.com",
-            "lines": [{"product": "MCP-DESK", "quantity": 1}],
-            "conversation_id": "both-doors-1",
-        }
+        arguments = desk_request("Both Doors", 1, "both-doors-1")
         rest = self.url_open(
             "/api/quotation/async",
             data=json.dumps(arguments),
