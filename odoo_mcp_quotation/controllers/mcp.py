@@ -14,7 +14,8 @@ from odoo import http
 from odoo.http import request
 
 from ..mcp import protocol, protocol_http, protocol_security, protocol_sse
-from ..mcp.tools import Sessions, mcp_server
+from ..mcp.tools import mcp_server
+from ..models.mcp_session import McpSessions
 from ..services import scopes
 from ..services.oauth_server import OauthPolicy
 from ..services.settings import read_setting
@@ -59,7 +60,7 @@ class McpController(http.Controller):
         reply = refused or reply or self._insufficient_scope(payload, granted)
         if reply:
             return self._respond(reply)
-        sessions = Sessions(request.env, "streamable_http")
+        sessions = McpSessions(request.env, "streamable_http")
         if httprequest.method == "GET":
             reply = protocol_http.serve_get()
         elif httprequest.method == "DELETE":
@@ -115,7 +116,7 @@ class McpController(http.Controller):
         reply = refused or reply or self._insufficient_scope(payload, granted)
         if reply:
             return self._respond(reply)
-        sessions = Sessions(request.env, "sse")
+        sessions = McpSessions(request.env, "sse")
         reply, answers = protocol_sse.serve_sse_message(
             mcp_server(granted), payload, request.env, sessions, session_id
         )

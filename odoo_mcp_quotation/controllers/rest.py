@@ -10,6 +10,7 @@ from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
 from odoo.modules.module import get_manifest
+from odoo.tools import config
 
 from ..mcp.json_body import JsonBodyError, parse_json
 from ..models.quotation_task import MANAGER_GROUP
@@ -54,6 +55,21 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+# the documents that describe the API: anyone may read them
+PUBLIC_GET = {
+    "type": "http",
+    "auth": "public",
+    "csrf": False,
+    "save_session": False,
+    "methods": ["GET"],
+}
+
+
+def _host_url():
+    """This server as the client reached it (the proxy's, in proxy mode)."""
+    return request.httprequest.host_url.rstrip("/")
+
+
 def addon_version():
     return get_manifest("odoo_mcp_quotation")["version"]
 
@@ -89,47 +105,40 @@ class QuotationRestController(http.Controller):
             scope=scopes.CREATE,
         )
 
-    @http.route("/health", type="http", auth="none", csrf=False, save_session=False)
+    @http.route(
+        "/health",
+        type="http",
+        auth="none",
+        csrf=False,
+        save_session=False,
+        readonly=False,
+    )
     def health(self):
-        """Up (200) or down (503) for anyone; the figures for an administrator's key."""
-        health = database_health(addon_version())
+        """Up (200) or down (503) for anyone; the figures for an administrator's key.
+
+        On the primary database, not a read replica (``auth="none"`` routes
+        default to one): a stalled queue is woken by a cron trigger row.
+        Served without a registry too (the database down): then ``request.db``
+        is unset and the figures are read on a connection of their own.
+        """
+        registry_up = request.db and "quotation.task" in request.env.registry
+        tasks = request.env["quotation.task"] if registry_up else None
+        database = request.db or config["db_name"] or None
+        health = database_health(database, addon_version(), tasks)
         status = 200 if health["ok"] else 503
         if not self._is_operator():
             health = {"ok": health["ok"]}
         return json_response(health, status=status)
 
-    @http.route(
-        "/api/quotation/openapi.json",
-        type="http",
-        auth="public",
-        csrf=False,
-        save_session=False,
-        methods=["GET"],
-    )
+    @http.route("/api/quotation/openapi.json", **PUBLIC_GET)
     def openapi(self):
-        return json_response(
-            openapi_document(request.httprequest.host_url.rstrip("/"), addon_version())
-        )
+        return json_response(openapi_document(_host_url(), addon_version()))
 
-    @http.route(
-        "/api/quotation/elevenlabs-tools.json",
-        type="http",
-        auth="public",
-        csrf=False,
-        save_session=False,
-        methods=["GET"],
-    )
+    @http.route("/api/quotation/elevenlabs-tools.json", **PUBLIC_GET)
     def elevenlabs_tool_definitions(self):
-        return json_response(elevenlabs_tools(request.httprequest.host_url.rstrip("/")))
+        return json_response(elevenlabs_tools(_host_url()))
 
-    @http.route(
-        "/api/quotation/docs",
-        type="http",
-        auth="public",
-        csrf=False,
-        save_session=False,
-        methods=["GET"],
-    )
+    @http.route("/api/quotation/docs", **PUBLIC_GET)
     def docs(self):
         return request.make_response(
             DOCS_PAGE, headers=[("Content-Type", "text/html; charset=utf-8")]
@@ -151,12 +160,12 @@ class QuotationRestController(http.Controller):
 
     def _create_quotation(self, payload):
         httprequest = request.httprequest
-        service = self._service()
-        task = service.submit(
-            payload, "rest", httprequest.headers.get("Idempotency-Key")
+        return 202, self._service().create_quotation(
+            payload,
+            "rest",
+            httprequest.headers.get("Idempotency-Key"),
+            base_url=httprequest.host_url,
         )
-        status_url = f"{httprequest.host_url}api/quotation/status/{task.tracking_id}"
-        return 202, service.queued(task, status_url)
 
     def _serve(self, methods, handler, with_body=False, scope=None):
         """Run ``handler`` and map every outcome to a JSON answer.

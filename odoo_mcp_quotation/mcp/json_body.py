@@ -24,6 +24,13 @@ _SQUARE = bytes.maketrans(b"{}", b"[]")
 # the only way to a lone surrogate: a \uD800-\uDFFF escape (raw bytes would
 # not be UTF-8); bodies without one skip the walk over their strings
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# what text from outside may not carry once decoded: C0 and C1 controls (NUL
+# included: PostgreSQL cannot store it) and the bidi embeddings, overrides and
+# isolates that make text display as something else; the plain right-to-left
+# and left-to-right marks stay allowed. A line carries no tab or line break.
+_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+FORBIDDEN_IN_TEXT = re.compile(f"[{_CONTROLS}]")
+FORBIDDEN_IN_LINE = re.compile(f"[{_CONTROLS}\t\n\r]")
 
 
 class JsonBodyError(ValueError):

@@ -31,6 +31,7 @@ from mcp_types.version import (
 from pydantic import ValidationError
 
 from .framing import dumps
+from .json_body import FORBIDDEN_IN_LINE
 
 _logger = logging.getLogger(__name__)
 
@@ -512,10 +513,12 @@ class McpServer:
                 INVALID_PARAMS, f"Invalid params for {method}.", _errors(error)
             ) from None
 
-    def _cached(self, key, build):
-        """Answers that only depend on the revision are built once per process."""
+    def _cached(self, method, version, build):
+        """Results that only depend on the method and revision are built and
+        serialised once per process."""
+        key = (method, version)
         if key not in self._static:
-            self._static[key] = build()
+            self._static[key] = _serialize(method, version, build())
         return self._static[key]
 
     def _capabilities(self, version):
@@ -550,10 +553,7 @@ class McpServer:
             exchange.new_session_id = exchange.sessions.initialized(
                 exchange.session_id,
                 version,
-                {  # self-reported: kept short, whatever the client sends
-                    "name": client.name[:CLIENT_INFO_MAX_CHARS],
-                    "version": client.version[:CLIENT_INFO_MAX_CHARS],
-                },
+                {"name": _label(client.name), "version": _label(client.version)},
                 asks_forms=is_version_at_least(version, ELICITATION_SINCE)
                 and _answers_forms(
                     (params.get("capabilities") or {}).get("elicitation")
@@ -577,18 +577,15 @@ class McpServer:
         self._parse("server/discover", params, exchange)
         version = exchange.version
         return self._cached(
-            ("server/discover", version),
-            lambda: _serialize(
-                "server/discover",
-                version,
-                types.DiscoverResult(
-                    supported_versions=list(STREAMABLE_HTTP_VERSIONS),
-                    capabilities=self._capabilities(version),
-                    instructions=self.instructions,
-                    ttl_ms=LIST_TTL_MS,
-                    cache_scope=LIST_CACHE_SCOPE,
-                    meta={types.SERVER_INFO_META_KEY: self._server_info()},
-                ),
+            "server/discover",
+            version,
+            lambda: types.DiscoverResult(
+                supported_versions=list(STREAMABLE_HTTP_VERSIONS),
+                capabilities=self._capabilities(version),
+                instructions=self.instructions,
+                ttl_ms=LIST_TTL_MS,
+                cache_scope=LIST_CACHE_SCOPE,
+                meta={types.SERVER_INFO_META_KEY: self._server_info()},
             ),
         )
 
@@ -597,17 +594,14 @@ class McpServer:
         self._parse("tools/list", params or None, exchange)
         version = exchange.version
         return self._cached(
-            ("tools/list", version),
-            lambda: _serialize(
-                "tools/list",
-                version,
-                types.ListToolsResult.model_validate(
-                    {
-                        "tools": [tool.definition(version) for tool in self.tools],
-                        "ttlMs": LIST_TTL_MS,
-                        "cacheScope": LIST_CACHE_SCOPE,
-                    }
-                ),
+            "tools/list",
+            version,
+            lambda: types.ListToolsResult.model_validate(
+                {
+                    "tools": [tool.definition(version) for tool in self.tools],
+                    "ttlMs": LIST_TTL_MS,
+                    "cacheScope": LIST_CACHE_SCOPE,
+                }
             ),
         )
 
@@ -795,6 +789,12 @@ class McpServer:
 def _answers_forms(elicitation):
     """Whether an ``elicitation`` capability takes forms (``{}`` means forms)."""
     return isinstance(elicitation, dict) and (not elicitation or "form" in elicitation)
+
+
+def _label(reported):
+    """What a client says of itself, as admins see it: one short line, whatever
+    it sends."""
+    return FORBIDDEN_IN_LINE.sub("\ufffd", reported)[:CLIENT_INFO_MAX_CHARS]
 
 
 def _input_required(questions, version):

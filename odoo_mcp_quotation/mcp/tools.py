@@ -1,4 +1,4 @@
-"""The Odoo side of the MCP server: tools, sessions and tasks over the services.
+"""The Odoo side of the MCP server: tools and tasks over the services.
 
 Thin on purpose: every tool validates its arguments with the shared schemas
 and makes one ``QuotationService`` call; the protocol module does the rest.
@@ -22,6 +22,7 @@ from ..services.query_schema import (
     Quotation,
     QuotationList,
     QuotationQuery,
+    QuotationQueued,
     QuotationStatus,
     RecentQuotationsQuery,
     StatusQuery,
@@ -119,7 +120,7 @@ def _create_quotation(env, arguments, answers=None):
             choices = _chosen_products(
                 env, service.product_questions(arguments), answers
             )
-        return service.summary(service.submit(arguments, "mcp", products=choices))
+        return service.create_quotation(arguments, "mcp", products=choices)
 
     return _run(env, call)
 
@@ -193,7 +194,7 @@ def build_tools():
                 "conversation_id so that a retry never makes a second quotation."
             ),
             input_schema=request_json_schema(),
-            output_schema=output_schema(QuotationStatus),
+            output_schema=output_schema(QuotationQueued),
             handler=_create_quotation,
             asks=True,
             read_only=False,
@@ -281,59 +282,16 @@ def mcp_server(granted=scopes.ALL):
     )
 
 
-class Sessions:
-    """MCP sessions of the authenticated user on one transport, in ``mcp.session``.
-
-    A session id of the other transport is unknown here: a Streamable HTTP
-    session cannot post to a legacy SSE endpoint, nor the other way round.
-    """
-
-    def __init__(self, env, transport):
-        self.model = env["mcp.session"]
-        self.transport = transport
-        self._found = {}
-
-    def find(self, session_id):
-        if session_id not in self._found:  # asked several times per request
-            self._found[session_id] = self.model._find(session_id, self.transport)
-        return self._found[session_id]
-
-    def initialized(self, session_id, version, client_info, asks_forms=False):
-        if session_id:
-            self.find(session_id)._record_initialize(version, client_info, asks_forms)
-            return session_id
-        return self.model._open(
-            self.transport, version, client_info, asks_forms
-        ).session_key
-
-    def protocol_version(self, session_id):
-        return self.find(session_id).protocol_version or None
-
-    def asks_forms(self, session_id):
-        return self.find(session_id).client_asks_forms
-
-    def stream_allowed(self):
-        return not self.model._stream_refusal()
-
-    def deliver(self, session_id, message):
-        self.find(session_id)._deliver_answer(message)
-
-    def close(self, session_id):
-        session = self.find(session_id)
-        session.unlink()
-        return bool(session)
-
-
 class QuotationTasks:
     """MCP tasks (2025-11-25, and the 2026-07-28 tasks extension) backed by
     ``quotation.task``: taskId = tracking id."""
 
     def start(self, env, tool, arguments):
         service = QuotationService(env)
-        return _mcp_task(_run(env, lambda: service.submit(arguments, "mcp")))
+        return _mcp_task(env, _run(env, lambda: service.submit(arguments, "mcp")))
 
     def get(self, env, task_id):
-        return _mcp_task(self._find(env, task_id))
+        return _mcp_task(env, self._find(env, task_id))
 
     def wait(self, env, task_id):
         """Poll in fresh transactions: the request's own snapshot never changes."""
@@ -341,7 +299,8 @@ class QuotationTasks:
         deadline = time.monotonic() + timeout
         while True:
             with env.registry.cursor() as cr:
-                task = _mcp_task(self._find(env(cr=cr), task_id))
+                fresh = env(cr=cr)
+                task = _mcp_task(fresh, self._find(fresh, task_id))
             if task.status in ("completed", "failed", "cancelled"):
                 return task
             if time.monotonic() >= deadline:
@@ -353,31 +312,29 @@ class QuotationTasks:
             fresh = env(cr=cr)
             task = self._find(fresh, task_id)
             if task.state == "done":
-                return QuotationService(fresh).summary(task)
+                return QuotationService(fresh).queued(task)
             raise ToolError(task.error or env._("The quotation request was cancelled."))
 
     def list(self, env, cursor):
-        domain = [("requested_by_id", "=", env.uid), ("channel", "=", "mcp")]
-        if cursor:
-            if not cursor.isdigit():
-                raise McpError(INVALID_PARAMS, "Invalid cursor: pass nextCursor.")
-            domain.append(("id", "<", int(cursor)))
-        tasks = env["quotation.task"].search(domain, limit=TASK_PAGE_SIZE + 1)
+        if cursor and not cursor.isdigit():
+            raise McpError(INVALID_PARAMS, "Invalid cursor: pass nextCursor.")
+        tasks = QuotationService(env).list_tasks(
+            "mcp", int(cursor or 0), limit=TASK_PAGE_SIZE + 1
+        )
         next_cursor = None
         if len(tasks) > TASK_PAGE_SIZE:
             tasks = tasks[:TASK_PAGE_SIZE]
             next_cursor = str(tasks[-1].id)
-        return [_mcp_task(task) for task in tasks], next_cursor
+        return [_mcp_task(env, task) for task in tasks], next_cursor
 
     def cancel(self, env, task_id):
         task = self._find(env, task_id)
-        if task.state != "pending":
+        if not QuotationService(env).cancel(task):
             raise McpError(
                 INVALID_PARAMS,
                 f"Cannot cancel the task: it is already {TASK_STATUSES[task.state]}.",
             )
-        task.sudo().action_cancel()  # callers may cancel their own pending request
-        return _mcp_task(task)
+        return _mcp_task(env, task)
 
     def _find(self, env, task_id):
         try:
@@ -386,20 +343,12 @@ class QuotationTasks:
             raise McpError(INVALID_PARAMS, f"Task not found: {task_id}.") from None
 
 
-def _mcp_task(task):
-    messages = {
-        "pending": "Queued: Odoo builds the quotation in a moment.",
-        "processing": "Odoo is building the quotation.",
-        "cancelled": "Cancelled before it was built.",
-    }
-    if task.state == "done":
-        message = f"Quotation {task.sale_order_id.name} created."
-    else:
-        message = task.error if task.state == "failed" else messages[task.state]
+def _mcp_task(env, task):
+    """The request as an MCP task; its message is the one REST's status gives."""
     return mcp_types.Task(
         task_id=task.tracking_id,
         status=TASK_STATUSES[task.state],
-        status_message=message,
+        status_message=QuotationService(env).state_message(task),
         created_at=task.create_date.isoformat() + "Z",
         last_updated_at=task.write_date.isoformat() + "Z",
         ttl=None,

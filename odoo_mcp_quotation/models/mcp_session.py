@@ -12,13 +12,11 @@ from odoo.sql_db import db_connect
 from odoo.tools import SQL, config
 
 from ..mcp.framing import SSE_KEEPALIVE, dumps, sse_event
-from ..services.request_schema import FORBIDDEN_IN_LINE
 from ..services.settings import read_setting
 
 _logger = logging.getLogger(__name__)
 
 SSE_CHANNEL = "odoo_mcp_quotation_sse"
-CLIENT_LABEL_MAX = 128
 SESSION_KEY = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 TOUCH_EVERY = timedelta(minutes=10)
 IDLE_SESSION_DAYS = 7
@@ -50,14 +48,11 @@ def _storable(value):
 
 
 def _client_labels(client_info):
-    """What the client says it is, as shown to admins: one bounded line each."""
-    labels = {}
-    for name in ("name", "version"):
-        value = client_info.get(name)
-        if isinstance(value, str):
-            value = FORBIDDEN_IN_LINE.sub("\ufffd", value)[:CLIENT_LABEL_MAX]
-        labels[f"client_{name}"] = value or False
-    return labels
+    """What the client says it is (bounded by the protocol layer)."""
+    return {
+        "client_name": client_info.get("name") or False,
+        "client_version": client_info.get("version") or False,
+    }
 
 
 class McpSession(models.Model):
@@ -414,3 +409,47 @@ def _still_connected(client_socket):
         return bool(client_socket.recv(4096))
     except OSError:
         return False
+
+
+class McpSessions:
+    """``mcp.session`` as the protocol layer's SessionStore: the caller's
+    sessions on one transport.
+
+    A session id of the other transport is unknown here: a Streamable HTTP
+    session cannot post to a legacy SSE endpoint, nor the other way round.
+    """
+
+    def __init__(self, env, transport):
+        self.model = env["mcp.session"]
+        self.transport = transport
+        self._found = {}
+
+    def find(self, session_id):
+        if session_id not in self._found:  # asked several times per request
+            self._found[session_id] = self.model._find(session_id, self.transport)
+        return self._found[session_id]
+
+    def initialized(self, session_id, version, client_info, asks_forms=False):
+        if session_id:
+            self.find(session_id)._record_initialize(version, client_info, asks_forms)
+            return session_id
+        return self.model._open(
+            self.transport, version, client_info, asks_forms
+        ).session_key
+
+    def protocol_version(self, session_id):
+        return self.find(session_id).protocol_version or None
+
+    def asks_forms(self, session_id):
+        return self.find(session_id).client_asks_forms
+
+    def stream_allowed(self):
+        return not self.model._stream_refusal()
+
+    def deliver(self, session_id, message):
+        self.find(session_id)._deliver_answer(message)
+
+    def close(self, session_id):
+        session = self.find(session_id)
+        session.unlink()
+        return bool(session)

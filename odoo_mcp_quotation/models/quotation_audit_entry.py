@@ -34,11 +34,12 @@ ONCE_PER_TASK = ("created", "done")
 CRON = "odoo_mcp_quotation.ir_cron_send_audit_entries"
 
 
-def _iso(moment):
+def audit_time(moment):
+    """A moment as audit documents write it: UTC, to the millisecond."""
     return moment.isoformat(timespec="milliseconds") + "Z" if moment else None
 
 
-def _user(user):
+def audit_user(user):
     return {"id": user.id, "login": user.login, "name": user.name} if user else None
 
 
@@ -130,7 +131,7 @@ class QuotationAuditEntry(models.Model):
         vals_list = []
         for task in tasks.sudo():
             key = self._object_key(task, event, prefix)
-            document = self._prepare_document(task, event, now, actor)
+            document = task._prepare_audit_document(event, now, actor)
             vals_list.append(
                 {
                     "task_id": task.id,
@@ -170,15 +171,9 @@ class QuotationAuditEntry(models.Model):
         key = object_key(
             self._key_prefix(), *f"{dated:%Y/%m/%d}".split("/"), folder, f"{name}.json"
         )
-        envelope = {
-            "schema_version": SCHEMA_VERSION,
-            "event": event,
-            "occurred_at": _iso(now),
-            "database": self.env.cr.dbname,
-            "tracking_id": tracking_id,
-            "company": {"id": company.id, "name": company.name},
-            "actor": _user(self.env.user),
-        }
+        envelope = self._prepare_envelope(
+            event, now, tracking_id, company, self.env.user
+        )
         entry = self.sudo().create(
             {
                 "tracking_id": tracking_id,
@@ -192,6 +187,19 @@ class QuotationAuditEntry(models.Model):
         )
         self._trigger_processing()
         return entry
+
+    @api.model
+    def _prepare_envelope(self, event, occurred_at, tracking_id, company, actor):
+        """The members every audit document starts with (docs/audit-log.md)."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "event": event,
+            "occurred_at": audit_time(occurred_at),
+            "database": self.env.cr.dbname,
+            "tracking_id": tracking_id,
+            "company": {"id": company.id, "name": company.name},
+            "actor": audit_user(actor),
+        }
 
     @api.model
     def _object_key(self, task, event, prefix):
@@ -215,100 +223,6 @@ class QuotationAuditEntry(models.Model):
         return object_key(
             prefix, *f"{task.create_date:%Y/%m/%d}".split("/"), folder, f"{name}.json"
         )
-
-    @api.model
-    def _prepare_document(self, task, event, occurred_at, actor):
-        """The versioned document (layout in docs/audit-log.md): no secrets."""
-        finished = task.done_at if task.state in ("done", "failed") else None
-        document = {
-            "schema_version": SCHEMA_VERSION,
-            "event": event,
-            "occurred_at": _iso(occurred_at),
-            "database": self.env.cr.dbname,
-            "tracking_id": task.tracking_id,
-            "state": task.state,
-            "channel": task.channel,
-            "company": {"id": task.company_id.id, "name": task.company_id.name},
-            "requested_by": _user(task.requested_by_id),
-            "actor": _user(actor),
-            "idempotency_key": task.idempotency_key or None,
-            "request": task.request_payload or self._request_from_fields(task),
-            "timestamps": {
-                "created_at": _iso(task.create_date),
-                "started_at": _iso(task.started_at),
-                "finished_at": _iso(finished),
-            },
-            "processing": {
-                "attempts": task.attempts,
-                "max_attempts": task.max_attempts,
-                "last_attempt_seconds": round(task.duration, 3)
-                if task.started_at
-                else None,
-                "total_seconds": round((finished - task.create_date).total_seconds(), 3)
-                if finished
-                else None,
-            },
-        }
-        if event == "done":
-            document["outcome"] = self._prepare_outcome(task)
-        elif event == "failed":
-            document["outcome"] = {"error": task.error}
-        return document
-
-    @api.model
-    def _request_from_fields(self, task):
-        """A task typed in Odoo has no payload: describe it from its fields."""
-        request = {
-            "customer_name": task.customer_name,
-            "email": task.email,
-            "phone": task.phone,
-            "company_name": task.company_name,
-            "lang": task.lang,
-            "notes": task.notes,
-            "lines": [
-                {"product": line.product_ref, "quantity": line.quantity}
-                for line in task.line_ids
-            ],
-        }
-        return {name: value for name, value in request.items() if value}
-
-    @api.model
-    def _prepare_outcome(self, task):
-        partner, lead, order = task.partner_id, task.lead_id, task.sale_order_id
-        return {
-            "customer": {
-                "id": partner.id,
-                "name": partner.name,
-                "email": partner.email or None,
-                "phone": partner.phone or None,
-                "company": partner.parent_id.name or None,
-            },
-            "opportunity": {"id": lead.id, "name": lead.name},
-            "quotation": {
-                "id": order.id,
-                "reference": order.name,
-                "state": order.state,
-                "currency": order.currency_id.name,
-                "amount_untaxed": order.amount_untaxed,
-                "amount_tax": order.amount_tax,
-                "amount_total": order.amount_total,
-                "lines": [
-                    {
-                        "product": {
-                            "id": line.product_id.id,
-                            "reference": line.product_id.default_code or None,
-                            "name": line.product_id.name,
-                        },
-                        "quantity": line.product_uom_qty,
-                        "unit_price": line.price_unit,
-                        "discount": line.discount,
-                        "subtotal": line.price_subtotal,
-                    }
-                    for line in order.order_line
-                    if not line.display_type
-                ],
-            },
-        }
 
     # ------------------------------------------------------------------ sending
     @api.model

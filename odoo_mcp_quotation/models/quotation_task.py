@@ -10,13 +10,16 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.sql import drop_index, make_index_name
 
+from ..services.health import queue_figures
 from ..services.quotation_builder import (
     QuotationBuilder,
     QuotationBuildError,
     QuotationRetryLater,
 )
+from ..services.quotation_service import quotation_lines
 from ..services.request_schema import TRACKING_ID
 from ..services.settings import read_setting
+from .quotation_audit_entry import audit_time, audit_user
 from .quotation_queue_mixin import DONE, FAILED, PENDING, PROCESSING
 
 CANCELLED = "cancelled"
@@ -394,6 +397,16 @@ class QuotationTask(models.Model):
         _last_wake_up[self.env.cr.dbname] = time.monotonic()
         self._trigger_processing(once=True)
 
+    @api.model
+    def _queue_health_figures(self):
+        """The queue's figures for a health check (``services/health.py``),
+        which is also the first sign of life after a restart: a stalled queue
+        is woken. Runs as whoever asks, even nobody (a load balancer); its one
+        write, the cron trigger, is sudo'ed where it is made."""
+        figures = queue_figures(self.env.cr)
+        self._wake_if_stalled(figures[-1])
+        return figures
+
     def _due_since(self):
         """Since when a worker should have taken this task, if it waits for one.
 
@@ -439,3 +452,92 @@ class QuotationTask(models.Model):
     def _audit(self, event):
         """Queue the audit document of this change in the same transaction."""
         self.env["quotation.audit.entry"]._record(self, event)
+
+    def _prepare_audit_document(self, event, occurred_at, actor):
+        """The audit document of ``event`` for this task (layout in
+        docs/audit-log.md), as ``sale.order._prepare_invoice`` prepares its
+        invoice: the audit entry stores it as it is. No secrets."""
+        self.ensure_one()
+        finished = self.done_at if self.state in (DONE, FAILED) else None
+        document = {
+            **self.env["quotation.audit.entry"]._prepare_envelope(
+                event, occurred_at, self.tracking_id, self.company_id, actor
+            ),
+            "state": self.state,
+            "channel": self.channel,
+            "requested_by": audit_user(self.requested_by_id),
+            "idempotency_key": self.idempotency_key or None,
+            "request": self.request_payload or self._prepare_audit_request(),
+            "timestamps": {
+                "created_at": audit_time(self.create_date),
+                "started_at": audit_time(self.started_at),
+                "finished_at": audit_time(finished),
+            },
+            "processing": {
+                "attempts": self.attempts,
+                "max_attempts": self.max_attempts,
+                "last_attempt_seconds": round(self.duration, 3)
+                if self.started_at
+                else None,
+                "total_seconds": round((finished - self.create_date).total_seconds(), 3)
+                if finished
+                else None,
+            },
+        }
+        if event == "done":
+            document["outcome"] = self._prepare_audit_outcome()
+        elif event == "failed":
+            document["outcome"] = {"error": self.error}
+        return document
+
+    def _prepare_audit_request(self):
+        """A task typed in Odoo has no payload: describe it from its fields."""
+        request = {
+            "customer_name": self.customer_name,
+            "email": self.email,
+            "phone": self.phone,
+            "company_name": self.company_name,
+            "lang": self.lang,
+            "notes": self.notes,
+            "lines": [
+                {"product": line.product_ref, "quantity": line.quantity}
+                for line in self.line_ids
+            ],
+        }
+        return {name: value for name, value in request.items() if value}
+
+    def _prepare_audit_outcome(self):
+        partner, lead, order = self.partner_id, self.lead_id, self.sale_order_id
+        return {
+            "customer": {
+                "id": partner.id,
+                "name": partner.name,
+                "email": partner.email or None,
+                "phone": partner.phone or None,
+                "company": partner.parent_id.name or None,
+            },
+            "opportunity": {"id": lead.id, "name": lead.name},
+            "quotation": {
+                "id": order.id,
+                "reference": order.name,
+                "state": order.state,
+                "currency": order.currency_id.name,
+                "amount_untaxed": order.amount_untaxed,
+                "amount_tax": order.amount_tax,
+                "amount_total": order.amount_total,
+                "lines": [
+                    {
+                        "product": {
+                            "id": line.product_id,
+                            "reference": line.product_reference,
+                            "name": line.product,
+                        },
+                        "quantity": line.quantity,
+                        "unit_price": line.unit_price,
+                        "discount": line.discount,
+                        "subtotal": line.subtotal,
+                    }
+                    for line in quotation_lines(order)
+                ],
+            },
+        }

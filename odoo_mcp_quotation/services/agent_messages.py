@@ -17,14 +17,19 @@ LANG_TAG = re.compile(r"^([a-zA-Z]{2,3})(?:[_-]([a-zA-Z0-9]{2,8}))?$")
 QUEUED = _lt(
     "Thank you. The quotation request is registered and will be ready in a few seconds."
 )
-PENDING = _lt("The quotation is in the queue and will be prepared in a moment.")
 RETRYING = _lt(
     "The first try did not work out; the quotation will be tried again shortly."
 )
-PROCESSING = _lt("The quotation is being prepared right now.")
-DONE = _lt("Quotation %(reference)s is ready, for a total of %(total)s %(currency)s.")
-FAILED = _lt("The quotation could not be created: %(error)s")
-CANCELLED = _lt("This quotation request was cancelled.")
+# what a request says in each state (a pending one after a failed try: RETRYING)
+STATES = {
+    "pending": _lt("The quotation is in the queue and will be prepared in a moment."),
+    "processing": _lt("The quotation is being prepared right now."),
+    "done": _lt(
+        "Quotation %(reference)s is ready, for a total of %(total)s %(currency)s."
+    ),
+    "failed": _lt("The quotation could not be created: %(error)s"),
+    "cancelled": _lt("This quotation request was cancelled."),
+}
 INVALID_REQUEST = _lt("Some details are missing or wrong: %(problems)s")
 NOT_FOUND = _lt("There is no quotation request with that tracking id.")
 UNAUTHENTICATED = _lt("The request was not authenticated: %(reason)s")

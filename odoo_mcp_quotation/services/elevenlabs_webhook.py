@@ -15,9 +15,9 @@ import re
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .request_schema import EMAIL_PATTERN, RequestInvalid, problems_of
+from .request_schema import EMAIL_PATTERN, RequestInvalid, parse_object
 
 SIGNATURE_HEADER = "ElevenLabs-Signature"
 TOLERANCE_SECONDS = 30 * 60  # ElevenLabs: refuse timestamps older than 30 minutes
@@ -165,16 +165,10 @@ def parse_event(payload):
     Returns None for event types Odoo does not handle (such as
     ``call_initiation_failure``): they are acknowledged and ignored.
     """
-    if not isinstance(payload, dict):
-        raise RequestInvalid(
-            [{"field": "(request)", "message": "The body must be a JSON object."}]
-        )
-    if isinstance(payload.get("type"), str) and payload["type"] not in HANDLED_TYPES:
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    if isinstance(kind, str) and kind not in HANDLED_TYPES:
         return None
-    try:
-        event = PostCallEvent.model_validate(payload)
-    except ValidationError as error:
-        raise RequestInvalid(problems_of(error)) from None
+    event = parse_object(PostCallEvent, payload)
     if event.type == AUDIO and not event.data.full_audio:
         raise RequestInvalid(
             [{"field": "data.full_audio", "message": "This field is required."}]

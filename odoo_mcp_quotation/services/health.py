@@ -6,9 +6,9 @@ as the addon is a server-wide module (``--load base,web,odoo_mcp_quotation``).
 
 import psycopg2
 
-from odoo import SUPERUSER_ID, sql_db
-from odoo.http import request
-from odoo.tools import config
+from odoo import sql_db
+
+from .query_schema import Health, QueueHealth
 
 QUEUE_QUERY = """
 SELECT count(*) FILTER (WHERE state = 'pending'),
@@ -26,36 +26,39 @@ SELECT count(*) FILTER (WHERE state = 'pending'),
 """
 
 
-def _queue_figures(database):
-    if request and request.db:  # the registry is up: use the request's cursor
-        request.env.cr.execute(QUEUE_QUERY)
-        figures = request.env.cr.fetchone()
-        # a health check is also the first sign of life after a restart
-        tasks = request.env(user=SUPERUSER_ID)["quotation.task"]
-        tasks._wake_if_stalled(figures[-1])
-        return figures
-    with sql_db.db_connect(database).cursor() as cr:
-        cr.execute(QUEUE_QUERY)
-        return cr.fetchone()
+def queue_figures(cr):
+    """Pending, processing, failed in the last hour, the oldest pending's age
+    (seconds) and since when the queue is due."""
+    cr.execute(QUEUE_QUERY)
+    return cr.fetchone()
 
 
-def database_health(version):
-    """Queue figures, or ``ok: False`` when PostgreSQL cannot be reached."""
-    database = (request and request.db) or config["db_name"] or None
+def database_health(database, version, tasks=None):
+    """Queue figures, or ``ok: False`` when PostgreSQL cannot be reached.
+
+    ``tasks`` (``quotation.task``) when the registry is loaded: the figures
+    come from it, on the request's cursor; else from a connection of their own.
+    """
     health = {"ok": False, "database": database, "version": version}
-    if not database:
-        return health
     try:
-        pending, processing, failed, oldest, _due_since = _queue_figures(database)
+        if not database:
+            figures = None
+        elif tasks is not None:
+            figures = tasks._queue_health_figures()
+        else:
+            with sql_db.db_connect(database).cursor() as cr:
+                figures = queue_figures(cr)
     except psycopg2.Error:
-        return health
-    health.update(
-        ok=True,
-        queue={
-            "pending": pending,
-            "processing": processing,
-            "failed_last_hour": failed,
-            "oldest_pending_age_s": round(oldest, 1) if oldest is not None else None,
-        },
-    )
-    return health
+        figures = None
+    if figures:
+        pending, processing, failed, oldest, _due_since = figures
+        health.update(
+            ok=True,
+            queue=QueueHealth(
+                pending=pending,
+                processing=processing,
+                failed_last_hour=failed,
+                oldest_pending_age_s=round(oldest, 1) if oldest is not None else None,
+            ),
+        )
+    return Health(**health).model_dump(exclude_unset=True)

@@ -2,14 +2,14 @@
 
 Like ``request_schema`` this imports no Odoo. The MCP tools take their input
 and output schemas from these models, the OpenAPI document its response
-schemas, and ``QuotationService`` returns dicts of exactly these shapes.
+schemas, and ``QuotationService`` builds every answer as one of them.
 """
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from .request_schema import Line, RequestInvalid, inline_json_schema, problems_of
+from .request_schema import Line, inline_json_schema, parse_object
 
 
 class _Query(BaseModel):
@@ -29,24 +29,33 @@ class StatusQuery(_Query):
     )
 
 
-class ProductQuery(_Query):
-    query: Line = Field(
-        min_length=1,
+def _text_query(min_length, description, example):
+    return Field(
+        min_length=min_length,
         max_length=128,
-        description="Part of the product's name, its internal reference or barcode.",
-        examples=["desk"],
+        description=description,
+        examples=[example],
     )
-    limit: int = Field(default=10, ge=1, le=50, description="At most this many.")
+
+
+def _limit(default, most):
+    return Field(default=default, ge=1, le=most, description="At most this many.")
+
+
+class ProductQuery(_Query):
+    query: Line = _text_query(
+        1, "Part of the product's name, its internal reference or barcode.", "desk"
+    )
+    limit: int = _limit(10, 50)
 
 
 class CustomerQuery(_Query):
-    query: Line = Field(
-        min_length=2,
-        max_length=128,
-        description="Part of the customer's name or e-mail, or a phone number.",
-        examples=["ana@example.com"],
+    query: Line = _text_query(
+        2,
+        "Part of the customer's name or e-mail, or a phone number.",
+        "ana@example.com",
     )
-    limit: int = Field(default=5, ge=1, le=20, description="At most this many.")
+    limit: int = _limit(5, 20)
 
 
 class QuotationQuery(_Query):
@@ -60,7 +69,7 @@ class QuotationQuery(_Query):
 
 
 class RecentQuotationsQuery(_Query):
-    limit: int = Field(default=10, ge=1, le=50, description="At most this many.")
+    limit: int = _limit(10, 50)
     customer: Line | None = Field(
         default=None,
         max_length=128,
@@ -72,19 +81,10 @@ class RecentQuotationsQuery(_Query):
 TaskState = Literal["pending", "processing", "done", "failed", "cancelled"]
 
 
-class QuotationQueued(_Answer):
-    """The answer to a new request: the task exists and will be processed."""
-
-    tracking_id: Line = Field(description="Keep it to ask for the status.")
-    status: TaskState
-    status_url: str = Field(description="GET it with the same API key.")
-    message: str = Field(description="A sentence the agent can read aloud.")
-
-
 class QuotationStatus(_Answer):
     """A quotation request as the agent follows it."""
 
-    tracking_id: str
+    tracking_id: str = Field(description="Keep it to ask for the status.")
     status: TaskState = Field(
         description="pending and processing: ask again in a second or two; done: "
         "the quotation exists; failed: see error."
@@ -99,6 +99,13 @@ class QuotationStatus(_Answer):
         default=None, description="Link the customer can open to see and sign."
     )
     error: str | None = Field(default=None, description="Why it failed.")
+
+
+class QuotationQueued(QuotationStatus):
+    """The answer to a new request, over REST and MCP alike: its status (the
+    first request's, for a retry) and where to follow it."""
+
+    status_url: str = Field(description="GET it with the same API key.")
 
 
 class Product(_Answer):
@@ -131,6 +138,7 @@ class CustomerList(_Answer):
 
 
 class QuotationLine(_Answer):
+    product_id: int = Field(description="The product's id in Odoo.")
     product_reference: str | None = None
     product: str
     description: str
@@ -209,14 +217,7 @@ class Health(_Answer):
 # ---------------------------------------------------------------- helpers
 def parse_query(model, arguments):
     """Validate tool or query-string arguments; RequestInvalid lists every problem."""
-    if not isinstance(arguments, dict):
-        raise RequestInvalid(
-            [{"field": "(arguments)", "message": "The arguments must be an object."}]
-        )
-    try:
-        return model.model_validate(arguments)
-    except ValidationError as error:
-        raise RequestInvalid(problems_of(error)) from None
+    return parse_object(model, arguments, "(arguments)", "The arguments")
 
 
 def input_schema(model):

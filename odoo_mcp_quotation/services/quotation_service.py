@@ -7,14 +7,22 @@ they never search or write the ORM themselves.
 from odoo.exceptions import MissingError
 
 from . import agent_messages as messages
+from .query_schema import (
+    Customer,
+    CustomerList,
+    Product,
+    ProductList,
+    Quotation,
+    QuotationLine,
+    QuotationList,
+    QuotationQueued,
+    QuotationStatus,
+    QuotationSummary,
+)
 from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
 from .request_schema import TRACKING_ID, parse_idempotency_key, parse_request
 
-STATE_MESSAGES = {
-    "pending": messages.PENDING,
-    "processing": messages.PROCESSING,
-    "cancelled": messages.CANCELLED,
-}
+STATUS_PATH = "/api/quotation/status/"
 
 
 # what a task's summary (and its MCP task view) reads of it, in one query
@@ -30,6 +38,35 @@ SUMMARY_FIELDS = [
     "requested_by_id",
     "next_attempt_at",
 ]
+
+
+def _answer(model):
+    """An answer as JSON takes it: the members left unset stay out."""
+    return model.model_dump(exclude_unset=True)
+
+
+def _utc(moment):
+    return moment.isoformat() + "Z"
+
+
+def quotation_lines(order):
+    """The order's product lines (no sections or notes) as agents and the audit
+    log read them."""
+    return [
+        QuotationLine(
+            product_id=line.product_id.id,
+            product_reference=line.product_id.default_code or None,
+            product=line.product_id.name,
+            description=line.name,
+            quantity=line.product_uom_qty,
+            unit=line.product_uom.name,
+            unit_price=line.price_unit,
+            discount=line.discount,
+            subtotal=line.price_subtotal,
+        )
+        for line in order.order_line
+        if not line.display_type
+    ]
 
 
 class QuotationService:
@@ -90,35 +127,68 @@ class QuotationService:
         self.tasks._wake_if_stalled(task._due_since())
         return self.summary(task)
 
-    def queued(self, task, status_url):
-        """The answer to a new request, in the request's language."""
-        return {
-            "tracking_id": task.tracking_id,
-            "status": task.state,
-            "status_url": status_url,
-            "message": messages.say(messages.QUEUED, self._lang(task)),
-        }
+    def create_quotation(
+        self, payload, channel, idempotency_key=None, products=None, base_url=None
+    ):
+        """Queue a request; the answer REST and MCP both give (see ``queued``)."""
+        task = self.submit(payload, channel, idempotency_key, products)
+        return self.queued(task, base_url)
+
+    def queued(self, task, base_url=None):
+        """The answer to a new request (or to its retry): its status, and the
+        URL to follow it on ``base_url`` (the request's host; else Odoo's)."""
+        message = None
+        if task.state == "pending" and not task.error:
+            message = messages.say(messages.QUEUED, self._lang(task))
+        base_url = (base_url or task.get_base_url()).rstrip("/")
+        return self._status(
+            task,
+            QuotationQueued,
+            message=message,
+            status_url=f"{base_url}{STATUS_PATH}{task.tracking_id}",
+        )
 
     def summary(self, task):
         """The task as agents see it: state, and the quotation once it exists."""
-        order = task.sale_order_id
-        summary = {
+        return self._status(task)
+
+    def _status(self, task, answer=QuotationStatus, message=None, **extra):
+        facts = {
             "tracking_id": task.tracking_id,
             "status": task.state,
-            "message": self._state_message(task),
+            "message": message or self.state_message(task),
             "attempts": task.attempts,
-            "created_at": task.create_date.isoformat() + "Z",
+            "created_at": _utc(task.create_date),
         }
+        order = task.sale_order_id
         if order:
-            summary.update(
+            facts.update(
                 order_reference=order.name,
                 total=order.amount_total,
                 currency=order.currency_id.name,
                 portal_url=self._portal_url(order),
             )
         if task.error:
-            summary["error"] = task.error
-        return summary
+            facts["error"] = task.error
+        return _answer(answer(**facts, **extra))
+
+    def state_message(self, task):
+        """What the task's state means, in the request's language."""
+        lang = self._lang(task)
+        if task.state == "done":
+            order = task.sale_order_id
+            return messages.say(
+                messages.STATES["done"],
+                lang,
+                reference=order.name,
+                total=f"{order.amount_total:.2f}",
+                currency=order.currency_id.name,
+            )
+        if task.state == "failed":
+            return messages.say(messages.STATES["failed"], lang, error=task.error)
+        if task.state == "pending" and task.error:
+            return messages.say(messages.RETRYING, lang)
+        return messages.say(messages.STATES[task.state], lang)
 
     def _portal_url(self, order):
         """The customer's link, with the order's access token if it has one.
@@ -140,30 +210,30 @@ class QuotationService:
             return self.env["res.users"].context_get()["lang"]
         return task.requested_by_id.lang
 
-    def _state_message(self, task):
-        lang = self._lang(task)
-        if task.state == "done":
-            order = task.sale_order_id
-            return messages.say(
-                messages.DONE,
-                lang,
-                reference=order.name,
-                total=f"{order.amount_total:.2f}",
-                currency=order.currency_id.name,
-            )
-        if task.state == "failed":
-            return messages.say(messages.FAILED, lang, error=task.error)
-        if task.state == "pending" and task.error:
-            return messages.say(messages.RETRYING, lang)
-        return messages.say(STATE_MESSAGES[task.state], lang)
+    # ------------------------------------------------------------------ tasks
+    def list_tasks(self, channel, before_id=None, limit=20):
+        """The caller's own requests on ``channel``, newest first, below
+        ``before_id`` when paging."""
+        domain = [("requested_by_id", "=", self.env.uid), ("channel", "=", channel)]
+        if before_id:
+            domain.append(("id", "<", before_id))
+        return self.tasks.search_fetch(domain, SUMMARY_FIELDS, limit=limit)
+
+    def cancel(self, task):
+        """Cancel one of the caller's own requests (from ``find_task``) while it
+        waits; False once a worker has taken it or it has ended."""
+        if task.state != "pending":
+            return False
+        task.sudo().action_cancel()  # requesters may cancel their own request
+        return True
 
     # ------------------------------------------------------------------ queries
     # Read-only answers for agents (MCP tools, REST), as the caller: record
     # rules decide what they see. Shapes: services/query_schema.py.
     def search_products(self, query, limit=10):
         """Sellable products whose name, reference or barcode matches."""
-        Product = self.env["product.product"]
-        products = Product.search(
+        catalog = self.env["product.product"]
+        products = catalog.search(
             [
                 ("sale_ok", "=", True),
                 "|",
@@ -174,46 +244,48 @@ class QuotationService:
             ],
             limit=limit,
         )
-        with_stock = "qty_available" in Product._fields  # Inventory installed
-        return {"products": [self._product_info(p, with_stock) for p in products]}
+        with_stock = "qty_available" in catalog._fields  # Inventory installed
+        return _answer(
+            ProductList(products=[self._product(p, with_stock) for p in products])
+        )
 
-    def _product_info(self, product, with_stock):
-        info = {
-            "reference": product.default_code or None,
-            "name": product.name,
-            "barcode": product.barcode or None,
-            "price": product.lst_price,
-            "currency": product.currency_id.name,
-            "unit": product.uom_id.name,
-        }
-        if with_stock:
-            info["on_hand"] = product.qty_available
-        return info
+    def _product(self, product, with_stock):
+        stock = {"on_hand": product.qty_available} if with_stock else {}
+        return Product(
+            reference=product.default_code or None,
+            name=product.name,
+            barcode=product.barcode or None,
+            price=product.lst_price,
+            currency=product.currency_id.name,
+            unit=product.uom_id.name,
+            **stock,
+        )
 
     def find_customer(self, query, limit=5):
         """Customers by name, e-mail or phone, the most active buyers first."""
-        Partner = self.env["res.partner"]
         domain = [("name", "ilike", query), ("email", "ilike", query)]
         if sum(char.isdigit() for char in query) >= 5:
             domain.append(("phone_mobile_search", "ilike", query))
-        partners = Partner.search(
+        partners = self.env["res.partner"].search(
             ["|"] * (len(domain) - 1) + domain,
             order="customer_rank desc, id desc",
             limit=limit,
         )
-        return {
-            "customers": [
-                {
-                    "id": partner.id,
-                    "name": partner.name or partner.display_name,
-                    "email": partner.email or None,
-                    "phone": partner.phone or partner.mobile or None,
-                    "company": partner.parent_id.name or None,
-                    "is_company": partner.is_company,
-                }
-                for partner in partners
-            ]
-        }
+        return _answer(
+            CustomerList(
+                customers=[
+                    Customer(
+                        id=partner.id,
+                        name=partner.name or partner.display_name,
+                        email=partner.email or None,
+                        phone=partner.phone or partner.mobile or None,
+                        company=partner.parent_id.name or None,
+                        is_company=partner.is_company,
+                    )
+                    for partner in partners
+                ]
+            )
+        )
 
     def get_quotation(self, reference):
         """A quotation the caller may see, with lines, totals and portal link."""
@@ -224,36 +296,25 @@ class QuotationService:
                     "No quotation with reference %s that you can see.", reference
                 )
             )
-        return {
-            "reference": order.name,
-            "state": order.state,
-            "customer": order.partner_id.display_name,
-            "customer_email": order.partner_id.email or None,
-            "date": order.date_order.isoformat() + "Z",
-            "valid_until": order.validity_date.isoformat()
-            if order.validity_date
-            else None,
-            "salesperson": order.user_id.name or None,
-            "lines": [
-                {
-                    "product_reference": line.product_id.default_code or None,
-                    "product": line.product_id.name,
-                    "description": line.name,
-                    "quantity": line.product_uom_qty,
-                    "unit": line.product_uom.name,
-                    "unit_price": line.price_unit,
-                    "discount": line.discount,
-                    "subtotal": line.price_subtotal,
-                }
-                for line in order.order_line
-                if not line.display_type  # sections and notes are no products
-            ],
-            "amount_untaxed": order.amount_untaxed,
-            "amount_tax": order.amount_tax,
-            "amount_total": order.amount_total,
-            "currency": order.currency_id.name,
-            "portal_url": self._portal_url(order),
-        }
+        return _answer(
+            Quotation(
+                reference=order.name,
+                state=order.state,
+                customer=order.partner_id.display_name,
+                customer_email=order.partner_id.email or None,
+                date=_utc(order.date_order),
+                valid_until=order.validity_date.isoformat()
+                if order.validity_date
+                else None,
+                salesperson=order.user_id.name or None,
+                lines=quotation_lines(order),
+                amount_untaxed=order.amount_untaxed,
+                amount_tax=order.amount_tax,
+                amount_total=order.amount_total,
+                currency=order.currency_id.name,
+                portal_url=self._portal_url(order),
+            )
+        )
 
     def list_recent_quotations(self, limit=10, customer=None):
         """The newest quotations and orders the caller may see."""
@@ -261,16 +322,18 @@ class QuotationService:
         orders = self.env["sale.order"].search(
             domain, order="date_order desc, id desc", limit=limit
         )
-        return {
-            "quotations": [
-                {
-                    "reference": order.name,
-                    "customer": order.partner_id.display_name,
-                    "state": order.state,
-                    "date": order.date_order.isoformat() + "Z",
-                    "amount_total": order.amount_total,
-                    "currency": order.currency_id.name,
-                }
-                for order in orders
-            ]
-        }
+        return _answer(
+            QuotationList(
+                quotations=[
+                    QuotationSummary(
+                        reference=order.name,
+                        customer=order.partner_id.display_name,
+                        state=order.state,
+                        date=_utc(order.date_order),
+                        amount_total=order.amount_total,
+                        currency=order.currency_id.name,
+                    )
+                    for order in orders
+                ]
+            )
+        )

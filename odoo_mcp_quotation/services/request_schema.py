@@ -21,6 +21,8 @@ from pydantic import (
     model_validator,
 )
 
+from ..mcp.json_body import FORBIDDEN_IN_LINE, FORBIDDEN_IN_TEXT
+
 MAX_LINES = 100
 MAX_QUANTITY = 1_000_000
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -28,12 +30,6 @@ PHONE_PATTERN = re.compile(r"^\+?[0-9 ().\-/]{5,32}$")
 # what Odoo generates (secrets.token_hex(16)) and the only form it accepts back
 TRACKING_ID = re.compile(r"[0-9a-f]{32}")  # use fullmatch
 MAX_IDEMPOTENCY_KEY = 128
-# C0 and C1 controls (NUL included: PostgreSQL cannot store it) and the bidi
-# embeddings, overrides and isolates that make text display as something else;
-# the plain right-to-left and left-to-right marks stay allowed
-_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
-FORBIDDEN_IN_TEXT = re.compile(f"[{_CONTROLS}]")
-FORBIDDEN_IN_LINE = re.compile(f"[{_CONTROLS}\t\n\r]")
 
 # pydantic's own wording, rephrased for people and for models that read it aloud
 _MESSAGES = {
@@ -230,16 +226,22 @@ def problems_of(error: ValidationError):
     return problems
 
 
-def parse_request(payload) -> QuotationRequest:
-    """Validate a decoded JSON body; raise RequestInvalid listing every problem."""
+def parse_object(model, payload, where="(request)", what="The body"):
+    """Validate a decoded JSON object as ``model``; RequestInvalid lists every
+    problem (``what`` names the whole, ``where`` is its field, if not an object)."""
     if not isinstance(payload, dict):
         raise RequestInvalid(
-            [{"field": "(request)", "message": "The body must be a JSON object."}]
+            [{"field": where, "message": f"{what} must be a JSON object."}]
         )
     try:
-        return QuotationRequest.model_validate(payload)
+        return model.model_validate(payload)
     except ValidationError as error:
         raise RequestInvalid(problems_of(error)) from None
+
+
+def parse_request(payload) -> QuotationRequest:
+    """Validate a decoded JSON body; raise RequestInvalid listing every problem."""
+    return parse_object(QuotationRequest, payload)
 
 
 def parse_idempotency_key(value):

@@ -2,10 +2,22 @@ import json
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..services.query_schema import QuotationQueued, output_schema
 from ..services.request_schema import request_json_schema
 from .common import SALESMAN, TestUsersMixin, api_key
 
 PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}
+
+
+def desk_request(customer, quantity, conversation_id):
+    """A create_quotation request for MCP desks, the customer's e-mail from
+    their name."""
+    return {
+        "customer_name": customer,
+        "email": customer.lower().replace(" ", ".") + "@example.com",
+        "lines": [{"product": "MCP-DESK", "quantity": quantity}],
+        "conversation_id": conversation_id,
+    }
 
 
 @tagged("post_install", "-at_install")
@@ -175,12 +187,7 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
             self.assertEqual(tools[name]["outputSchema"]["type"], "object", name)
 
     def test_create_quotation_queues_a_task_and_invalid_input_changes_nothing(self):
-        arguments = {
-            "customer_name": "Marta MCP",
-            "email": "marta.mcp@example.com",
-            "lines": [{"product": "MCP-DESK", "quantity": 2}],
-            "conversation_id": "claude-conv-1",
-        }
+        arguments = desk_request("Marta MCP", 2, "claude-conv-1")
         result = self.call(
             "tools/call", {"name": "create_quotation", "arguments": arguments}
         ).json()["result"]
@@ -210,6 +217,39 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
         self.assertIn("- email: Not a valid e-mail address.", text)
         self.assertIn("- lines:", text)
         self.assertEqual(self.env["quotation.task"].search_count([]), count)
+
+    def test_rest_and_mcp_answer_a_new_request_with_the_same_fields(self):
+        """The same request (one conversation_id) through both doors: one task,
+        and one answer shape, the one the tool's outputSchema declares."""
+        arguments = desk_request("Both Doors", 1, "both-doors-1")
+        rest = self.url_open(
+            "/api/quotation/async",
+            data=json.dumps(arguments),
+            headers={
+                "Authorization": f"Bearer {self.key}",
+                "Content-Type": "application/json",
+            },
+        )
+        self.assertEqual(rest.status_code, 202, rest.text)
+        mcp = self.call(
+            "tools/call", {"name": "create_quotation", "arguments": arguments}
+        ).json()["result"]["structuredContent"]
+        rest = rest.json()
+        self.assertEqual(sorted(mcp), sorted(rest))
+        self.assertEqual(
+            {key: mcp[key] for key in mcp if key != "status_url"},
+            {key: rest[key] for key in rest if key != "status_url"},
+        )
+        path = f"/api/quotation/status/{rest['tracking_id']}"
+        self.assertTrue(rest["status_url"].endswith(path))
+        self.assertTrue(mcp["status_url"].endswith(path))
+        tools = {
+            t["name"]: t for t in self.call("tools/list").json()["result"]["tools"]
+        }
+        schema = tools["create_quotation"]["outputSchema"]
+        self.assertEqual(schema, output_schema(QuotationQueued))
+        self.assertLessEqual(set(schema["required"]), set(rest))
+        self.assertLessEqual(set(rest), set(schema["properties"]))
 
     def test_status_of_an_unknown_tracking_id_is_a_tool_error(self):
         result = self.call(
@@ -321,7 +361,7 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
                 "params": {
                     "protocolVersion": "2025-11-25",
                     "capabilities": {},
-                    "clientInfo": {"name": "n" * 500_000, "version": "1"},
+                    "clientInfo": {"name": "n" * 500_000, "version": "1\n\u202e2"},
                 },
             }
         )
@@ -330,6 +370,7 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
             [("session_key", "=", response.headers["Mcp-Session-Id"])]
         )
         self.assertEqual(session.client_name, "n" * 128)
+        self.assertEqual(session.client_version, "1\ufffd\ufffd2", "one line")
 
     def test_sse_messages_refuse_a_streamable_http_session(self):
         session_key = self.initialize().headers["Mcp-Session-Id"]

@@ -2,6 +2,7 @@ import json
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..models.quotation_task import _last_wake_up
 from ..services.request_schema import request_json_schema
 from .common import SALESMAN, TestUsersMixin, api_key, quotation_payload
 
@@ -260,6 +261,23 @@ class TestRestApi(TestUsersMixin, HttpCase):
         self.assertEqual(health["version"], "18.0.1.0.0")
         self.assertGreaterEqual(health["queue"]["pending"], 1)
         self.assertIsNotNone(health["queue"]["oldest_pending_age_s"])
+
+    def test_health_wakes_a_stalled_queue_without_a_login(self):
+        """A load balancer's check is the first sign of life after a restart:
+        it runs as nobody, and its one write is the cron trigger."""
+        body = self.call("POST", ASYNC, quotation_payload()).json()
+        self.env.cr.execute(
+            "UPDATE quotation_task SET create_date = now() AT TIME ZONE 'UTC'"
+            " - interval '1 minute' WHERE tracking_id = %s",
+            [body["tracking_id"]],
+        )
+        _last_wake_up.clear()  # no wake-up from another test in this process
+        lane = self.env.ref("odoo_mcp_quotation.ir_cron_process_quotation_tasks")
+        triggers = self.env["ir.cron.trigger"]
+        before = triggers.search_count([("cron_id", "=", lane.id)])
+        anonymous = self.opener.get(self.base_url() + "/health", timeout=20)
+        self.assertEqual((anonymous.status_code, anonymous.json()), (200, {"ok": True}))
+        self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before + 1)
 
     def test_openapi_document_is_generated_from_the_request_schema(self):
         response = self.opener.get(
