@@ -14,9 +14,9 @@ from odoo import http
 from odoo.http import request
 
 from ..mcp import protocol, protocol_http, protocol_security, protocol_sse
-from ..mcp.tools import mcp_server
 from ..models.mcp_session import McpSessions
 from ..services import scopes
+from ..services.mcp_tools import mcp_server
 from ..services.oauth_server import OauthPolicy
 from ..services.settings import read_setting
 from .auth import RateLimited, Unauthenticated, authenticate, bearer_token

@@ -3,7 +3,7 @@
 No Odoo here, not even indirectly, so that it can be tested and reasoned about
 on its own; the transports live beside it (``protocol_http`` for Streamable
 HTTP, ``protocol_sse`` for legacy HTTP+SSE, ``protocol_security`` for the
-Origin check and the auth replies), the Odoo adapter in ``tools.py``.
+Origin check and the auth replies), the Odoo adapter in ``services/mcp_tools.py``.
 Requests are validated and results serialised with the official ``mcp_types``
 models and version helpers, per protocol revision: the handshake revisions
 (``initialize`` opens a session) and the stateless 2026-07-28 one, where

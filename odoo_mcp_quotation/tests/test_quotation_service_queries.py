@@ -2,7 +2,7 @@ from odoo.exceptions import MissingError
 from odoo.tests import tagged
 
 from ..mcp.protocol import PERSONAL_DATA_META_KEY, Exchange
-from ..mcp.tools import mcp_server
+from ..services.mcp_tools import mcp_server
 from ..services.query_schema import (
     CustomerList,
     ProductList,

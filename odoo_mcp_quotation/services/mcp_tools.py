@@ -13,8 +13,17 @@ import odoo
 from odoo.exceptions import MissingError, UserError
 from odoo.modules.module import get_manifest
 
-from ..services import scopes
-from ..services.query_schema import (
+from ..mcp.protocol import (
+    INVALID_PARAMS,
+    TASK_POLL_INTERVAL_MS,
+    InputRequired,
+    McpError,
+    McpServer,
+    Tool,
+    ToolError,
+)
+from . import scopes
+from .query_schema import (
     CustomerList,
     CustomerQuery,
     ProductList,
@@ -30,17 +39,8 @@ from ..services.query_schema import (
     output_schema,
     parse_query,
 )
-from ..services.quotation_service import QuotationService
-from ..services.request_schema import RequestInvalid, request_json_schema
-from .protocol import (
-    INVALID_PARAMS,
-    TASK_POLL_INTERVAL_MS,
-    InputRequired,
-    McpError,
-    McpServer,
-    Tool,
-    ToolError,
-)
+from .quotation_service import QuotationService
+from .request_schema import RequestInvalid, request_json_schema
 
 PERSONAL_DATA = (
     " Returns personal data (customers' names, e-mails, phones): use it for "
