@@ -274,10 +274,11 @@ class TestRestApi(TestUsersMixin, HttpCase):
         _last_wake_up.clear()  # no wake-up from another test in this process
         lane = self.env.ref("odoo_mcp_quotation.ir_cron_process_quotation_tasks")
         triggers = self.env["ir.cron.trigger"]
-        before = triggers.search_count([("cron_id", "=", lane.id)])
+        # the creation's trigger was taken by a worker that then died
+        triggers.search([("cron_id", "=", lane.id)]).unlink()
         anonymous = self.opener.get(self.base_url() + "/health", timeout=20)
         self.assertEqual((anonymous.status_code, anonymous.json()), (200, {"ok": True}))
-        self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), before + 1)
+        self.assertEqual(triggers.search_count([("cron_id", "=", lane.id)]), 1)
 
     def test_openapi_document_is_generated_from_the_request_schema(self):
         response = self.opener.get(
