@@ -12,6 +12,7 @@ import hashlib
 import re
 
 from odoo.http import request
+from odoo.tools import SQL
 
 from odoo.addons.base.models.res_users import INDEX_SIZE
 
@@ -63,16 +64,15 @@ def authenticate(resource=None, messages=1):
     if token.startswith(ACCESS_PREFIX):
         uid, granted = _oauth_user(token, resource)
     else:
+        verified = _verified_user(token, messages)
+        if verified is not None:
+            return verified
         uid, granted = _api_key_user(token)
-    request.update_env(user=uid)
-    _count_request(token, messages)
+    _count_request(token, messages, uid)
     return granted
 
 
 def _api_key_user(token):
-    verified = _verified_user(token)
-    if verified:
-        return verified[0], scopes.parse(verified[1], strict=False)
     uid = request.env["res.users.apikeys"]._check_credentials(scope="rpc", key=token)
     if not uid:
         raise Unauthenticated("The API key is not valid or was revoked.")
@@ -132,56 +132,65 @@ def _oauth_user(token, resource):
     return uid, scopes.parse(granted, False) & scopes.parse(allowed, False)
 
 
-def _count_request(token, messages):
-    """Count the request against its key's and its user's budgets, shared by
-    all workers and servers (REST, MCP)."""
-    key = hashlib.sha256(token.encode()).hexdigest()
-    wait = (
+def _count_request(token, messages, uid, check=None):
+    """Run the request as ``uid`` and count it against its key's and its
+    user's budgets, shared by all workers and servers (REST, MCP).
+
+    With ``check`` (a query), in the same statement and only if the check
+    finds a row: return that row, or None (nothing counted, the request still
+    anonymous).
+    """
+    row, wait = (
         request.env["quotation.rate.limit"]
         .sudo()
-        ._hit(
-            key,
+        ._hit_if(
+            check,
+            hashlib.sha256(token.encode()).hexdigest(),
             read_setting(request.env, "rate_limit_per_minute"),
-            user_id=request.env.uid,
+            user_id=uid,
             user_limit=read_setting(request.env, "rate_limit_per_user_per_minute"),
             count=messages,
         )
     )
+    if row is None:
+        return None
+    request.update_env(user=uid)
     if wait:
         raise RateLimited(wait)
+    return row
 
 
 def _cache_key(token):
     return request.env.cr.dbname, hashlib.sha256(token.encode()).digest()
 
 
-def _verified_user(token):
-    """The user of a key this process already verified, if it is still valid,
-    with the user's scopes.
+def _verified_user(token, messages):
+    """The scopes of a key this process already verified, if it is still
+    valid; the request is then counted and runs as the key's user.
 
     Odoo checks a key with 6,000 PBKDF2 rounds (~5-20 ms of CPU) on every
     request; after one such proof, comparing the SHA-256 of the whole key is
-    as strong, and one indexed query still sees a revoked or expired key, an
-    archived user or one made a portal user at once. Only digests are kept,
-    never keys.
+    as strong, and one indexed query, folded into the rate-limit count's
+    statement, still sees a revoked or expired key, an archived user or one
+    made a portal user at once. Only digests are kept, never keys.
     """
     uid = _verified_keys.get(_cache_key(token))
     if not uid:
         return None
-    row = _live_key_row(request.env.cr, uid, token)
-    if row:
-        return uid, row[0]
+    row = _count_request(token, messages, uid, check=_live_key_query(uid, token))
+    if row is not None:
+        return scopes.parse(row[0], strict=False)
     _verified_keys.pop(_cache_key(token), None)
     return None
 
 
-def _live_key_row(cr, uid, token):
-    """``(scopes,)`` of ``uid`` while ``token``, already verified as its key,
-    is one ``res.users.apikeys._check_credentials(scope="rpc")`` still
-    accepts, held by an internal user; else None. That check's query without
-    its hash (tests/test_auth.py fails when Odoo's own check decides
+def _live_key_query(uid, token):
+    """The ``ai_agent_scopes`` of ``uid`` while ``token``, already verified as
+    its key, is one ``res.users.apikeys._check_credentials(scope="rpc")``
+    still accepts, held by an internal user; else no row. That check's query
+    without its hash (tests/test_auth.py fails when Odoo's own check decides
     otherwise)."""
-    cr.execute(
+    return SQL(
         """
         SELECT u.ai_agent_scopes
           FROM res_users_apikeys k JOIN res_users u ON u.id = k.user_id
@@ -190,9 +199,9 @@ def _live_key_row(cr, uid, token):
            AND (k.expiration_date IS NULL
                 OR k.expiration_date >= now() AT TIME ZONE 'utc')
         """,
-        [uid, token[:INDEX_SIZE]],
+        uid,
+        token[:INDEX_SIZE],
     )
-    return cr.fetchone()
 
 
 def _remember(token, uid):

@@ -40,6 +40,10 @@ SUMMARY_FIELDS = [
 ]
 
 
+# what a status answer shows of the task's quotation, with its currency's name
+ORDER_FIELDS = ["name", "amount_total", "access_token"]
+
+
 def _answer(model):
     """An answer as JSON takes it: the members left unset stay out."""
     return model.model_dump(exclude_unset=True)
@@ -153,6 +157,10 @@ class QuotationService:
         return self._status(task)
 
     def _status(self, task, answer=QuotationStatus, message=None, **extra):
+        order = task.sale_order_id
+        # what the task made is part of the task: whoever may see the task
+        # sees its quotation's facts, even once the order is reassigned
+        order.sudo()._fetch_with_currency(ORDER_FIELDS)
         facts = {
             "tracking_id": task.tracking_id,
             "status": task.state,
@@ -160,7 +168,6 @@ class QuotationService:
             "attempts": task.attempts,
             "created_at": _utc(task.create_date),
         }
-        order = task.sale_order_id
         if order:
             facts.update(
                 order_reference=order.name,

@@ -5,7 +5,7 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 
 from odoo.addons.base.models.res_users import INDEX_SIZE
 
-from ..controllers.auth import _live_key_row
+from ..controllers.auth import _live_key_query
 
 
 @tagged("post_install", "-at_install")
@@ -23,6 +23,11 @@ class TestApiKeyLookup(TransactionCase):
         cls.portal = new_test_user(
             cls.env, login="omq_key_portal", groups="base.group_portal"
         )
+
+    def _live(self, uid, key):
+        """Whether the fast check (the query the rate-limit count embeds)
+        accepts ``key`` for ``uid``."""
+        return bool(self.env.execute_query(_live_key_query(uid, key)))
 
     def _key(self, user, scope=None, expiration=None):
         keys = self.env["res.users.apikeys"].with_user(user).sudo()
@@ -66,7 +71,7 @@ class TestApiKeyLookup(TransactionCase):
                 odoo = self.env["res.users.apikeys"]._check_credentials(
                     scope="rpc", key=key
                 )
-                ours = _live_key_row(self.env.cr, uid.id, key) is not None
+                ours = self._live(uid.id, key)
                 self.assertEqual(ours, odoo == uid.id)
                 verdicts[name] = ours
         self.assertEqual(
@@ -80,4 +85,29 @@ class TestApiKeyLookup(TransactionCase):
             self.env["res.users.apikeys"]._check_credentials(scope="rpc", key=key),
             self.portal.id,
         )
-        self.assertIsNone(_live_key_row(self.env.cr, self.portal.id, key))
+        self.assertFalse(self._live(self.portal.id, key))
+
+    def test_the_key_check_and_its_count_are_one_statement(self):
+        """A live key is counted with its check; a revoked one is not counted
+        and finds no row, so the request falls back to Odoo's own check."""
+        key = self._key(self.owner)
+        limits = self.env["quotation.rate.limit"]
+
+        def hit():
+            before = self.env.cr.sql_log_count
+            row, wait = limits._hit_if(
+                _live_key_query(self.owner.id, key),
+                "pin-test",
+                10,
+                user_id=self.owner.id,
+                user_limit=10,
+            )
+            self.assertEqual(self.env.cr.sql_log_count - before, 1)
+            return row, wait
+
+        self.owner.ai_agent_scopes = "quotations:read"
+        self.env.flush_all()
+        self.assertEqual(hit(), (["quotations:read"], 0))
+        self._row(key)._remove()
+        self.assertEqual(hit(), (None, 0))
+        self.assertEqual(limits.search_count([("key", "=", "pin-test")]), 1)

@@ -262,6 +262,27 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
             result["content"][0]["text"],
         )
 
+    def test_a_status_call_costs_three_statements_of_ours(self):
+        """Issue 14's hot path, once the key is verified: the key check folded
+        into the rate-limit count, the task, the order with its currency's
+        name. Odoo's registry check, the fourth statement in production, is
+        skipped in test mode; the test cursor's savepoints are not counted."""
+        arguments = desk_request("Counted Call", 1, "counted-call-1")
+        queued = self.call(
+            "tools/call", {"name": "create_quotation", "arguments": arguments}
+        ).json()["result"]["structuredContent"]
+        self.env["quotation.task"]._process_due()
+        status = {
+            "name": "get_quotation_status",
+            "arguments": {"tracking_id": queued["tracking_id"]},
+        }
+        self.call("tools/call", status)  # the per-process caches warm
+        before = self.cr.sql_log_count
+        result = self.call("tools/call", status).json()["result"]
+        statements = self.cr.sql_log_count - before
+        self.assertEqual(result["structuredContent"]["status"], "done")
+        self.assertEqual(statements, 3)
+
     def test_mcp_shares_the_rest_rate_limit_of_the_key(self):
         self.env["ir.config_parameter"].set_param(
             "odoo_mcp_quotation.rate_limit_per_minute", "2"

@@ -1,4 +1,4 @@
-from odoo.exceptions import MissingError
+from odoo.exceptions import AccessError, MissingError
 from odoo.tests import tagged
 
 from ..mcp.protocol import PERSONAL_DATA_META_KEY, Exchange
@@ -10,6 +10,7 @@ from ..services.query_schema import (
     QuotationList,
     QuotationStatus,
 )
+from ..services.quotation_service import ORDER_FIELDS
 from .common import QuotationTaskCase
 
 
@@ -74,6 +75,32 @@ class TestQuotationServiceQueries(QuotationTaskCase):
         recent = self.service.list_recent_quotations(customer="Ana García")
         QuotationList.model_validate(recent)
         self.assertEqual(recent["quotations"][0]["reference"], quotation["reference"])
+
+    def test_a_status_reads_the_task_then_the_order_with_its_currency(self):
+        """Two statements (issue 14); the task's own quotation stays visible to
+        its requester, as in test_security, though the order is not."""
+        task = self.submit(channel="mcp")
+        self.process()
+        tracking_id = task.tracking_id
+        self.service.status(tracking_id)  # warm the per-process caches
+        self.env.flush_all()
+        self.env.invalidate_all()
+        before = self.env.cr.sql_log_count
+        status = self.service.status(tracking_id)
+        self.assertEqual(self.env.cr.sql_log_count - before, 2)
+        order = task.sale_order_id
+        self.assertEqual(
+            (status["order_reference"], status["total"], status["currency"]),
+            (order.name, order.amount_total, order.currency_id.name),
+        )
+        self.assertTrue(status["portal_url"].endswith(order.access_token))
+        self.assertIn(order.name, status["message"])
+        order.user_id = self.env.ref("base.user_admin")  # reassigned
+        self.env.flush_all()
+        self.env.invalidate_all()
+        self.assertEqual(self.service.status(tracking_id), status)
+        with self.assertRaises(AccessError):
+            order.with_user(self.api_user).fetch(ORDER_FIELDS)
 
     def test_a_salesman_cannot_read_someone_elses_quotation(self):
         other = self.env["sale.order"].create(
