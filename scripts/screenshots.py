@@ -288,9 +288,7 @@ def command_screenshots(addons_path):
                 "-c",
                 str(config),
                 "-d",
-                database,
-                "--db-filter",
-                f"^{database}$",
+                database,  # no --db-filter: see docs/performance.md
                 "--http-port",
                 str(port),
                 "--max-cron-threads=0",
