@@ -8,6 +8,8 @@ repository, so a second run starts in seconds.
 """
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -230,40 +232,54 @@ def ensure_side_venvs(folder=REPO / "tests" / "venvs"):
     Returns ``{"OMQ_VENV_<NAME>": python}`` for the tests' environment.
     """
     pythons = {}
-    for requirements in sorted(folder.glob("*.txt")):
-        name = requirements.stem
-        venv = CACHE / f"venv-{name}"
-        python = venv / "bin" / "python"
-        stamp = venv / ".requirements"
-        digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
-        if not (stamp.is_file() and stamp.read_text() == digest):
-            say(f"building the side virtualenv {venv} for {name}")
-            if not python.exists():
-                subprocess.run([_find_python(), "-m", "venv", str(venv)], check=True)
-            result = subprocess.run(
-                [
-                    str(python),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--progress-bar",
-                    "on",
-                    "-r",
-                    str(requirements),
-                ],
-                check=False,
+    with cache_lock():
+        for requirements in sorted(folder.glob("*.txt")):
+            name = requirements.stem
+            pythons[f"OMQ_VENV_{name.upper().replace('-', '_')}"] = _side_venv(
+                requirements, CACHE / f"venv-{name}"
             )
-            if result.returncode:
-                raise HarnessError(f"pip could not install {requirements} (see above)")
-            stamp.write_text(digest)
-        pythons[f"OMQ_VENV_{name.upper().replace('-', '_')}"] = str(python)
     return pythons
+
+
+def _side_venv(requirements, venv):
+    """The virtualenv's python, built or brought up to date; a venv left
+    half-built by an interrupted run is repaired (``venv`` again restores pip)."""
+    python = venv / "bin" / "python"
+    stamp = venv / ".requirements"
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    if not (stamp.is_file() and stamp.read_text() == digest):
+        say(f"building the side virtualenv {venv} for {requirements.stem}")
+        subprocess.run([_find_python(), "-m", "venv", str(venv)], check=True)
+        result = subprocess.run(
+            [str(python), "-m", "pip", "install", "-r", str(requirements)],
+            check=False,
+        )
+        if result.returncode:
+            raise HarnessError(f"pip could not install {requirements} (see above)")
+        stamp.write_text(digest)
+    return str(python)
+
+
+@contextlib.contextmanager
+def cache_lock():
+    """One harness run at a time builds what the cache holds: a benchmark
+    started while a test run bootstraps waits, instead of finding a
+    half-built virtualenv or template."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("waiting for another harness run to finish building the cache")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def bootstrap():
     """Make sure the cache holds Odoo and the virtualenv, then re-run inside it."""
-    addons_path = ensure_odoo_source()
-    ensure_venv()
+    with cache_lock():
+        addons_path = ensure_odoo_source()
+        ensure_venv()
     if Path(sys.prefix).resolve() != VENV.resolve():
         os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), *sys.argv])
     return addons_path
@@ -520,7 +536,8 @@ def prepare_odoo(addons_path, workdir):
     """Role, config and template database; the environment tests and benches need."""
     ensure_db_role()
     config = write_odoo_config(addons_path, workdir / "odoo.conf")
-    template = ensure_template(config)
+    with cache_lock():
+        template = ensure_template(config)
     env = dict(
         os.environ,
         **ensure_side_venvs(),
