@@ -40,13 +40,21 @@ SUMMARY_FIELDS = [
 ]
 
 
-# what a status answer shows of the task's quotation, with its currency's name
+# what a status answer shows of the task's quotation, with its currency's name,
+# read with the task
 ORDER_FIELDS = ["name", "amount_total", "access_token"]
 
 
 def _answer(model):
     """An answer as JSON takes it: the members left unset stay out."""
     return model.model_dump(exclude_unset=True)
+
+
+def _quotation_of(task):
+    """What the task made is part of the task: whoever may see the task sees
+    its quotation's facts, even once the order is reassigned (usually read
+    with the task: ``quotation.task._search_fetch_with_orders``)."""
+    return task.sale_order_id.sudo()
 
 
 def _utc(moment):
@@ -114,12 +122,13 @@ class QuotationService:
         """The caller's own task, or MissingError: others' tasks do not exist."""
         if not TRACKING_ID.fullmatch(tracking_id or ""):
             raise MissingError(messages.say(messages.NOT_FOUND, self.env.lang))
-        task = self.tasks.search_fetch(
+        task = self.tasks._search_fetch_with_orders(
             [
                 ("tracking_id", "=", tracking_id),
                 ("requested_by_id", "=", self.env.uid),
             ],
-            SUMMARY_FIELDS,  # read in the same query
+            SUMMARY_FIELDS,
+            ORDER_FIELDS,
             limit=1,
         )
         if not task:
@@ -157,10 +166,7 @@ class QuotationService:
         return self._status(task)
 
     def _status(self, task, answer=QuotationStatus, message=None, **extra):
-        order = task.sale_order_id
-        # what the task made is part of the task: whoever may see the task
-        # sees its quotation's facts, even once the order is reassigned
-        order.sudo()._fetch_with_currency(ORDER_FIELDS)
+        order = _quotation_of(task)
         facts = {
             "tracking_id": task.tracking_id,
             "status": task.state,
@@ -183,7 +189,7 @@ class QuotationService:
         """What the task's state means, in the request's language."""
         lang = self._lang(task)
         if task.state == "done":
-            order = task.sale_order_id
+            order = _quotation_of(task)
             return messages.say(
                 messages.STATES["done"],
                 lang,
@@ -224,7 +230,9 @@ class QuotationService:
         domain = [("requested_by_id", "=", self.env.uid), ("channel", "=", channel)]
         if before_id:
             domain.append(("id", "<", before_id))
-        return self.tasks.search_fetch(domain, SUMMARY_FIELDS, limit=limit)
+        return self.tasks._search_fetch_with_orders(
+            domain, SUMMARY_FIELDS, ORDER_FIELDS, limit=limit
+        )
 
     def cancel(self, task):
         """Cancel one of the caller's own requests (from ``find_task``) while it

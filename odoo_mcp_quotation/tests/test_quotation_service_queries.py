@@ -76,8 +76,8 @@ class TestQuotationServiceQueries(QuotationTaskCase):
         QuotationList.model_validate(recent)
         self.assertEqual(recent["quotations"][0]["reference"], quotation["reference"])
 
-    def test_a_status_reads_the_task_then_the_order_with_its_currency(self):
-        """Two statements (issue 14); the task's own quotation stays visible to
+    def test_a_status_reads_the_task_its_order_and_currency_at_once(self):
+        """One statement (issue 14); the task's own quotation stays visible to
         its requester, as in test_security, though the order is not."""
         task = self.submit(channel="mcp")
         self.process()
@@ -87,7 +87,7 @@ class TestQuotationServiceQueries(QuotationTaskCase):
         self.env.invalidate_all()
         before = self.env.cr.sql_log_count
         status = self.service.status(tracking_id)
-        self.assertEqual(self.env.cr.sql_log_count - before, 2)
+        self.assertEqual(self.env.cr.sql_log_count - before, 1)
         order = task.sale_order_id
         self.assertEqual(
             (status["order_reference"], status["total"], status["currency"]),
