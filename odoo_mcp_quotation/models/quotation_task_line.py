@@ -1,5 +1,9 @@
+import math
+
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, ValidationError
+
+from ..services.request_schema import MAX_QUANTITY
 
 
 class QuotationTaskLine(models.Model):
@@ -27,6 +31,7 @@ class QuotationTaskLine(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         if not self.env.su:
+            self._check_quantities(vals_list)
             task_ids = {vals["task_id"] for vals in vals_list if vals.get("task_id")}
             self.env["quotation.task"].browse(task_ids)._check_lines_addable()
         return super().create(vals_list)
@@ -34,4 +39,24 @@ class QuotationTaskLine(models.Model):
     def write(self, vals):
         if "task_id" in vals and not self.env.su:
             raise AccessError(_("A requested line cannot move to another request."))
+        if not self.env.su:
+            self._check_quantities([vals])
         return super().write(vals)
+
+    @api.model
+    def _check_quantities(self, vals_list):
+        """The API's bounds hold over the ORM too: an infinite or NaN quantity
+        would fail in Odoo's rounding with a server error."""
+        for vals in vals_list:
+            quantity = vals.get("quantity", 1.0)
+            if not (
+                isinstance(quantity, int | float)
+                and math.isfinite(quantity)
+                and 0 < quantity <= MAX_QUANTITY
+            ):
+                raise ValidationError(
+                    _(
+                        "A requested quantity is above 0 and at most %s.",
+                        MAX_QUANTITY,
+                    )
+                )

@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from ..mcp.json_body import JsonBodyError, parse_json
+from ..mcp.json_body import FORBIDDEN_IN_LINE, JsonBodyError, parse_json
+from .client_registration import MAX_URI, NOT_IN_URI, is_client_name
 
 TEST_MODE_ENV = "ODOO_MCP_OAUTH_TEST_MODE"
 TIMEOUT_SECONDS = 5
@@ -115,9 +116,12 @@ def validate(url, body):
     if (
         not isinstance(redirect_uris, list)
         or not redirect_uris
-        or not all(isinstance(uri, str) and uri for uri in redirect_uris)
+        or not all(map(_is_uri, redirect_uris))
     ):
-        raise ClientMetadataError("The document must list its redirect_uris.")
+        raise ClientMetadataError(
+            "The document must list its redirect_uris, without spaces or "
+            "control characters."
+        )
     method = document.get("token_endpoint_auth_method", "none")
     if method not in AUTH_METHODS:
         raise ClientMetadataError(
@@ -127,9 +131,20 @@ def validate(url, body):
     name = document.get("client_name")
     return {
         "client_id": url,
-        "client_name": name if isinstance(name, str) and name else parts_host(url),
+        "client_name": name if name and is_client_name(name) else parts_host(url),
         "redirect_uris": redirect_uris,
     }
+
+
+def _is_uri(uri):
+    """One storable URI: a stored list is split on whitespace, and PostgreSQL
+    refuses a NUL."""
+    return (
+        isinstance(uri, str)
+        and 0 < len(uri) <= MAX_URI
+        and not FORBIDDEN_IN_LINE.search(uri)
+        and not NOT_IN_URI.search(uri)
+    )
 
 
 def parts_host(url):

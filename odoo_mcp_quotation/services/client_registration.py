@@ -12,6 +12,8 @@ on that host (loopback clients such as Claude Code pick a free port).
 import re
 from urllib.parse import urlsplit
 
+from ..mcp.json_body import FORBIDDEN_IN_LINE
+
 DEFAULT_ALLOWED_REDIRECTS = (
     "https://claude.ai/api/mcp/auth_callback",
     "https://claude.com/api/mcp/auth_callback",
@@ -24,6 +26,8 @@ GRANT_TYPES = {"authorization_code", "refresh_token"}
 MAX_NAME = 200
 MAX_REDIRECT_URIS = 10
 MAX_URI = 2000
+# a URI holds no whitespace (RFC 3986), and a stored list is split on it
+NOT_IN_URI = re.compile(r"\s")
 
 
 class RegistrationError(Exception):
@@ -51,6 +55,8 @@ def redirect_allowed(uri, entries):
     """Whether ``uri`` matches one of the allow-list ``entries``."""
     if not isinstance(uri, str) or len(uri) > MAX_URI:
         return False
+    if FORBIDDEN_IN_LINE.search(uri) or NOT_IN_URI.search(uri):
+        return False
     parts = urlsplit(uri)
     try:
         port = parts.port
@@ -73,6 +79,15 @@ def redirect_allowed(uri, entries):
             continue
         return True
     return False
+
+
+def is_client_name(name):
+    """A name fit to store and show on the consent page (PostgreSQL refuses a NUL)."""
+    return (
+        isinstance(name, str)
+        and len(name) <= MAX_NAME
+        and not FORBIDDEN_IN_LINE.search(name)
+    )
 
 
 def _default_port(scheme):
@@ -119,10 +134,11 @@ def validate_registration(metadata, entries):
             "invalid_client_metadata", "response_types must be ['code']."
         )
     name = metadata.get("client_name")
-    if name is not None and (not isinstance(name, str) or len(name) > MAX_NAME):
+    if name is not None and not is_client_name(name):
         raise RegistrationError(
             "invalid_client_metadata",
-            f"client_name must be a string of at most {MAX_NAME} characters.",
+            f"client_name must be a string of at most {MAX_NAME} characters, "
+            "without control characters.",
         )
     return {
         "client_name": name or urlsplit(redirect_uris[0]).hostname,
