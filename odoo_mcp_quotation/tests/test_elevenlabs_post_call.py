@@ -183,6 +183,22 @@ class TestElevenlabsPostCall(HttpCase):
         self.assertEqual(delivery.state, "done")
         self.assertEqual(delivery.call_id.lead_id, task.lead_id)
 
+    def test_last_attempt_before_its_task_makes_no_second_opportunity(self):
+        self.env["ir.config_parameter"].set_param("odoo_mcp_quotation.max_attempts", 1)
+        task = self.submit("conv_03last")
+        leads = self.env["crm.lead"].search_count([])
+        call = self.deliver(payloads.transcription("conv_03last"))
+        self.assertEqual((call.state, call.task_ids), ("triage", task))
+        self.assertEqual(self.env["crm.lead"].search_count([]), leads)
+
+        self.env["quotation.task"]._process_due()
+        seller = new_test_user(
+            self.env, login="omq_el_last", groups="sales_team.group_sale_salesman"
+        )
+        call.with_user(seller).action_create_opportunity()
+        self.assertEqual(call.lead_id, task.lead_id)
+        self.assertEqual(self.env["crm.lead"].search_count([]), leads + 1)
+
     def test_caller_without_task_gets_a_new_opportunity(self):
         customer = self.env["res.partner"].create(
             {"name": "Jorge Ruiz", "phone": "+34 622 333 444"}
