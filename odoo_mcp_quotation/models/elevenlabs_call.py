@@ -158,14 +158,15 @@ class ElevenlabsCall(models.Model):
 
     # ------------------------------------------------------------------ actions
     def action_create_opportunity(self):
-        """Triage: make an opportunity of a call nobody could match."""
+        """Triage: put the call on its request's opportunity, or on a new one."""
         self.ensure_one()
         if self.lead_id:
             raise UserError(_("This call is already on an opportunity."))
         self.check_access("read")
         self.env["crm.lead"].check_access("create")
         call = self.sudo()
-        call._set_lead(call._create_opportunity(call._find_customer()))
+        lead = call.task_ids.lead_id[:1]
+        call._set_lead(lead or call._create_opportunity(call._find_customer()))
         return self.lead_id.get_formview_action()
 
     def action_open_lead(self):
@@ -199,7 +200,8 @@ class ElevenlabsCall(models.Model):
             )
         self.write(self._prepare_transcription_values(data, tasks))
         lead = self.lead_id or tasks.lead_id[:1]
-        if not lead and (self.caller_email or self.caller_number):
+        # an unfinished task makes its own opportunity: the call waits in triage
+        if not lead and not unfinished and (self.caller_email or self.caller_number):
             lead = self._create_opportunity(self._find_customer())
         if lead:
             self._set_lead(lead)

@@ -75,15 +75,6 @@ def verify_signature(header, body, secret, now=None):
     return timestamp
 
 
-def sign(body, secret, timestamp=None):
-    """The header ElevenLabs would send for ``body``: for tests and tooling."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(
-        secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
-    ).hexdigest()
-    return f"t={timestamp},v0={digest}"
-
-
 # ---------------------------------------------------------------------- payload
 class _Lenient(BaseModel):
     """ElevenLabs adds fields without notice: keep the ones we read, ignore the rest."""

@@ -7,10 +7,10 @@ signed as ElevenLabs signs them. No ORM: the outside-in tests use it too.
 """
 
 import base64
+import hashlib
+import hmac
 import json
 import time
-
-from odoo.addons.odoo_mcp_quotation.services.elevenlabs_webhook import sign
 
 AGENT_ID = "agent_01jz8x3m5wfe5s7b2k9q4n6c1d"
 SECRET = "wsec_3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a"
@@ -232,6 +232,18 @@ def audio(conversation_id, recording=None):
             "full_audio": base64.b64encode(recording).decode(),
         },
     }
+
+
+def sign(raw, secret=SECRET, timestamp=None):
+    """The ``ElevenLabs-Signature`` header, computed as ElevenLabs documents it.
+
+    Written here, not taken from the addon: signing with the verifier's own
+    code would pass whatever string the two agreed to sign.
+    """
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    payload = f"{timestamp}.{raw.decode()}"
+    mac = hmac.new(secret.encode("utf-8"), payload.encode("utf-8"), hashlib.sha256)
+    return f"t={timestamp},v0={mac.hexdigest()}"
 
 
 def signed(body, secret=SECRET, timestamp=None):

@@ -58,7 +58,7 @@ class TestElevenlabsPostCall(HttpCase):
         conversation = body["data"]["conversation_id"]
         return self.Call.search([("conversation_id", "=", conversation)])
 
-    def submit(self, conversation_id):
+    def submit(self, conversation_id, idempotency_key=None):
         """The quotation the voice agent asked for during the call, queued."""
         service = QuotationService(self.env(user=self.agent))
         task = service.submit(
@@ -72,6 +72,7 @@ class TestElevenlabsPostCall(HttpCase):
                 conversation_id=conversation_id,
             ),
             "rest",
+            idempotency_key,
         )
         return task.with_env(self.env)
 
@@ -182,6 +183,48 @@ class TestElevenlabsPostCall(HttpCase):
         self.land()
         self.assertEqual(delivery.state, "done")
         self.assertEqual(delivery.call_id.lead_id, task.lead_id)
+
+    def test_last_attempt_before_its_task_makes_no_second_opportunity(self):
+        self.env["ir.config_parameter"].set_param("odoo_mcp_quotation.max_attempts", 1)
+        task = self.submit("conv_03last")
+        leads = self.env["crm.lead"].search_count([])
+        call = self.deliver(payloads.transcription("conv_03last"))
+        self.assertEqual((call.state, call.task_ids), ("triage", task))
+        self.assertEqual(self.env["crm.lead"].search_count([]), leads)
+
+        self.env["quotation.task"]._process_due()
+        seller = new_test_user(
+            self.env, login="omq_el_last", groups="sales_team.group_sale_salesman"
+        )
+        call.with_user(seller).action_create_opportunity()
+        self.assertEqual(call.lead_id, task.lead_id)
+        self.assertEqual(self.env["crm.lead"].search_count([]), leads + 1)
+
+    def test_signature_of_29_minutes_ago_is_accepted(self):
+        raw, headers = payloads.signed(
+            payloads.transcription("conv_03window"),
+            timestamp=int(time.time()) - 29 * 60,
+        )
+        response = self.post(raw=raw, headers=headers)
+        self.assertEqual(response.json(), {"status": "queued"})
+
+    def test_tasks_keyed_otherwise_are_found_by_their_conversation_id(self):
+        first = self.quotation_task("conv_03keys")
+        second = self.submit("conv_03keys", idempotency_key="retry-7f3a")
+        self.env["quotation.task"]._process_due()
+        call = self.deliver(payloads.transcription("conv_03keys"))
+        self.assertEqual(call.task_ids, first | second)
+        self.assertEqual(call.lead_id, first.lead_id)
+
+    def test_caller_known_by_email_only_gets_a_new_opportunity(self):
+        call = self.deliver(
+            payloads.transcription(
+                "conv_04email", caller=None, email="nuevo.cliente@example.com"
+            )
+        )
+        self.assertEqual(call.state, "landed")
+        self.assertEqual(call.lead_id.email_from, "nuevo.cliente@example.com")
+        self.assertEqual(call.lead_id.contact_name, "Lucía Fernández")
 
     def test_caller_without_task_gets_a_new_opportunity(self):
         customer = self.env["res.partner"].create(
