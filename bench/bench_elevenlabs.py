@@ -25,9 +25,6 @@ from conftest import start_odoo_server, stop_odoo_server  # noqa: E402
 from loadgen import against_health, drain, run  # noqa: E402
 from test_audit_log import Rpc  # noqa: E402
 
-from odoo.addons.odoo_mcp_quotation.services.elevenlabs_webhook import (  # noqa: E402
-    sign,
-)
 from odoo.addons.odoo_mcp_quotation.tests import (  # noqa: E402
     elevenlabs_payloads as payloads,
 )
@@ -50,7 +47,7 @@ def transcription(prefix):
 def signed_headers(data):
     return {
         "Content-Type": "application/json",
-        "ElevenLabs-Signature": sign(data, payloads.SECRET),
+        "ElevenLabs-Signature": payloads.sign(data),
     }
 
 
