@@ -15,5 +15,6 @@ from . import test_mcp_http
 from . import test_quotation_service_queries
 from . import test_res_users
 from . import test_mcp_session
+from . import test_oauth_http
 from . import test_elevenlabs_post_call
 from . import test_elevenlabs_call_tour

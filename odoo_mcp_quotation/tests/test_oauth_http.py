@@ -1,0 +1,206 @@
+import json
+from datetime import timedelta
+from unittest.mock import patch
+from urllib.parse import urlencode
+
+from odoo.exceptions import AccessError
+from odoo.tests import HttpCase, tagged
+from odoo.tools import config
+
+from ..controllers.oauth import REGISTRATIONS_PER_MINUTE
+from ..services import client_metadata
+from ..services.oauth_server import ACCESS_PREFIX, secret_hash
+from .common import SALESMAN, TestUsersMixin, api_key
+
+CLAUDE_CALLBACK = "https://claude.com/api/mcp/auth_callback"
+PUBLIC_CLIENT = {
+    "client_name": "Claude",
+    "redirect_uris": [CLAUDE_CALLBACK],
+    "token_endpoint_auth_method": "none",
+    "grant_types": ["authorization_code", "refresh_token"],
+}
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "Claude", "version": "1"},
+    },
+}
+
+
+@tagged("post_install", "-at_install")
+class TestOauthHttp(TestUsersMixin, HttpCase):
+    """The OAuth server through the test server: what tests/test_oauth.py's
+    shared real server cannot show cheaply (a proxy's headers, the
+    registration budget, the cleanup cron, the switch, who revokes what)."""
+
+    test_users = {
+        "user": {"login": "omq_oauth_user", "groups": f"{SALESMAN},base.group_user"},
+        "other": {"login": "omq_oauth_other", "groups": f"{SALESMAN},base.group_user"},
+    }
+
+    def register(self, redirect_uri):
+        return self.url_open(
+            "/oauth/register",
+            data=json.dumps({**PUBLIC_CLIENT, "redirect_uris": [redirect_uri]}),
+            headers={"Content-Type": "application/json"},
+        )
+
+    def connect(self, user, client=None):
+        """A grant of ``user`` and its access token, as the token endpoint
+        leaves them."""
+        client = (
+            client or self.env["mcp.oauth.client"]._register_client(PUBLIC_CLIENT)[0]
+        )
+        grant = self.env["mcp.oauth.grant"].create(
+            {
+                "client_id": client.id,
+                "user_id": user.id,
+                "scopes": "quotations:create",
+                "resource": f"{self.base_url()}/mcp",
+                "connected": True,
+            }
+        )
+        token = f"{ACCESS_PREFIX}{user.login}-{grant.id}"
+        self.env["mcp.oauth.token"]._issue(grant, "access", token, timedelta(hours=1))
+        return grant, token
+
+    def initialize(self, token):
+        return self.url_open(
+            "/mcp",
+            data=json.dumps(INITIALIZE),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+            },
+        )
+
+    def test_discovery_urls_follow_the_proxy_and_every_mcp_401_points_there(self):
+        forwarded = {
+            "X-Forwarded-Host": "odoo.example.com",
+            "X-Forwarded-Proto": "https",
+        }
+        with patch.dict(config.options, proxy_mode=True):
+            resource = self.url_open(
+                "/.well-known/oauth-protected-resource/mcp", headers=forwarded
+            ).json()
+            server = self.url_open(
+                "/.well-known/oauth-authorization-server", headers=forwarded
+            ).json()
+            refusals = [
+                self.url_open(path, headers=forwarded) for path in ("/mcp", "/mcp/sse")
+            ]
+        self.assertEqual(resource["resource"], "https://odoo.example.com/mcp")
+        self.assertEqual(
+            resource["authorization_servers"], ["https://odoo.example.com"]
+        )
+        self.assertEqual(server["issuer"], "https://odoo.example.com")
+        self.assertEqual(
+            server["registration_endpoint"], "https://odoo.example.com/oauth/register"
+        )
+        for refused in refusals:
+            self.assertEqual(refused.status_code, 401)
+            self.assertIn(
+                'resource_metadata="https://odoo.example.com/.well-known/'
+                'oauth-protected-resource/mcp"',
+                refused.headers["WWW-Authenticate"],
+            )
+
+    def test_registration_takes_the_default_callbacks_then_is_rate_limited(self):
+        Client = self.env["mcp.oauth.client"]
+        for uri in (CLAUDE_CALLBACK, "http://localhost:53682/callback"):
+            self.assertEqual(self.register(uri).status_code, 201, uri)
+        for _ in range(REGISTRATIONS_PER_MINUTE - 2):
+            self.register(CLAUDE_CALLBACK)
+        registered = Client.search_count([])
+        refused = self.register(CLAUDE_CALLBACK)
+        self.assertEqual(refused.status_code, 429)
+        self.assertEqual(refused.json()["error"], "temporarily_unavailable")
+        self.assertGreater(int(refused.headers["Retry-After"]), 0)
+        self.assertEqual(Client.search_count([]), registered)
+
+    def test_the_cron_forgets_unused_registrations_and_dead_tokens(self):
+        Client = self.env["mcp.oauth.client"]
+        unused, used, recent = (
+            Client._register_client(PUBLIC_CLIENT)[0] for _ in range(3)
+        )
+        grant, _token = self.connect(self.user, used)
+        self.env["mcp.oauth.token"]._issue(
+            grant, "refresh", "omqr_long-dead", timedelta(days=-2)
+        )
+        self.env.cr.execute(
+            "UPDATE mcp_oauth_client SET create_date = now() - interval '2 days' "
+            "WHERE id IN %s",
+            [(unused.id, used.id)],
+        )
+        self.env.ref("odoo_mcp_quotation.ir_cron_vacuum_oauth").method_direct_trigger()
+        self.assertEqual((unused | used | recent).exists(), used | recent)
+        self.assertFalse(
+            self.env["mcp.oauth.token"].search(
+                [("token_hash", "=", secret_hash("omqr_long-dead"))]
+            )
+        )
+        self.assertEqual(len(grant.exists()), 1)
+
+    def test_users_revoke_their_own_apps_only(self):
+        grant, token = self.connect(self.user)
+        others, others_token = self.connect(self.other)
+        self.assertEqual(self.user.with_user(self.user).ai_oauth_grant_ids, grant)
+        with self.assertRaises(AccessError):
+            others.with_user(self.user).action_revoke()
+        self.assertEqual(self.initialize(others_token).status_code, 200)
+        self.assertEqual(self.initialize(token).status_code, 200)
+        grant.with_user(self.user).action_revoke()
+        self.assertEqual(self.initialize(token).status_code, 401)
+        self.env.invalidate_all()
+        self.assertFalse(self.user.with_user(self.user).ai_oauth_grant_ids)
+
+    def test_turning_oauth_off_refuses_every_token_but_no_api_key(self):
+        _grant, token = self.connect(self.user)
+        self.assertEqual(self.initialize(token).status_code, 200)
+        self.env["ir.config_parameter"].set_param(
+            "odoo_mcp_quotation.oauth_enabled", False
+        )
+        self.assertEqual(self.initialize(token).status_code, 401)
+        for path in (
+            "/.well-known/oauth-protected-resource",
+            "/.well-known/oauth-authorization-server",
+        ):
+            self.assertEqual(self.url_open(path).status_code, 404, path)
+        self.assertEqual(self.register(CLAUDE_CALLBACK).status_code, 403)
+        self.assertEqual(self.initialize(api_key(self.user)).status_code, 200)
+
+    def test_a_metadata_document_is_fetched_once_and_binds_its_redirect_uris(self):
+        url = "https://app.example/client.json"
+        body = {"client_id": url, "redirect_uris": ["https://app.example/cb"]}
+        document = client_metadata.validate(url, json.dumps(body).encode())
+        with self.assertRaisesRegex(client_metadata.ClientMetadataError, "JSON"):
+            client_metadata.validate(
+                url, json.dumps({**body, "pad": "x" * 6000}).encode()
+            )
+        with self.assertRaisesRegex(client_metadata.ClientMetadataError, "https"):
+            client_metadata.fetch("http://app.example/client.json")
+        query = {
+            "response_type": "code",
+            "client_id": url,
+            "state": "s",
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        }
+        with patch.object(client_metadata, "fetch", return_value=document) as fetch:
+            listed, unlisted = (
+                self.url_open(
+                    f"/oauth/authorize?{urlencode({**query, 'redirect_uri': uri})}",
+                    allow_redirects=False,
+                )
+                for uri in ("https://app.example/cb", "https://evil.example/cb")
+            )
+        fetch.assert_called_once_with(url)
+        self.assertEqual(listed.status_code, 303)  # on to Odoo's login page
+        self.assertIn("/web/login", listed.headers["Location"])
+        self.assertEqual(unlisted.status_code, 400)
+        self.assertNotIn("Location", unlisted.headers)
