@@ -628,29 +628,6 @@ def test_modern_tools_list_and_call_carry_result_type_and_cache_hints(server):
 
 
 @pytest.mark.parametrize(
-    ("version", "message", "reads_only"),
-    [
-        (MODERN, request("server/discover"), True),
-        (MODERN, request("tools/list"), True),
-        (MODERN, request("tools/call", {"name": "echo", "arguments": {}}), True),
-        (MODERN, request("tools/call", {"name": "greet", "arguments": {}}), False),
-        (MODERN, request("tools/call", {"name": "nope"}), False),
-        (MODERN, request("tools/call", "echo"), False),
-        (MODERN, request("tasks/cancel", {"taskId": "t1"}), False),
-        (MODERN, [request("tools/list")], False),
-        (MODERN, None, False),
-        ("2025-11-25", request("tools/list"), False),  # sessions are written
-        (None, request("tools/list"), False),
-    ],
-)
-def test_only_stateless_requests_that_write_nothing_may_skip_the_transaction(
-    server, version, message, reads_only
-):
-    headers = {"MCP-Protocol-Version": version} if version else {}
-    assert http.reads_only(server, headers, message) is reads_only
-
-
-@pytest.mark.parametrize(
     ("headers", "code"),
     [
         ({"Mcp-Method": "tools/list"}, protocol.HEADER_MISMATCH),

@@ -8,14 +8,10 @@ read or saved; routes are ``auth="none"`` because :func:`authenticate` sets
 the user (Odoo's public user would cost a query).
 """
 
-from contextlib import contextmanager
-
-from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 from werkzeug.datastructures import Headers
 
 from odoo import http
 from odoo.http import request
-from odoo.sql_db import Cursor
 
 from ..mcp import protocol, protocol_http, protocol_security, protocol_sse
 from ..models.mcp_session import McpSessions
@@ -40,27 +36,6 @@ def _request_socket(environ):
     return getattr(getattr(stream, "raw", None), "_sock", None)
 
 
-@contextmanager
-def _without_transaction(cr, reads_only):
-    """Serve a request that writes nothing without BEGIN and COMMIT: each
-    statement commits alone (the rate-limit count at once, as before), two
-    round trips to PostgreSQL fewer of the five a read call makes. Test
-    cursors, which share the test's transaction, are left as they are."""
-    connection = getattr(cr, "_cnx", None)
-    if not (
-        reads_only
-        and isinstance(cr, Cursor)
-        and connection.info.transaction_status == TRANSACTION_STATUS_IDLE
-    ):
-        yield
-        return
-    connection.autocommit = True
-    try:
-        yield
-    finally:
-        connection.autocommit = False  # the pool's connections stay transactional
-
-
 def _client_socket():
     """The raw WSGI environ holds the client socket, as bus/websocket.py reads it."""
     environ = request.httprequest._HTTPRequest__environ
@@ -81,14 +56,6 @@ class McpController(http.Controller):
         payload, reply = None, None
         if httprequest.method == "POST":
             payload, reply = self._read_payload()
-        reads_only = reply is None and protocol_http.reads_only(
-            mcp_server(), httprequest.headers, payload
-        )
-        with _without_transaction(request.env.cr, reads_only):
-            return self._serve(payload, reply)
-
-    def _serve(self, payload, reply):
-        httprequest = request.httprequest
         refused, granted = self._guard(protocol_http.message_count(payload))
         reply = refused or reply or self._insufficient_scope(payload, granted)
         if reply:

@@ -367,8 +367,6 @@ class TaskStore(Protocol):
 
 
 TERMINAL_TASK_STATUSES = ("completed", "failed", "cancelled")
-# methods that write nothing (tools/call too, when its tool is read-only)
-READ_ONLY_METHODS = frozenset({"ping", "server/discover", "tools/list"})
 
 
 # ---------------------------------------------------------------- the server
@@ -428,17 +426,6 @@ class McpServer:
             "tasks/update": (self._update_task, modern),
             "subscriptions/listen": (self._listen, modern),
         }
-
-    def reads_only(self, message):
-        """Whether serving ``message`` writes nothing (a tools/call: when its
-        tool is read-only and never asks)."""
-        if not isinstance(message, dict):
-            return False
-        method, params = message.get("method"), message.get("params")
-        if method != "tools/call":
-            return method in READ_ONLY_METHODS
-        tool = isinstance(params, dict) and self._by_name.get(params.get("name"))
-        return bool(tool) and tool.read_only and not tool.asks
 
     # ------------------------------------------------------------ messages
     def handle(self, message, exchange):

@@ -115,14 +115,6 @@ def message_count(payload):
     return len(payload) if isinstance(payload, list) and payload else 1
 
 
-def reads_only(server, headers, payload):
-    """A stateless (2026-07-28) request that writes nothing: the transport may
-    serve it outside a transaction."""
-    return header(
-        headers, PROTOCOL_VERSION_HEADER
-    ) in MODERN_PROTOCOL_VERSIONS and server.reads_only(payload)
-
-
 def wants_event_stream(accept):
     """A client that accepts only ``text/event-stream`` gets its answer as SSE."""
     accept = (accept or "").lower()
