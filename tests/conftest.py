@@ -51,8 +51,12 @@ SERVER_SETUP_SCRIPT = (
 )
 
 
-# agents in these tests poll twice a second: more than a production default allows
-TEST_PARAMS = {"odoo_mcp_quotation.rate_limit_per_minute": "600"}
+# agents in these tests poll twice a second, and the OAuth tests register a
+# client each from one address: more than production defaults allow
+TEST_PARAMS = {
+    "odoo_mcp_quotation.rate_limit_per_minute": "600",
+    "odoo_mcp_quotation.oauth_registrations_per_minute": "200",
+}
 
 
 def free_port():

@@ -249,6 +249,36 @@ def test_a_grant_never_exceeds_the_users_scopes(odoo_server):
         )
 
 
+def test_an_admin_narrows_one_app_below_what_its_users_allow(odoo_server):
+    """Per OAuth client (issue 13): at once for the tokens it holds, and for
+    what its next authorization grants."""
+    server = odoo_server
+    connector = Connector(server).connect()
+    access = connector.tokens()["access_token"]  # all three scopes
+    assert "find_customer" in list_tools(server, access)
+    client_id = connector.client["client_id"]
+    sql(
+        server,
+        "UPDATE mcp_oauth_client SET allowed_scopes = 'quotations:create' "
+        "WHERE client_id = %s",
+        [client_id],
+    )
+    assert list_tools(server, access) == ["create_quotation", "get_quotation_status"]
+    answer = call_tool(server, access, "find_customer", {"query": "a"})
+    assert answer.status_code == 403
+    assert 'scope="customers:read"' in answer.headers["WWW-Authenticate"]
+    assert connector.tokens()["scope"] == "quotations:create"
+    sql(
+        server,
+        "UPDATE mcp_oauth_client SET allowed_scopes = 'customers:read' "
+        "WHERE client_id = %s",
+        [client_id],
+    )
+    _verifier, challenge = pkce()
+    url = connector.authorization_url(challenge, scope="quotations:create")
+    assert redirect_query(connector.open_consent(url))["error"] == "invalid_scope"
+
+
 # ---------------------------------------------------------------- refusals
 def test_registration_refuses_redirect_uris_off_the_allow_list(odoo_server):
     connector = Connector(odoo_server)

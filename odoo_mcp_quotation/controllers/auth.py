@@ -99,7 +99,8 @@ def _oauth_user(token, resource):
     cr = request.env.cr
     cr.execute(
         """
-        SELECT g.user_id, g.scopes, u.ai_agent_scopes, g.resource, g.id,
+        SELECT g.user_id, g.scopes, u.ai_agent_scopes, c.allowed_scopes,
+               g.resource, g.id,
                g.last_used_at IS NULL
                OR g.last_used_at < now() AT TIME ZONE 'utc' - interval '5 minutes'
           FROM mcp_oauth_token t
@@ -118,7 +119,7 @@ def _oauth_user(token, resource):
             "The access token is not valid, expired or was revoked: refresh it "
             "or authorize again."
         )
-    uid, granted, allowed, token_resource, grant_id, stale = row
+    uid, granted, allowed, client_allowed, token_resource, grant_id, stale = row
     if token_resource != resource:
         raise Unauthenticated(
             f"The access token was issued for {token_resource}, not {resource}."
@@ -129,7 +130,10 @@ def _oauth_user(token, resource):
             "WHERE id = %s",
             [grant_id],
         )
-    return uid, scopes.parse(granted, False) & scopes.parse(allowed, False)
+    granted = scopes.parse(granted, False) & scopes.parse(allowed, False)
+    if client_allowed:  # what admins allow the app (mcp.oauth.client)
+        granted &= scopes.parse(client_allowed, False)
+    return uid, granted
 
 
 def _count_request(token, messages, uid, check=None):

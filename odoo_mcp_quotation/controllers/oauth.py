@@ -25,8 +25,8 @@ from ..services.oauth_server import (
     McpAuthorizationServer,
     OauthPolicy,
 )
+from ..services.settings import read_setting
 
-REGISTRATIONS_PER_MINUTE = 20
 MAX_REGISTRATION_BYTES = 16 * 1024
 # the consent and error pages: never in a frame (clickjacking), never cached
 PAGE_HEADERS = [
@@ -108,9 +108,10 @@ class OauthController(http.Controller):
             if request.env.user._is_public():
                 login = {"redirect": uri[len(policy.issuer) :]}
                 return request.redirect(f"/web/login?{urlencode(login)}", 303)
-            granted = self._granted_scopes(requested, params.get("state"))
+            client = request.env["mcp.oauth.client"].sudo()._lookup(params["client_id"])
+            granted = self._granted_scopes(requested, params.get("state"), client)
             if request.httprequest.method == "GET":
-                return self._consent_page(params, redirect_uri, granted)
+                return self._consent_page(params, redirect_uri, granted, client)
             if decision != "allow":
                 raise errors.AccessDeniedError(
                     description="The user denied the access.", state=params.get("state")
@@ -126,25 +127,27 @@ class OauthController(http.Controller):
         )
         return self._redirect(headers["Location"], policy)
 
-    def _granted_scopes(self, requested, state):
+    def _granted_scopes(self, requested, state, client):
         """What the user may let the app do: the scopes asked for, within the
-        user's own; portal users connect nothing."""
+        user's own and the app's; portal users connect nothing."""
         user = request.env.user
         if user.share:
             raise errors.AccessDeniedError(
                 description="Portal users cannot connect AI agents.", state=state
             )
-        granted = scopes.format_scopes(set(requested) & user._ai_agent_scope_set())
+        granted = scopes.format_scopes(
+            client._scope_limit(set(requested) & user._ai_agent_scope_set())
+        )
         if not granted:
             raise errors.InvalidScopeError(
-                description="Your Odoo user may not use the requested scopes: ask "
-                "an administrator to allow them on your user.",
+                description="Your Odoo user, or this app, may not use the requested "
+                "scopes: ask an administrator to allow them on your user or on the "
+                "app (AI Quotations > Connected Apps).",
                 state=state,
             )
         return granted
 
-    def _consent_page(self, params, redirect_uri, granted):
-        client = request.env["mcp.oauth.client"].sudo()._lookup(params["client_id"])
+    def _consent_page(self, params, redirect_uri, granted, client):
         values = {
             "client": client,
             "redirect_host": urlsplit(redirect_uri).netloc,
@@ -226,7 +229,7 @@ class OauthController(http.Controller):
         wait = (
             request.env["quotation.rate.limit"]
             .sudo()
-            ._hit(address, REGISTRATIONS_PER_MINUTE)
+            ._hit(address, read_setting(request.env, "oauth_registrations_per_minute"))
         )
         if wait:
             response = _oauth_error(

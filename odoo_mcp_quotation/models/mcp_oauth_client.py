@@ -3,8 +3,9 @@ import secrets
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
-from ..services import client_metadata
+from ..services import client_metadata, scopes
 from ..services.oauth_server import secret_hash
 
 METADATA_CACHE = timedelta(hours=1)
@@ -44,12 +45,31 @@ class McpOauthClient(models.Model):
         default=True,
         help="Archive a client to refuse it and every token it holds.",
     )
+    allowed_scopes = fields.Char(
+        help="At most these scopes for this app, whatever its users allow, "
+        "space-separated; empty: what each user allows. Applies at once to the "
+        "tokens it holds.",
+    )
     grant_ids = fields.One2many("mcp.oauth.grant", "client_id", string="Grants")
     grant_count = fields.Integer(compute="_compute_grant_count")
 
     _sql_constraints = [
         ("client_id_unique", "UNIQUE(client_id)", "This client ID already exists."),
     ]
+
+    @api.constrains("allowed_scopes")
+    def _check_allowed_scopes(self):
+        for client in self:
+            try:
+                scopes.parse(client.allowed_scopes or "")
+            except scopes.UnknownScope as error:
+                raise ValidationError(str(error)) from None
+
+    def _scope_limit(self, granted):
+        """``granted`` within what admins allow this app."""
+        if not self.allowed_scopes:
+            return granted
+        return granted & scopes.parse(self.allowed_scopes, strict=False)
 
     def _compute_grant_count(self):
         counts = dict(

@@ -127,6 +127,8 @@ SETTINGS = {
         Setting("oauth_enabled", False, flag),
         Setting("oauth_access_token_minutes", 60, at_least(1)),
         Setting("oauth_refresh_token_days", 30, at_least(1)),
+        # Claude registers a client on each fresh connection: per address
+        Setting("oauth_registrations_per_minute", 20, at_least(1)),
         Setting(
             "oauth_redirect_allow_list",
             " ".join(DEFAULT_ALLOWED_REDIRECTS),

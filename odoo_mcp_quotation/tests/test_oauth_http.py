@@ -7,9 +7,9 @@ from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import config
 
-from ..controllers.oauth import REGISTRATIONS_PER_MINUTE
 from ..services import client_metadata
 from ..services.oauth_server import ACCESS_PREFIX, secret_hash
+from ..services.settings import SETTINGS
 from .common import SALESMAN, TestUsersMixin, api_key
 
 CLAUDE_CALLBACK = "https://claude.com/api/mcp/auth_callback"
@@ -114,7 +114,7 @@ class TestOauthHttp(TestUsersMixin, HttpCase):
         Client = self.env["mcp.oauth.client"]
         for uri in (CLAUDE_CALLBACK, "http://localhost:53682/callback"):
             self.assertEqual(self.register(uri).status_code, 201, uri)
-        for _ in range(REGISTRATIONS_PER_MINUTE - 2):
+        for _ in range(SETTINGS["oauth_registrations_per_minute"].default - 2):
             self.register(CLAUDE_CALLBACK)
         registered = Client.search_count([])
         refused = self.register(CLAUDE_CALLBACK)

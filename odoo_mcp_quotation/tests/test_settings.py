@@ -35,6 +35,7 @@ KEYS_OF_18_0_1_0_0 = {
     "odoo_mcp_quotation.oauth_enabled",
     "odoo_mcp_quotation.oauth_access_token_minutes",
     "odoo_mcp_quotation.oauth_refresh_token_days",
+    "odoo_mcp_quotation.oauth_registrations_per_minute",
     "odoo_mcp_quotation.oauth_redirect_allow_list",
     "odoo_mcp_quotation.elevenlabs_webhook_secret",
 }
