@@ -31,7 +31,10 @@ def quotation_body(index):
 
 def main():
     tmp = Path(tempfile.mkdtemp(prefix="omq-bench-"))
-    params = {"odoo_mcp_quotation.rate_limit_per_minute": "1000000"}
+    params = {
+        "odoo_mcp_quotation.rate_limit_per_minute": "1000000",
+        "odoo_mcp_quotation.build_when_idle": "False",  # no build at all
+    }
     print(
         "starting odoo-bin --workers 2 (crons off for the HTTP figures)...", flush=True
     )

@@ -81,9 +81,31 @@ def test_unknown_product_fails_with_a_sentence_to_read_aloud(odoo_server):
     assert status["message"].startswith("The quotation could not be created")
 
 
+def test_an_idle_queue_is_built_by_the_http_worker_that_answered(tmp_path):
+    """No cron worker at all: the HTTP worker answers 202 at once, then
+    builds the quotation itself, as the queue held nothing else."""
+    server = start_odoo_server(tmp_path, cron_threads=0)
+    try:
+        started = time.monotonic()
+        response = post_quotation(server, ELEVENLABS_BODY)
+        answered = time.monotonic() - started
+        assert response.status_code == 202, response.text
+        assert response.json()["status"] == "pending"
+        assert answered < 5  # not held back by the build that follows
+        status = wait_until_final(server, response.json()["status_url"])
+        assert status["status"] == "done", status
+    finally:
+        stop_odoo_server(server)
+
+
 def test_tasks_survive_a_restart(tmp_path):
-    """Queued while no cron runs, the server stops, another one finishes them."""
-    first = start_odoo_server(tmp_path, cron_threads=0)
+    """Queued while no cron runs (and no HTTP worker builds), the server
+    stops, another one finishes them."""
+    first = start_odoo_server(
+        tmp_path,
+        cron_threads=0,
+        params={"odoo_mcp_quotation.build_when_idle": "False"},
+    )
     try:
         urls = [
             post_quotation(first, dict(ELEVENLABS_BODY, conversation_id=f"c{n}")).json()

@@ -1,12 +1,15 @@
 import json
+import logging
 import secrets
 import time
 from datetime import timedelta
 
 from psycopg2 import IntegrityError
 
-from odoo import _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.modules.registry import Registry
+from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.sql import drop_index, make_index_name
 
@@ -21,6 +24,8 @@ from ..services.request_schema import TRACKING_ID
 from ..services.settings import read_setting
 from .quotation_audit_entry import audit_time, audit_user
 from .quotation_queue_mixin import DONE, FAILED, PENDING, PROCESSING
+
+_logger = logging.getLogger(__name__)
 
 CANCELLED = "cancelled"
 
@@ -457,6 +462,29 @@ class QuotationTask(models.Model):
         figures = queue_figures(self.env.cr)
         self._wake_if_stalled(figures[-1])
         return figures
+
+    @api.model
+    def _may_build_after_answer(self):
+        """Whether the HTTP worker that just queued a request may build it
+        itself after answering, instead of waiting for a cron worker to wake
+        up: when nothing else waits in the queue (under load, HTTP workers
+        keep answering and the crons build), unless switched off."""
+        if not read_setting(self.env, "build_when_idle"):
+            return False
+        busy = expression.OR([[("state", "=", PROCESSING)], self._due_domain()])
+        return self.sudo().search_count(busy, limit=2) <= 1
+
+    @api.model
+    def _build_after_answer(self, dbname):
+        """Take one due task as a cron would (the same claim, ``SKIP LOCKED``:
+        whoever comes first builds it, once), in a transaction of its own;
+        runs after the request's own has been committed and closed."""
+        try:
+            with Registry(dbname).cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env[self._name]._process_due(commit=True, limit=1)
+        except Exception:  # the answer is out; a cron worker takes the task
+            _logger.exception("Building a quotation after the answer failed")
 
     def _due_since(self):
         """Since when a worker should have taken this task, if it waits for one.

@@ -100,6 +100,9 @@ SETTINGS = {
         # a task still processing after this was orphaned
         Setting("lease_seconds", 300, at_least(1)),
         Setting("batch_size", 5, at_least(1)),
+        # an HTTP worker builds the request it queued when the queue is idle
+        # (a system parameter: "False" leaves every build to the crons)
+        Setting("build_when_idle", True, flag),
         # agent access: requests a minute per API key (or OAuth token) and per
         # user whatever key or token it uses; a minute may be spent in one burst
         Setting("rate_limit_per_minute", 300, at_least(1)),

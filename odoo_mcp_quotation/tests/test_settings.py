@@ -14,6 +14,7 @@ KEYS_OF_18_0_1_0_0 = {
     "odoo_mcp_quotation.backoff_max_seconds",
     "odoo_mcp_quotation.lease_seconds",
     "odoo_mcp_quotation.batch_size",
+    "odoo_mcp_quotation.build_when_idle",
     "odoo_mcp_quotation.rate_limit_per_minute",
     "odoo_mcp_quotation.rate_limit_per_user_per_minute",
     "odoo_mcp_quotation.mcp_streams_per_user",
