@@ -4,7 +4,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..services.query_schema import QuotationQueued, output_schema
 from ..services.request_schema import request_json_schema
-from .common import SALESMAN, TestUsersMixin, api_key
+from .common import SALESMAN, TestUsersMixin, api_key, initialize_message
 
 PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}
 
@@ -58,18 +58,7 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
         return self.post(message, **{**PROTOCOL, **headers})
 
     def initialize(self, version="2025-11-25"):
-        return self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": version,
-                    "capabilities": {},
-                    "clientInfo": {"name": "Claude Code", "version": "2.1"},
-                },
-            }
-        )
+        return self.post(initialize_message(version))
 
     def test_initialize_opens_a_session_kept_in_postgresql(self):
         response = self.initialize()
@@ -138,19 +127,7 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
         self.assertEqual(self.initialize_from("https://evil.example").status_code, 403)
 
     def initialize_from(self, origin):
-        return self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-06-18",
-                    "capabilities": {},
-                    "clientInfo": {"name": "browser", "version": "1"},
-                },
-            },
-            Origin=origin,
-        )
+        return self.post(initialize_message("2025-06-18", "browser"), Origin=origin)
 
     def test_a_client_accepting_only_event_streams_gets_one_event(self):
         response = self.post(
@@ -374,18 +351,9 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
         self.assertIn("portal user", response.json()["error"]["message"])
 
     def test_client_info_is_kept_short(self):
-        response = self.post(
-            {
-                "jsonrpc": "2.0",
-                "id": 1,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "n" * 500_000, "version": "1\n\u202e2"},
-                },
-            }
-        )
+        message = initialize_message(client_name="n" * 500_000)
+        message["params"]["clientInfo"]["version"] = "1\n\u202e2"
+        response = self.post(message)
         self.assertEqual(response.status_code, 200)
         session = self.env["mcp.session"].search(
             [("session_key", "=", response.headers["Mcp-Session-Id"])]

@@ -10,7 +10,7 @@ from odoo.tools import config
 from ..services import client_metadata
 from ..services.oauth_server import ACCESS_PREFIX, secret_hash
 from ..services.settings import SETTINGS
-from .common import SALESMAN, TestUsersMixin, api_key
+from .common import SALESMAN, TestUsersMixin, api_key, initialize_message
 
 CLAUDE_CALLBACK = "https://claude.com/api/mcp/auth_callback"
 PUBLIC_CLIENT = {
@@ -18,16 +18,6 @@ PUBLIC_CLIENT = {
     "redirect_uris": [CLAUDE_CALLBACK],
     "token_endpoint_auth_method": "none",
     "grant_types": ["authorization_code", "refresh_token"],
-}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "Claude", "version": "1"},
-    },
 }
 
 
@@ -71,7 +61,7 @@ class TestOauthHttp(TestUsersMixin, HttpCase):
     def initialize(self, token):
         return self.url_open(
             "/mcp",
-            data=json.dumps(INITIALIZE),
+            data=json.dumps(initialize_message(client_name="Claude")),
             headers={
                 "Authorization": f"Bearer {token}",
                 "Content-Type": "application/json",
