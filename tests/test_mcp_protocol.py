@@ -628,6 +628,22 @@ def test_modern_tools_list_and_call_carry_result_type_and_cache_hints(server):
 
 
 @pytest.mark.parametrize(
+    ("message", "writes"),
+    [
+        (request("tools/call", {"name": "greet", "arguments": {}}), True),
+        (request("tools/call", {"name": "echo", "arguments": {}}), False),
+        (request("tools/call", {"name": "nope"}), False),
+        (request("tools/call", "greet"), False),
+        (request("tools/list"), False),
+        ([request("tools/call", {"name": "greet"})], False),
+        (None, False),
+    ],
+)
+def test_a_transport_knows_which_calls_may_have_written(server, message, writes):
+    assert server.calls_writing_tool(message) is writes
+
+
+@pytest.mark.parametrize(
     ("headers", "code"),
     [
         ({"Mcp-Method": "tools/list"}, protocol.HEADER_MISMATCH),

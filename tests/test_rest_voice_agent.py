@@ -4,6 +4,7 @@ import time
 
 import requests
 from conftest import start_odoo_server, stop_odoo_server
+from test_mcp_clients import modern_rpc
 
 # What an ElevenLabs webhook tool sends, built from the body schema in
 # docs/elevenlabs.md; conversation_id comes from system__conversation_id.
@@ -82,8 +83,9 @@ def test_unknown_product_fails_with_a_sentence_to_read_aloud(odoo_server):
 
 
 def test_an_idle_queue_is_built_by_the_http_worker_that_answered(tmp_path):
-    """No cron worker at all: the HTTP worker answers 202 at once, then
-    builds the quotation itself, as the queue held nothing else."""
+    """No cron worker at all: the HTTP worker answers at once, then builds
+    the quotation itself, as the queue held nothing else; over REST and over
+    MCP alike."""
     server = start_odoo_server(tmp_path, cron_threads=0)
     try:
         started = time.monotonic()
@@ -93,6 +95,16 @@ def test_an_idle_queue_is_built_by_the_http_worker_that_answered(tmp_path):
         assert response.json()["status"] == "pending"
         assert answered < 5  # not held back by the build that follows
         status = wait_until_final(server, response.json()["status_url"])
+        assert status["status"] == "done", status
+
+        arguments = dict(ELEVENLABS_BODY, conversation_id="conv_over_mcp")
+        _status, _headers, created = modern_rpc(
+            server, "tools/call", {"name": "create_quotation", "arguments": arguments}
+        )
+        queued = created["result"]["structuredContent"]
+        assert queued["status"] == "pending"
+        status_url = f"{server.url}/api/quotation/status/{queued['tracking_id']}"
+        status = wait_until_final(server, status_url)
         assert status["status"] == "done", status
     finally:
         stop_odoo_server(server)

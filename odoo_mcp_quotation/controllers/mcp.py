@@ -20,6 +20,7 @@ from ..services.mcp_tools import mcp_server
 from ..services.oauth_server import OauthPolicy
 from ..services.settings import read_setting
 from .auth import RateLimited, Unauthenticated, authenticate, bearer_token
+from .build_after_answer import build_after_answer
 
 STREAM_HEADERS = [
     ("Content-Type", protocol_http.EVENT_STREAM),
@@ -66,13 +67,15 @@ class McpController(http.Controller):
         elif httprequest.method == "DELETE":
             reply = protocol_http.serve_delete(httprequest.headers, sessions)
         else:
+            server = mcp_server(granted)
             reply = protocol_http.serve_post(
-                mcp_server(granted), httprequest.headers, payload, request.env, sessions
+                server, httprequest.headers, payload, request.env, sessions
             )
             if reply.asking:
                 session = sessions.find(httprequest.headers.get("Mcp-Session-Id"))
                 stream = session._elicitation_stream(reply.asking, _client_socket())
                 return request.make_response(stream, headers=STREAM_HEADERS)
+            return self._respond(reply, server.calls_writing_tool(payload))
         return self._respond(reply)
 
     @http.route(
@@ -117,13 +120,14 @@ class McpController(http.Controller):
         if reply:
             return self._respond(reply)
         sessions = McpSessions(request.env, "sse")
+        server = mcp_server(granted)
         reply, answers = protocol_sse.serve_sse_message(
-            mcp_server(granted), payload, request.env, sessions, session_id
+            server, payload, request.env, sessions, session_id
         )
         session = sessions.find(session_id)
         for answer in answers:
             session._push(answer)
-        return self._respond(reply)
+        return self._respond(reply, server.calls_writing_tool(payload))
 
     # ------------------------------------------------------------------ helpers
     def _read_payload(self):
@@ -196,11 +200,16 @@ class McpController(http.Controller):
         base_url = request.env["ir.config_parameter"].sudo().get_param("web.base.url")
         return {*read_setting(request.env, "mcp_allowed_origins"), base_url or ""}
 
-    def _respond(self, reply):
+    def _respond(self, reply, may_have_queued=False):
+        """The reply as an HTTP response; after a call that may have queued a
+        quotation, this worker may go on to build it (``build_after_answer``)."""
         headers = Headers(reply.headers)
         body = reply.content()
         if body and "Content-Type" not in headers:
             headers["Content-Type"] = "application/json"
-        return request.make_response(
+        response = request.make_response(
             body, headers=list(headers.items()), status=reply.status
         )
+        if may_have_queued and reply.status < 300:
+            return build_after_answer(response)
+        return response

@@ -28,6 +28,7 @@ from .auth import (
     authenticate,
     bearer_token,
 )
+from .build_after_answer import build_after_answer
 
 _logger = logging.getLogger(__name__)
 
@@ -74,21 +75,6 @@ def addon_version():
     return get_manifest("odoo_mcp_quotation")["version"]
 
 
-def _build_after_answer(response, tasks):
-    """Send ``response``, then let this HTTP worker build the request it
-    queued: a cron worker sleeps up to 0.1 s after each wake-up, at a lower
-    priority (docs/performance.md). Only when the queue was idle: under load
-    the HTTP workers keep answering and the crons build."""
-    body, dbname = response.get_data(), request.env.cr.dbname
-
-    def answer_then_build():
-        yield body  # the client has its whole answer (Content-Length)
-        tasks._build_after_answer(dbname)
-
-    response.response = answer_then_build()
-    response.headers["Content-Length"] = str(len(body))
-
-
 def json_response(body, status=200, headers=None):
     return request.make_json_response(body, headers=headers, status=status)
 
@@ -105,13 +91,8 @@ class QuotationRestController(http.Controller):
         response = self._serve(
             ("POST",), self._create_quotation, with_body=True, scope=scopes.CREATE
         )
-        tasks = request.env["quotation.task"]
-        if (
-            response.status_code == 202
-            and not request.registry.in_test_mode()
-            and tasks._may_build_after_answer()
-        ):
-            _build_after_answer(response, tasks)
+        if response.status_code == 202:
+            return build_after_answer(response)
         return response
 
     @http.route(

@@ -427,6 +427,15 @@ class McpServer:
             "subscriptions/listen": (self._listen, modern),
         }
 
+    def calls_writing_tool(self, message):
+        """Whether ``message`` calls a tool that writes: a transport may have
+        work to start once it has answered."""
+        if not isinstance(message, dict) or message.get("method") != "tools/call":
+            return False
+        params = message.get("params")
+        tool = isinstance(params, dict) and self._by_name.get(params.get("name"))
+        return bool(tool) and not tool.read_only
+
     # ------------------------------------------------------------ messages
     def handle(self, message, exchange):
         """Serve one decoded JSON-RPC message; return the response or None,

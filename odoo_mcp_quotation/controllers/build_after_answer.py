@@ -1,0 +1,24 @@
+"""After an answer that queued a quotation, the HTTP worker that gave it may
+build the quotation itself (REST and MCP alike)."""
+
+from odoo.http import request
+
+
+def build_after_answer(response):
+    """``response``, which, once sent, lets this HTTP worker build what the
+    request queued: an Odoo cron worker sleeps up to 0.1 s after each wake-up
+    and runs at a lower priority (docs/reliability.md). Only when the queue
+    holds nothing else: under load the HTTP workers keep answering and the
+    crons build. Never in tests, whose cursor the server shares."""
+    tasks = request.env["quotation.task"]
+    if request.registry.in_test_mode() or not tasks._may_build_after_answer():
+        return response
+    body, dbname = response.get_data(), request.env.cr.dbname
+
+    def answer_then_build():
+        yield body  # the client has its whole answer (Content-Length)
+        tasks._build_after_answer(dbname)
+
+    response.response = answer_then_build()
+    response.headers["Content-Length"] = str(len(body))
+    return response
