@@ -142,7 +142,7 @@ class OauthController(http.Controller):
             raise errors.InvalidScopeError(
                 description="Your Odoo user, or this app, may not use the requested "
                 "scopes: ask an administrator to allow them on your user or on the "
-                "app (AI Quotations > Connected Apps).",
+                "app (Sales > AI Quotations > OAuth Clients).",
                 state=state,
             )
         return granted
