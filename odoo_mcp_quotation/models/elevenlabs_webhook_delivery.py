@@ -1,11 +1,12 @@
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from psycopg2 import IntegrityError
 
 from odoo import api, fields, models
 
 from ..services.elevenlabs_webhook import AUDIO, HANDLED_TYPES, PostCallEvent
+from ..services.settings import read_setting
 from .elevenlabs_call import CallNotReady
 from .quotation_queue_mixin import DONE, FAILED
 
@@ -132,6 +133,24 @@ class ElevenlabsWebhookDelivery(models.Model):
     @api.model
     def _cron_process(self):
         self._process_due(commit=True)
+        self._vacuum_landed()
+
+    @api.model
+    def _vacuum_landed(self, limit=1000):
+        """Forget landed deliveries after the retention period: the call on the
+        opportunity keeps what Odoo needs, and the raw body (the transcript,
+        the caller's number) need not stay twice. Replays stay refused: a
+        signature older than 30 minutes is refused before any row is read."""
+        days = read_setting(self.env, "elevenlabs_delivery_retention_days")
+        if days <= 0:
+            return
+        self.search(
+            [
+                ("state", "=", DONE),
+                ("write_date", "<", fields.Datetime.now() - timedelta(days=days)),
+            ],
+            limit=limit,
+        ).unlink()
 
     def _perform(self):
         """Land the event; the last attempt lands it even if its task is unfinished."""

@@ -139,6 +139,8 @@ SETTINGS = {
         ),
         # ElevenLabs post-call webhook
         Setting("elevenlabs_webhook_secret"),
+        # landed deliveries kept in Odoo; 0 keeps them forever
+        Setting("elevenlabs_delivery_retention_days", 30, at_least(0)),
     )
 }
 

@@ -261,6 +261,41 @@ class TestElevenlabsPostCall(HttpCase):
         self.assertEqual(call.state, "landed")
         self.assertIn(payloads.SUMMARY, call.lead_id.message_ids[:1].body)
 
+    def test_landed_deliveries_are_forgotten_after_the_retention_period(self):
+        """The raw body (transcript, caller's number) is kept only as long as
+        the setting says; the call on its opportunity stays, and a delivery
+        that failed stays for the staff to see."""
+        call = self.deliver(
+            payloads.transcription("conv_11old", caller="+34 622 333 555")
+        )
+        landed = self.Delivery.search([("conversation_id", "=", "conv_11old")])
+        failed = landed.copy(
+            {
+                "conversation_id": "conv_11failed",
+                "signature_digest": "another",
+                "state": "failed",
+            }
+        )
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE elevenlabs_webhook_delivery "
+            "SET write_date = now() - interval '31 days' WHERE id IN %s",
+            [(landed.id, failed.id)],
+        )
+        self.env.invalidate_all()
+        self.env["ir.config_parameter"].set_param(
+            "odoo_mcp_quotation.elevenlabs_delivery_retention_days", "0"
+        )
+        self.Delivery._vacuum_landed()
+        self.assertTrue(landed.exists(), "0 keeps them forever")
+        self.env["ir.config_parameter"].set_param(
+            "odoo_mcp_quotation.elevenlabs_delivery_retention_days", "30"
+        )
+        self.Delivery._vacuum_landed()
+        self.assertFalse(landed.exists())
+        self.assertTrue(failed.exists())
+        self.assertTrue(call.exists() and call.lead_id)
+
     # ------------------------------------------------------------------ refusals
     def test_replayed_and_duplicated_deliveries_change_nothing(self):
         self.quotation_task("conv_06dup")

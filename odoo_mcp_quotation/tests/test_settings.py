@@ -39,6 +39,7 @@ KEYS_OF_18_0_1_0_0 = {
     "odoo_mcp_quotation.oauth_registrations_per_minute",
     "odoo_mcp_quotation.oauth_redirect_allow_list",
     "odoo_mcp_quotation.elevenlabs_webhook_secret",
+    "odoo_mcp_quotation.elevenlabs_delivery_retention_days",
 }
 
 
