@@ -139,7 +139,12 @@ class McpOauthClient(models.Model):
     @api.model
     def _cron_vacuum(self):
         """Claude registers a client on every fresh connection: forget those
-        never used, and the tokens nobody can use any more."""
+        never used (a consent whose code was never exchanged is no use), and
+        the tokens nobody can use any more."""
+        stale = fields.Datetime.now() - UNUSED_REGISTRATION_TTL
+        self.env["mcp.oauth.grant"].sudo().with_context(active_test=False).search(
+            [("connected", "=", False), ("create_date", "<", stale)]
+        ).unlink()
         unused = (
             self.sudo()
             .with_context(active_test=False)
@@ -147,11 +152,7 @@ class McpOauthClient(models.Model):
                 [
                     ("kind", "=", "registered"),
                     ("grant_ids", "=", False),
-                    (
-                        "create_date",
-                        "<",
-                        fields.Datetime.now() - UNUSED_REGISTRATION_TTL,
-                    ),
+                    ("create_date", "<", stale),
                 ]
             )
         )

@@ -115,20 +115,28 @@ class TestOauthHttp(TestUsersMixin, HttpCase):
 
     def test_the_cron_forgets_unused_registrations_and_dead_tokens(self):
         Client = self.env["mcp.oauth.client"]
-        unused, used, recent = (
-            Client._register_client(PUBLIC_CLIENT)[0] for _ in range(3)
+        unused, used, recent, abandoned = (
+            Client._register_client(PUBLIC_CLIENT)[0] for _ in range(4)
         )
         grant, _token = self.connect(self.user, used)
+        never_exchanged, _token = self.connect(self.user, abandoned)
+        never_exchanged.connected = False  # allowed, its code never exchanged
         self.env["mcp.oauth.token"]._issue(
             grant, "refresh", "omqr_long-dead", timedelta(days=-2)
         )
-        self.env.cr.execute(
-            "UPDATE mcp_oauth_client SET create_date = now() - interval '2 days' "
-            "WHERE id IN %s",
-            [(unused.id, used.id)],
-        )
+        self.env.flush_all()
+        for table, ids in (
+            ("mcp_oauth_client", (unused.id, used.id, abandoned.id)),
+            ("mcp_oauth_grant", (grant.id, never_exchanged.id)),
+        ):
+            self.env.cr.execute(
+                f"UPDATE {table} SET create_date = now() - interval '2 days' "
+                "WHERE id IN %s",
+                [ids],
+            )
         self.env.ref("odoo_mcp_quotation.ir_cron_vacuum_oauth").method_direct_trigger()
-        self.assertEqual((unused | used | recent).exists(), used | recent)
+        self.assertEqual((unused | used | recent | abandoned).exists(), used | recent)
+        self.assertFalse(never_exchanged.exists())
         self.assertFalse(
             self.env["mcp.oauth.token"].search(
                 [("token_hash", "=", secret_hash("omqr_long-dead"))]
