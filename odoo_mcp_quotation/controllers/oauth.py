@@ -151,7 +151,9 @@ class OauthController(http.Controller):
         values = {
             "client": client,
             "redirect_host": urlsplit(redirect_uri).netloc,
-            "scopes": [(name, scopes.SCOPES[name]) for name in granted.split()],
+            "scopes": [
+                (name, request.env._(scopes.SCOPES[name])) for name in granted.split()
+            ],
             "params": params,
             "user": request.env.user,
             "company": request.env.company,

@@ -10,11 +10,20 @@ CREATE = "quotations:create"
 READ = "quotations:read"
 CUSTOMERS = "customers:read"
 
+
+def _lt(text):
+    """Marks ``text`` for Odoo's translation export (which extracts ``_lt``
+    calls) and returns it as is: Odoo translates it where it is shown."""
+    return text
+
+
 # scope -> what it lets an agent do, as shown on the consent page and in Odoo
 SCOPES = {
-    CREATE: "Create draft quotations and follow their status.",
-    READ: "Search products and read quotations and sales orders.",
-    CUSTOMERS: "Find customers, with their e-mails and phone numbers (personal data).",
+    CREATE: _lt("Create draft quotations and follow their status."),
+    READ: _lt("Search products and read quotations and sales orders."),
+    CUSTOMERS: _lt(
+        "Find customers, with their e-mails and phone numbers (personal data)."
+    ),
 }
 ALL = frozenset(SCOPES)
 # what a new integration user's API keys may do: a voice agent that takes orders

@@ -144,6 +144,27 @@ class TestOauthHttp(TestUsersMixin, HttpCase):
         )
         self.assertEqual(len(grant.exists()), 1)
 
+    def test_the_consent_page_speaks_the_users_language(self):
+        client = self.env["mcp.oauth.client"]._register_client(PUBLIC_CLIENT)[0]
+        self.user.write(
+            {"lang": "es_ES", "ai_agent_scopes": "quotations:create customers:read"}
+        )
+        self.authenticate(self.user.login, self.user.login)
+        query = {
+            "response_type": "code",
+            "client_id": client.client_id,
+            "redirect_uri": CLAUDE_CALLBACK,
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "code_challenge_method": "S256",
+            "scope": "quotations:create customers:read",
+            "state": "xyz",
+            "resource": f"{self.base_url()}/mcp",
+        }
+        page = self.url_open(f"/oauth/authorize?{urlencode(query)}")
+        self.assertEqual(page.status_code, 200, page.text[:300])
+        self.assertIn("Crear presupuestos en borrador y seguir su estado.", page.text)
+        self.assertIn("(datos personales)", page.text)
+
     def test_users_revoke_their_own_apps_only(self):
         grant, token = self.connect(self.user)
         others, others_token = self.connect(self.other)
