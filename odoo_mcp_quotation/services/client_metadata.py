@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from ..mcp.json_body import FORBIDDEN_IN_LINE, JsonBodyError, parse_json
-from .client_registration import MAX_URI, NOT_IN_URI, is_client_name
+from ..mcp.json_body import JsonBodyError, parse_json
+from .client_registration import is_client_name, is_storable_uri
 
 TEST_MODE_ENV = "ODOO_MCP_OAUTH_TEST_MODE"
 TIMEOUT_SECONDS = 5
@@ -116,7 +116,7 @@ def validate(url, body):
     if (
         not isinstance(redirect_uris, list)
         or not redirect_uris
-        or not all(map(_is_uri, redirect_uris))
+        or not all(map(is_storable_uri, redirect_uris))
     ):
         raise ClientMetadataError(
             "The document must list its redirect_uris, without spaces or "
@@ -134,17 +134,6 @@ def validate(url, body):
         "client_name": name if name and is_client_name(name) else parts_host(url),
         "redirect_uris": redirect_uris,
     }
-
-
-def _is_uri(uri):
-    """One storable URI: a stored list is split on whitespace, and PostgreSQL
-    refuses a NUL."""
-    return (
-        isinstance(uri, str)
-        and 0 < len(uri) <= MAX_URI
-        and not FORBIDDEN_IN_LINE.search(uri)
-        and not NOT_IN_URI.search(uri)
-    )
 
 
 def parts_host(url):

@@ -53,9 +53,7 @@ def parse_allow_list(text):
 
 def redirect_allowed(uri, entries):
     """Whether ``uri`` matches one of the allow-list ``entries``."""
-    if not isinstance(uri, str) or len(uri) > MAX_URI:
-        return False
-    if FORBIDDEN_IN_LINE.search(uri) or NOT_IN_URI.search(uri):
+    if not is_storable_uri(uri):
         return False
     parts = urlsplit(uri)
     try:
@@ -79,6 +77,17 @@ def redirect_allowed(uri, entries):
             continue
         return True
     return False
+
+
+def is_storable_uri(uri):
+    """One URI fit to store: a stored list is split on whitespace, and
+    PostgreSQL refuses a NUL."""
+    return (
+        isinstance(uri, str)
+        and 0 < len(uri) <= MAX_URI
+        and not FORBIDDEN_IN_LINE.search(uri)
+        and not NOT_IN_URI.search(uri)
+    )
 
 
 def is_client_name(name):
