@@ -1,8 +1,10 @@
 import logging
 import os
+import time
 from datetime import timedelta
 from functools import partial
 
+from psycopg2 import InterfaceError, OperationalError
 from psycopg2.errors import SerializationFailure
 
 from odoo import _, api, fields, models
@@ -18,6 +20,8 @@ PROCESSING = "processing"
 DONE = "done"  # a queue may name it otherwise (_queue_done_state)
 FAILED = "failed"
 MAX_DOUBLINGS = 20  # past this, any ceiling is reached: keeps the number small
+# how long a worker whose connection broke tries to hand its rows back
+RELEASE_TRIES, RELEASE_PAUSE_SECONDS = 15, 1
 
 
 def backoff_seconds(attempts, base, ceiling):
@@ -312,20 +316,53 @@ class QuotationQueueMixin(models.AbstractModel):
         if commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit
         size = self._queue_chunk_size or len(records) or 1
-        for start in range(0, len(records), size):
-            chunk = records[start : start + size]
-            started = chunk.filtered(
-                lambda record: record._start_attempt(claimed_attempts[record.id])
-            )
-            if started:
-                started._run_attempt()
-                self._trigger_retries(started)
+        try:
+            for start in range(0, len(records), size):
+                chunk = records[start : start + size]
+                started = chunk.filtered(
+                    lambda record: record._start_attempt(claimed_attempts[record.id])
+                )
+                if started:
+                    started._run_attempt()
+                    self._trigger_retries(started)
+                if commit:
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+        except (OperationalError, InterfaceError):
             if commit:
-                self.env.cr.commit()  # pylint: disable=invalid-commit
+                self._release_after_lost_connection(records)
+            raise
         self.env["ir.cron"]._notify_progress(
             done=len(records), remaining=records._count_remaining()
         )
         return records
+
+    @api.model
+    def _release_after_lost_connection(self, records):
+        """The connection broke mid-batch (PostgreSQL restarted, say): end the
+        leases of the rows this worker still holds, on a new connection once
+        the database answers again, so that the next run resumes them at once
+        rather than when their lease runs out. Rows already finished, or
+        taken back meanwhile, are left as they are."""
+        for _try in range(RELEASE_TRIES):
+            try:
+                with self.env.registry.cursor() as cr:
+                    cr.execute(
+                        SQL(
+                            "UPDATE %s SET lease_until = now() AT TIME ZONE 'UTC' "
+                            "WHERE id IN %s AND state = %s",
+                            SQL.identifier(self._table),
+                            tuple(records.ids) or (0,),
+                            PROCESSING,
+                        )
+                    )
+                return
+            except (OperationalError, InterfaceError):
+                time.sleep(RELEASE_PAUSE_SECONDS)
+        _logger.warning(
+            "%s: could not hand back %s rows; they resume when their lease ends",
+            self._description,
+            len(records),
+        )
 
     @api.model
     def _begin_claim_transaction(self):
