@@ -1,9 +1,9 @@
-import math
+from pydantic import ValidationError as PydanticValidationError
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from ..services.request_schema import MAX_QUANTITY
+from ..services.request_schema import MAX_QUANTITY, QUANTITY
 
 
 class QuotationTaskLine(models.Model):
@@ -48,15 +48,12 @@ class QuotationTaskLine(models.Model):
         """The API's bounds hold over the ORM too: an infinite or NaN quantity
         would fail in Odoo's rounding with a server error."""
         for vals in vals_list:
-            quantity = vals.get("quantity", 1.0)
-            if not (
-                isinstance(quantity, int | float)
-                and math.isfinite(quantity)
-                and 0 < quantity <= MAX_QUANTITY
-            ):
+            try:
+                QUANTITY.validate_python(vals.get("quantity", 1.0), strict=True)
+            except PydanticValidationError:
                 raise ValidationError(
                     _(
                         "A requested quantity is above 0 and at most %s.",
                         MAX_QUANTITY,
                     )
-                )
+                ) from None

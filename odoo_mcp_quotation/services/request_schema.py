@@ -77,6 +77,9 @@ IdempotencyKey = Annotated[
     AfterValidator(clean_line),
 ]
 _IDEMPOTENCY_KEY = TypeAdapter(IdempotencyKey)
+# a requested line's quantity, over the API and over the ORM alike
+Quantity = Annotated[float, Field(gt=0, le=MAX_QUANTITY)]
+QUANTITY = TypeAdapter(Quantity)
 
 
 class QuotationLine(BaseModel):
@@ -94,14 +97,12 @@ class QuotationLine(BaseModel):
         max_length=128,
         examples=["FURN_8888"],
     )
-    quantity: float = _field(
+    quantity: Quantity = _field(
         "Quantity in the product's sales unit.",
         "quantity",
         "qty",
         "product_uom_qty",
         default=1.0,
-        gt=0,
-        le=MAX_QUANTITY,
     )
 
 
