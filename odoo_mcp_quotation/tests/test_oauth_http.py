@@ -3,8 +3,8 @@ from datetime import timedelta
 from unittest.mock import patch
 from urllib.parse import urlencode
 
-from odoo.exceptions import AccessError
-from odoo.tests import HttpCase, tagged
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import config
 
 from ..services import client_metadata
@@ -164,6 +164,18 @@ class TestOauthHttp(TestUsersMixin, HttpCase):
         self.assertEqual(page.status_code, 200, page.text[:300])
         self.assertIn("Crear presupuestos en borrador y seguir su estado.", page.text)
         self.assertIn("(datos personales)", page.text)
+
+    def test_admins_narrow_an_app_in_its_form_and_nobody_else_can(self):
+        client = self.env["mcp.oauth.client"]._register_client(PUBLIC_CLIENT)[0]
+        admin = self.env.ref("base.user_admin")
+        with Form(client.with_user(admin)) as form:
+            form.allowed_scopes = "quotations:create"
+        self.assertEqual(client.allowed_scopes, "quotations:create")
+        with self.assertRaises(ValidationError), Form(client.with_user(admin)) as form:
+            form.allowed_scopes = "quotations:create everything"
+        with self.assertRaises(AccessError):  # as over JSON-RPC or XML-RPC
+            client.with_user(self.user).write({"allowed_scopes": ""})
+        self.assertEqual(client.allowed_scopes, "quotations:create")
 
     def test_users_revoke_their_own_apps_only(self):
         grant, token = self.connect(self.user)
