@@ -5,13 +5,18 @@ from odoo.tools import SQL
 
 
 class QuotationRateLimit(models.Model):
-    """One row per API request, counted over a sliding minute per key and per user.
+    """API requests counted per second, per key and per user, over a sliding
+    minute.
 
-    Rows are only ever inserted, never updated, so requests of the same key on
-    several worker processes never wait on, nor conflict with, each other; and
-    the count is the same whichever worker or server answers. The whole
-    minute's budget may be spent at once (a burst), and it refills as the
-    minute slides.
+    Each PostgreSQL connection adds its hits to a row of its own for the
+    current second (``backend``: its server process id), so requests of the
+    same key on several worker processes never wait on, nor conflict with,
+    each other, and the count is the same whichever worker or server
+    answers. Counting reads at most one row per second and connection that
+    served the key, however many requests the minute held: a request costs
+    the same at 5 and at 5,000 a minute. The whole minute's budget may be
+    spent at once (a burst), and it refills second by second as the minute
+    slides.
 
     The table is UNLOGGED: counting a request writes no WAL, so a read that
     changes nothing else commits without waiting for the disk. A crash of
@@ -27,7 +32,11 @@ class QuotationRateLimit(models.Model):
     user_id = fields.Many2one(
         "res.users", ondelete="cascade", help="Empty for requests before login."
     )
-    hit_at = fields.Datetime(required=True)
+    hit_at = fields.Datetime(required=True, help="The second the hits fall in.")
+    backend = fields.Integer(
+        required=True, help="The PostgreSQL server process that counted them."
+    )
+    hits = fields.Integer(required=True, default=1)
 
     def init(self):
         cr = self.env.cr
@@ -39,6 +48,15 @@ class QuotationRateLimit(models.Model):
             "CREATE INDEX IF NOT EXISTS quotation_rate_limit_user_id_hit_at_idx "
             "ON quotation_rate_limit (user_id, hit_at DESC)"
         )
+        cr.execute("SELECT to_regclass('quotation_rate_limit_bucket_uniq')")
+        if not cr.fetchone()[0]:
+            # rows of the one-row-per-request log: at most a minute of counts
+            cr.execute("TRUNCATE quotation_rate_limit")
+            cr.execute(
+                "CREATE UNIQUE INDEX quotation_rate_limit_bucket_uniq "
+                "ON quotation_rate_limit "
+                "(key, (COALESCE(user_id, 0)), hit_at, backend)"
+            )
         cr.execute(
             "SELECT relpersistence FROM pg_class WHERE relname = 'quotation_rate_limit'"
         )
@@ -70,36 +88,35 @@ class QuotationRateLimit(models.Model):
 
         Return ``(row, wait)``: the check's first row, or None when it found
         none and nothing was counted; the seconds to wait, or 0 when allowed.
-        Counted in the request's own transaction: an insert takes no lock that
-        another request could wait for, and controllers answer errors without
-        rolling it back, so a refused request counts too.
+        Counted in the request's own transaction: a connection writes only its
+        own row, so no request waits for another, and controllers answer errors
+        without rolling it back, so a refused request counts too.
         """
         user_limit = key_limit if user_id is None else user_limit
         too_many = count > min(key_limit, user_limit)  # more than the whole budget
         if too_many:
             count = key_limit = user_limit = 0
-        # insert the hits, and for the key and for the user find the request
-        # before the last ``limit`` ones (the new ones included), if still in
-        # the window; the inserted rows are not visible to the SELECT, hence
-        # the OFFSET of ``limit - count`` among the older ones
+        # add the hits to this connection's row of the current second; for the
+        # key and for the user find the newest second by which more than
+        # ``limit - count`` requests were already counted in the window (the
+        # new hits are not visible to the SELECT)
         row = self.env.execute_query(
             SQL(
                 """
                 WITH checked AS (%(check)s), hit AS (
-                    INSERT INTO quotation_rate_limit (key, user_id, hit_at)
-                    SELECT %(key)s, %(user_id)s, now() AT TIME ZONE 'UTC'
-                      FROM generate_series(1, %(count)s)
-                     WHERE EXISTS (SELECT FROM checked)
+                    INSERT INTO quotation_rate_limit AS counted
+                           (key, user_id, hit_at, backend, hits)
+                    SELECT %(key)s, %(user_id)s,
+                           date_trunc('second', now() AT TIME ZONE 'UTC'),
+                           pg_backend_pid(), %(count)s
+                     WHERE %(count)s > 0 AND EXISTS (SELECT FROM checked)
+                        ON CONFLICT (key, (COALESCE(user_id, 0)), hit_at, backend)
+                        DO UPDATE SET hits = counted.hits + EXCLUDED.hits
                 ), w AS (
                     SELECT (now() AT TIME ZONE 'UTC')
                            - make_interval(secs => %(window)s) AS since
                 )
-                SELECT (SELECT hit_at FROM quotation_rate_limit
-                         WHERE key = %(key)s AND hit_at > w.since
-                         ORDER BY hit_at DESC OFFSET %(key_offset)s LIMIT 1),
-                       (SELECT hit_at FROM quotation_rate_limit
-                         WHERE user_id = %(user_id)s AND hit_at > w.since
-                         ORDER BY hit_at DESC OFFSET %(user_offset)s LIMIT 1),
+                SELECT (%(key_over)s), (%(user_over)s),
                        w.since, EXISTS (SELECT FROM checked), c.*
                   FROM w LEFT JOIN (SELECT * FROM checked LIMIT 1) c ON TRUE
                 """,
@@ -107,8 +124,10 @@ class QuotationRateLimit(models.Model):
                 key=key,
                 user_id=user_id,
                 count=count,
-                key_offset=key_limit - count,
-                user_offset=user_limit - count,
+                key_over=self._second_over(SQL("key = %s", key), key_limit - count),
+                user_over=self._second_over(
+                    SQL("user_id = %s", user_id), user_limit - count
+                ),
                 window=window_seconds,
             )
         )[0]
@@ -121,6 +140,26 @@ class QuotationRateLimit(models.Model):
         if not over:
             return checked, 0
         return checked, max(math.ceil((max(over) - since).total_seconds()), 1)
+
+    @api.model
+    def _second_over(self, counted, allowed):
+        """The newest second of the window by which more than ``allowed``
+        requests matching ``counted`` were counted, or NULL (a subquery of
+        ``_hit_if``'s statement, which defines ``w.since``). The running sum
+        takes a second's rows of every connection at once (they are peers in
+        the window's order), without a GROUP BY to plan."""
+        return SQL(
+            """
+            SELECT hit_at FROM (
+                SELECT hit_at, sum(hits) OVER (ORDER BY hit_at DESC) AS newer
+                  FROM quotation_rate_limit
+                 WHERE %s AND hit_at > w.since
+            ) seconds
+             WHERE newer > %s ORDER BY hit_at DESC LIMIT 1
+            """,
+            counted,
+            allowed,
+        )
 
     @api.model
     def _cron_vacuum(self):
