@@ -2,7 +2,7 @@
 
     python3 scripts/harness.py bench bench_volume
 
-Tasks, rate-limit log rows and audit-outbox entries are added with plain SQL
+Tasks, rate-limit rows and audit-outbox entries are added with plain SQL
 (the ORM would take minutes), the tables analysed, and at each size the
 queries an agent, a salesperson and the crons run are timed, median of many:
 
@@ -61,8 +61,9 @@ def grow(cr, table_rows, uid):
     )
     cr.execute(
         """
-        INSERT INTO quotation_rate_limit (key, hit_at)
-        SELECT md5((n %% 500)::text), now() - n * interval '25 seconds'
+        INSERT INTO quotation_rate_limit (key, hit_at, backend, hits)
+        SELECT md5((n %% 500)::text),
+               date_trunc('second', now() - n * interval '25 seconds'), n, 1
           FROM generate_series((SELECT count(*) FROM quotation_rate_limit) + 1,
                                %(rows)s) n
         """,
