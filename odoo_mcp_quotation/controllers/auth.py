@@ -2,7 +2,7 @@
 the OAuth access tokens of this addon's authorization server (MCP only).
 
 Odoo 18's ``auth='bearer'`` answers a bad key with an HTML page; agents need a
-JSON answer with ``WWW-Authenticate``. So routes are ``auth='public'`` and call
+JSON answer with ``WWW-Authenticate``. So routes are ``auth='none'`` and call
 :func:`authenticate` first: the request then runs as the key's (or the
 authorising) user, with that user's access rights and companies, never as
 superuser, and within that user's scopes (``services/scopes.py``).

@@ -48,6 +48,7 @@ class McpController(http.Controller):
         "/mcp",
         type="http",
         auth="none",
+        readonly=False,  # every request is counted (the rate limit)
         methods=["GET", "POST", "DELETE"],
         csrf=False,
         save_session=False,
@@ -82,6 +83,7 @@ class McpController(http.Controller):
         "/mcp/sse",
         type="http",
         auth="none",
+        readonly=False,  # every request is counted (the rate limit)
         methods=["GET"],
         csrf=False,
         save_session=False,
@@ -108,6 +110,7 @@ class McpController(http.Controller):
         "/mcp/messages",
         type="http",
         auth="none",
+        readonly=False,  # every request is counted (the rate limit)
         methods=["POST"],
         csrf=False,
         save_session=False,
