@@ -287,40 +287,65 @@ class QuotationTask(models.Model):
         query = self._search(domain, limit=limit, order=self._order)
         if query.is_empty():
             return self.browse()
-        orders = self.env["sale.order"].sudo()
-        currencies = self.env["res.currency"].sudo()
+        statement, columns = self._select_with_orders(
+            query, field_names, order_field_names
+        )
+        return self._fetch_with_orders(statement, columns)
+
+    @api.model
+    def _models_with_orders(self):
+        """What ``_select_with_orders`` reads: the tasks as the caller, their
+        quotations and currencies whoever owns them."""
+        return self, self.env["sale.order"].sudo(), self.env["res.currency"].sudo()
+
+    @api.model
+    def _select_with_orders(self, query, field_names, order_field_names):
+        """The SELECT of ``query``'s tasks joined to their quotations and the
+        quotations' currencies, and the columns it reads of each of
+        ``_models_with_orders``, after its id."""
+        tasks, orders, currencies = self._models_with_orders()
         order_alias = query.left_join(
-            self._table, "sale_order_id", orders._table, "id", "sale_order_id"
+            tasks._table, "sale_order_id", orders._table, "id", "sale_order_id"
         )
         currency_alias = query.left_join(
             order_alias, "currency_id", currencies._table, "id", "currency_id"
         )
-        tables = [  # (model, alias in the query, the columns read of it)
-            (self, self._table, self.check_field_access_rights("read", field_names)),
-            (orders, order_alias, [*order_field_names, "currency_id"]),
-            (currencies, currency_alias, ["name"]),
-        ]
-        rows = self.env.execute_query(
-            query.select(
-                *(
-                    term
-                    for model, alias, columns in tables
-                    for term in (
-                        SQL.identifier(alias, "id"),
-                        *(model._field_to_sql(alias, name, query) for name in columns),
-                    )
+        columns = (
+            tuple(tasks.check_field_access_rights("read", field_names)),
+            (*order_field_names, "currency_id"),
+            ("name",),
+        )
+        statement = query.select(
+            *(
+                term
+                for model, alias, names in zip(
+                    (tasks, orders, currencies),
+                    (tasks._table, order_alias, currency_alias),
+                    columns,
+                    strict=True,
+                )
+                for term in (
+                    SQL.identifier(alias, "id"),
+                    *(model._field_to_sql(alias, name, query) for name in names),
                 )
             )
         )
+        return statement, columns
+
+    @api.model
+    def _fetch_with_orders(self, statement, columns):
+        """Run a ``_select_with_orders`` statement, put what it read in Odoo's
+        cache, and return its tasks."""
+        rows = self.env.execute_query(statement)
         start = 0
-        for model, _alias, columns in tables:
+        for model, names in zip(self._models_with_orders(), columns, strict=True):
             found = {row[start]: row[start + 1 :] for row in rows if row[start]}
             records = model.browse(found)
-            for index, name in enumerate(columns):
+            for index, name in enumerate(names):
                 self.env.cache.insert_missing(
                     records, model._fields[name], [row[index] for row in found.values()]
                 )
-            start += 1 + len(columns)
+            start += 1 + len(names)
         return self.browse(row[0] for row in rows)
 
     # ------------------------------------------------------------------ actions

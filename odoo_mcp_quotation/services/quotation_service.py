@@ -53,7 +53,7 @@ def _answer(model):
 def _quotation_of(task):
     """What the task made is part of the task: whoever may see the task sees
     its quotation's facts, even once the order is reassigned (usually read
-    with the task: ``quotation.task._search_fetch_with_orders``)."""
+    with the task: ``quotation.task._select_with_orders``)."""
     return task.sale_order_id.sudo()
 
 
