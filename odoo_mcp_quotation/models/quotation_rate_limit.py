@@ -13,8 +13,8 @@ class QuotationRateLimit(models.Model):
     same key on several worker processes never wait on, nor conflict with,
     each other, and the count is the same whichever worker or server
     answers. Counting reads at most one row per second and connection that
-    served the key, however many requests the minute held: a request costs
-    the same at 5 and at 5,000 a minute. The whole minute's budget may be
+    served the key, however many requests the minute held: a busy minute
+    makes a request no dearer to count. The whole minute's budget may be
     spent at once (a burst), and it refills second by second as the minute
     slides.
 
