@@ -2,6 +2,7 @@ import math
 
 from odoo import api, fields, models
 from odoo.tools import SQL
+from odoo.tools.sql import column_exists, table_exists
 
 
 class QuotationRateLimit(models.Model):
@@ -38,6 +39,14 @@ class QuotationRateLimit(models.Model):
     )
     hits = fields.Integer(required=True, default=1)
 
+    def _auto_init(self):
+        """Empty the one-row-per-request log of earlier versions before its
+        rows get the new required columns: at most a minute of counts."""
+        cr = self.env.cr
+        if table_exists(cr, self._table) and not column_exists(cr, self._table, "hits"):
+            cr.execute(SQL("TRUNCATE %s", SQL.identifier(self._table)))
+        return super()._auto_init()
+
     def init(self):
         cr = self.env.cr
         cr.execute(
@@ -48,15 +57,10 @@ class QuotationRateLimit(models.Model):
             "CREATE INDEX IF NOT EXISTS quotation_rate_limit_user_id_hit_at_idx "
             "ON quotation_rate_limit (user_id, hit_at DESC)"
         )
-        cr.execute("SELECT to_regclass('quotation_rate_limit_bucket_uniq')")
-        if not cr.fetchone()[0]:
-            # rows of the one-row-per-request log: at most a minute of counts
-            cr.execute("TRUNCATE quotation_rate_limit")
-            cr.execute(
-                "CREATE UNIQUE INDEX quotation_rate_limit_bucket_uniq "
-                "ON quotation_rate_limit "
-                "(key, (COALESCE(user_id, 0)), hit_at, backend)"
-            )
+        cr.execute(
+            "CREATE UNIQUE INDEX IF NOT EXISTS quotation_rate_limit_bucket_uniq "
+            "ON quotation_rate_limit (key, (COALESCE(user_id, 0)), hit_at, backend)"
+        )
         cr.execute(
             "SELECT relpersistence FROM pg_class WHERE relname = 'quotation_rate_limit'"
         )
