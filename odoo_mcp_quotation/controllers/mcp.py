@@ -170,12 +170,14 @@ class McpController(http.Controller):
         return OauthPolicy(request.env, request.httprequest.host_url)
 
     def _challenge(self, policy, error=None, scope=None):
-        """``WWW-Authenticate`` for MCP: where OAuth clients find how to get in
-        (RFC 9728), and what they lack."""
+        """``WWW-Authenticate`` for MCP: what the client lacks, and, while
+        OAuth is on, where OAuth clients find how to get in (RFC 9728; off,
+        that document answers 404)."""
         parts = [f'error="{error}"'] if error else []
         if scope:
             parts.append(f'scope="{scope}"')
-        parts.append(f'resource_metadata="{policy.resource_metadata_url()}"')
+        if policy.enabled:
+            parts.append(f'resource_metadata="{policy.resource_metadata_url()}"')
         return "Bearer " + ", ".join(parts)
 
     def _insufficient_scope(self, payload, granted):

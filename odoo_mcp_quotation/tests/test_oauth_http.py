@@ -196,7 +196,11 @@ class TestOauthHttp(TestUsersMixin, HttpCase):
         self.env["ir.config_parameter"].set_param(
             "odoo_mcp_quotation.oauth_enabled", False
         )
-        self.assertEqual(self.initialize(token).status_code, 401)
+        refused = self.initialize(token)
+        self.assertEqual(refused.status_code, 401)
+        self.assertNotIn(  # it would answer 404
+            "resource_metadata", refused.headers["WWW-Authenticate"]
+        )
         for path in (
             "/.well-known/oauth-protected-resource",
             "/.well-known/oauth-authorization-server",
