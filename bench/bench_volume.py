@@ -9,6 +9,8 @@ queries an agent, a salesperson and the crons run are timed, median of many:
 - an agent's status lookup (``QuotationService.status``, as the API user);
 - the task list as the web client opens it (``web_search_read``, 80 rows,
   counted up to 10,000), unfiltered and filtered on failed tasks;
+- an ElevenLabs call finding its tasks by conversation id
+  (``elevenlabs.call._matching_tasks``);
 - the rate-limit count of one request (``quotation.rate.limit._hit``);
 - the outbox claim of the audit cron (``_lock_due``).
 
@@ -50,10 +52,13 @@ def grow(cr, table_rows, uid):
         """
         INSERT INTO quotation_task (tracking_id, state, channel, customer_name,
                email, requested_by_id, company_id, attempts, max_attempts,
-               create_date, write_date, create_uid, write_uid, done_at)
+               create_date, write_date, create_uid, write_uid, done_at,
+               idempotency_key, request_payload)
         SELECT md5(random()::text), 'done', 'rest', 'Volume ' || n,
                'volume' || n || '@example.com', %(uid)s, 1, 1, 5,
-               now() - n * interval '25 seconds', now(), %(uid)s, %(uid)s, now()
+               now() - n * interval '25 seconds', now(), %(uid)s, %(uid)s, now(),
+               md5(n::text),
+               jsonb_build_object('conversation_id', 'conv_' || n)
           FROM generate_series((SELECT count(*) FROM quotation_task) + 1,
                                %(rows)s) n
         """,
@@ -116,6 +121,14 @@ def measure(env, agent_env, tracking_id):
             env,
             lambda: Task.web_search_read(
                 [("state", "=", "failed")], LIST_FIELDS, **LIST_PAGE
+            ),
+        ),
+        "a call's tasks (ElevenLabs)": median_ms(
+            env,
+            lambda: (
+                env["elevenlabs.call"]
+                .new({"conversation_id": "conv_7"})
+                ._matching_tasks()
             ),
         ),
         "rate-limit count": median_ms(env, count_hit),

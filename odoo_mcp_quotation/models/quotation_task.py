@@ -11,7 +11,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.modules.registry import Registry
 from odoo.osv import expression
 from odoo.tools import SQL, ormcache
-from odoo.tools.sql import drop_index, make_index_name
+from odoo.tools.sql import create_index, drop_index, make_index_name
 
 from ..services.health import queue_figures
 from ..services.quotation_builder import (
@@ -97,6 +97,7 @@ class QuotationTask(models.Model):
     idempotency_key = fields.Char(
         readonly=True,
         copy=False,
+        index=True,  # also looked up across users: a call's tasks (elevenlabs.call)
         help="The same key from the same user returns this task instead of a new one.",
     )
     requested_by_id = fields.Many2one(
@@ -195,7 +196,9 @@ class QuotationTask(models.Model):
         return super()._read_group_select(aggregate_spec, query)
 
     def init(self):
-        """One index on the tracking id: its unique constraint's.
+        """One index on the tracking id: its unique constraint's. And one on
+        the request's ``conversation_id``, by which an ElevenLabs call finds
+        its tasks (``elevenlabs.call._matching_tasks``).
 
         Databases made while the field had ``index=True`` also have a second,
         plain one, which Odoo keeps when the attribute goes: it is dropped
@@ -204,6 +207,12 @@ class QuotationTask(models.Model):
         res = super().init()
         drop_index(
             self.env.cr, make_index_name(self._table, "tracking_id"), self._table
+        )
+        create_index(
+            self.env.cr,
+            make_index_name(self._table, "conversation_id"),
+            self._table,
+            ["(request_payload->>'conversation_id')"],
         )
         return res
 
