@@ -1,5 +1,5 @@
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from psycopg2 import IntegrityError
 
@@ -136,21 +136,13 @@ class ElevenlabsWebhookDelivery(models.Model):
         self._vacuum_landed()
 
     @api.model
-    def _vacuum_landed(self, limit=1000):
+    def _vacuum_landed(self):
         """Forget landed deliveries after the retention period: the call on the
         opportunity keeps what Odoo needs, and the raw body (the transcript,
         the caller's number) need not stay twice. Replays stay refused: a
         signature older than 30 minutes is refused before any row is read."""
         days = read_setting(self.env, "elevenlabs_delivery_retention_days")
-        if days <= 0:
-            return
-        self.search(
-            [
-                ("state", "=", DONE),
-                ("write_date", "<", fields.Datetime.now() - timedelta(days=days)),
-            ],
-            limit=limit,
-        ).unlink()
+        self._forget_done(days, "write_date")
 
     def _perform(self):
         """Land the event; the last attempt lands it even if its task is unfinished."""

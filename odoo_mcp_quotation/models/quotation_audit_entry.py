@@ -1,7 +1,7 @@
 import hashlib
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -318,16 +318,6 @@ class QuotationAuditEntry(models.Model):
             _logger.exception("Audit log: sending round failed, retried next round")
 
     @api.model
-    def _vacuum_sent(self, limit=1000):
+    def _vacuum_sent(self):
         """Forget sent entries after the retention period: S3 keeps the record."""
-        days = self._audit_setting("retention_days")
-        if days <= 0:
-            return
-        old = self.search(
-            [
-                ("state", "=", SENT),
-                ("sent_at", "<", fields.Datetime.now() - timedelta(days=days)),
-            ],
-            limit=limit,
-        )
-        old.unlink()
+        self._forget_done(self._audit_setting("retention_days"), "sent_at")

@@ -365,6 +365,21 @@ class QuotationQueueMixin(models.AbstractModel):
         )
 
     @api.model
+    def _forget_done(self, days, since_field, limit=1000):
+        """Delete up to ``limit`` rows done for more than ``days`` (by
+        ``since_field``; 0 days keeps them forever): for queues whose work
+        leaves its record elsewhere once done."""
+        if days <= 0:
+            return
+        self.search(
+            [
+                ("state", "=", self._queue_done_state),
+                (since_field, "<", fields.Datetime.now() - timedelta(days=days)),
+            ],
+            limit=limit,
+        ).unlink()
+
+    @api.model
     def _begin_claim_transaction(self):
         """End the current transaction and start a READ COMMITTED one.
 
