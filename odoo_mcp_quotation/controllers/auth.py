@@ -20,6 +20,16 @@ from ..services import scopes
 from ..services.oauth_server import ACCESS_PREFIX, secret_hash
 from ..services.settings import read_setting
 
+# the routes agents call (REST and MCP): ``auth="none"``, as :func:`authenticate`
+# sets the user (Odoo's public user would be looked up for nothing), no web
+# session, and read-write even for a read, as every request is counted
+AGENT_ROUTE = {
+    "type": "http",
+    "auth": "none",
+    "readonly": False,
+    "csrf": False,
+    "save_session": False,
+}
 # an API key or token: printable ASCII, bounded (a NUL would reach the SQL)
 BEARER = re.compile(r"^bearer\s+([\x21-\x7e]{1,512})\s*$", re.IGNORECASE)
 WWW_AUTHENTICATE = 'Bearer realm="odoo", error="invalid_token"'

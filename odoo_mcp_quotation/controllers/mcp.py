@@ -19,7 +19,13 @@ from ..services import scopes
 from ..services.mcp_tools import mcp_server
 from ..services.oauth_server import OauthPolicy
 from ..services.settings import read_setting
-from .auth import RateLimited, Unauthenticated, authenticate, bearer_token
+from .auth import (
+    AGENT_ROUTE,
+    RateLimited,
+    Unauthenticated,
+    authenticate,
+    bearer_token,
+)
 from .build_after_answer import build_after_answer
 
 STREAM_HEADERS = [
@@ -44,15 +50,7 @@ def _client_socket():
 
 
 class McpController(http.Controller):
-    @http.route(
-        "/mcp",
-        type="http",
-        auth="none",
-        readonly=False,  # every request is counted (the rate limit)
-        methods=["GET", "POST", "DELETE"],
-        csrf=False,
-        save_session=False,
-    )
+    @http.route("/mcp", methods=["GET", "POST", "DELETE"], **AGENT_ROUTE)
     def mcp(self, **_query):
         httprequest = request.httprequest
         payload, reply = None, None
@@ -79,15 +77,7 @@ class McpController(http.Controller):
             return self._respond(reply, server.calls_writing_tool(payload))
         return self._respond(reply)
 
-    @http.route(
-        "/mcp/sse",
-        type="http",
-        auth="none",
-        readonly=False,  # every request is counted (the rate limit)
-        methods=["GET"],
-        csrf=False,
-        save_session=False,
-    )
+    @http.route("/mcp/sse", methods=["GET"], **AGENT_ROUTE)
     def mcp_sse(self, **_query):
         """Legacy transport: the stream; answers to /mcp/messages arrive here.
 
@@ -106,15 +96,7 @@ class McpController(http.Controller):
             session._sse_stream(endpoint, _client_socket()), headers=STREAM_HEADERS
         )
 
-    @http.route(
-        "/mcp/messages",
-        type="http",
-        auth="none",
-        readonly=False,  # every request is counted (the rate limit)
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-    )
+    @http.route("/mcp/messages", methods=["POST"], **AGENT_ROUTE)
     def mcp_messages(self, session_id=None, **_query):
         """Legacy transport: 202 at once, the answer goes to the session's stream."""
         payload, reply = self._read_payload()

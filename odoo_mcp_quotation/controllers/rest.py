@@ -23,6 +23,7 @@ from ..services.openapi import openapi_document
 from ..services.quotation_service import QuotationService
 from ..services.request_schema import RequestInvalid
 from .auth import (
+    AGENT_ROUTE,
     WWW_AUTHENTICATE,
     RateLimited,
     Unauthenticated,
@@ -57,16 +58,6 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-# what agents call: ``auth="none"``, as :func:`authenticate` sets the user
-# (Odoo's public user would be looked up for nothing), and read-write even for
-# a status read, because every request is counted against its rate limit
-AGENT_ROUTE = {
-    "type": "http",
-    "auth": "none",
-    "readonly": False,
-    "csrf": False,
-    "save_session": False,
-}
 # the documents that describe the API: anyone may read them
 PUBLIC_GET = {
     "type": "http",
