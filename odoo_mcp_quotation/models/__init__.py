@@ -5,6 +5,7 @@ from . import quotation_task_line
 from . import quotation_task_source_mixin
 from . import quotation_rate_limit
 from . import res_config_settings
+from . import ir_cron
 from . import sale_order
 from . import crm_lead
 from . import res_partner

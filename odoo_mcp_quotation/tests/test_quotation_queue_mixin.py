@@ -12,6 +12,7 @@ from odoo.tests import BaseCase, TransactionCase, get_db_name, tagged
 from odoo.tools import SQL
 from odoo.tools.sql import make_index_name
 
+from odoo.addons.base.models import ir_cron
 from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
 
 from ..models.quotation_queue_mixin import backoff_seconds
@@ -142,13 +143,34 @@ class TestQueueRunner(TransactionCase):
             listener.cursor().execute("LISTEN cron_trigger")
             received = []
             for wake in (
-                self.cron._notifydb,
+                lambda: ir_cron.ir_cron._notifydb(self.cron),  # Odoo's own
                 lambda: cron_wakeup.wake_cron_workers(dbname),
             ):
                 wake()
                 received.append(_next_notification(listener, dbname))
         self.assertEqual(received[0], ("cron_trigger", dbname))
         self.assertEqual(received[1], received[0])
+
+    def test_any_cron_trigger_wakes_the_workers_on_the_kept_open_connection(self):
+        """Triggers of other modules too (CRM's lead enrichment, one per lead a
+        quotation creates) wake the workers without a new connection."""
+        dbname = self.env.cr.dbname
+        _name, params = sql_db.connection_info_for("postgres")
+        with closing(psycopg2.connect(**params)) as listener:
+            listener.autocommit = True
+            listener.cursor().execute("LISTEN cron_trigger")
+            cron_wakeup.wake_cron_workers(dbname)  # the kept-open one, opened
+            _next_notification(listener, dbname)
+            with patch.object(
+                ir_cron.odoo.sql_db,
+                "db_connect",
+                side_effect=AssertionError("a new connection per wake-up"),
+            ):
+                self.env.ref("base.autovacuum_job")._trigger()
+                self.env.cr.postcommit.run()
+            self.assertEqual(
+                _next_notification(listener, dbname), ("cron_trigger", dbname)
+            )
 
     def test_a_first_failed_connection_raises_the_database_error(self):
         saved = dict(cron_wakeup._connection)
