@@ -11,9 +11,12 @@ import http.client
 import json
 import os
 import re
+import select
+import socket
 import subprocess
 import time
 import xmlrpc.client
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -559,6 +562,63 @@ def test_a_refused_deep_body_on_mcp_is_counted_against_the_rate_limit(server, mc
     while hits() == before and time.monotonic() < deadline:
         time.sleep(0.1)
     assert hits() == before + 1
+
+
+# ---------------------------------------------------------------- endless bodies
+MIB = 1024 * 1024
+BODY_LIMITS = {  # each door's body limit, and its answer to a longer body
+    "/api/quotation/async": (64 * 1024, 413),
+    "/mcp": (MIB, 413),
+    "/oauth/register": (16 * 1024, 400),  # RFC 7591: invalid_client_metadata
+    "/api/elevenlabs/post-call": (25 * MIB, 413),
+}
+# what the kernel's socket buffers on loopback take in besides what Odoo reads
+SOCKET_BUFFERS = 16 * MIB
+
+
+def stream_chunked(server, path, give_up_after):
+    """POST a chunked body of spaces until the server answers or stops the
+    connection (or ``give_up_after`` bytes, then end it): (bytes sent, status
+    or None when the connection was reset before the answer could be read)."""
+    parts = urlsplit(server.url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        f"Authorization: Bearer {server.api_key}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    piece = b" " * (256 * 1024)
+    chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
+    sent = 0
+    with closing(sock):
+        try:
+            sock.sendall(head.encode())
+            while sent < give_up_after and not select.select([sock], [], [], 0)[0]:
+                sock.sendall(chunk)
+                sent += len(piece)
+            if sent >= give_up_after:
+                sock.sendall(b"0\r\n\r\n")
+        except OSError:  # reset, or no longer read: the server stopped reading
+            pass
+        try:
+            answer = sock.recv(64)
+        except OSError:
+            return sent, None
+    match = re.match(rb"HTTP/1\.[01] (\d{3})", answer)
+    return sent, int(match.group(1)) if match else None
+
+
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize("path", BODY_LIMITS)
+def test_an_endless_chunked_body_is_read_no_further_than_its_limit(server, path):
+    """A chunked body announces no length and werkzeug hands it over unbounded:
+    each door stops reading one byte past its limit and refuses it, rather
+    than holding the whole stream in the worker's memory."""
+    limit, refused = BODY_LIMITS[path]
+    sent, status = stream_chunked(server, path, limit + 4 * SOCKET_BUFFERS)
+    assert sent < limit + SOCKET_BUFFERS, f"{sent // MIB} MiB read"
+    assert status == refused
+    assert exchange(server, "GET", "/health")[0] == 200
 
 
 # ---------------------------------------------------------------- fuzzing

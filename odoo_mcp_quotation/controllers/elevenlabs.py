@@ -21,6 +21,7 @@ from ..services.elevenlabs_webhook import (
 )
 from ..services.request_schema import RequestInvalid
 from ..services.settings import read_setting
+from .request_body import read_body
 
 _logger = logging.getLogger(__name__)
 
@@ -53,10 +54,8 @@ class ElevenlabsWebhookController(http.Controller):
 
     def _receive(self):
         httprequest = request.httprequest
-        if (httprequest.content_length or 0) > MAX_BODY:
-            raise self._too_large()
-        raw = httprequest.get_data(cache=False)
-        if len(raw) > MAX_BODY:  # chunked bodies announce no length
+        raw = read_body(httprequest, MAX_BODY)
+        if raw is None:
             raise self._too_large()
         env = request.env(su=True)
         secret = read_setting(env, "elevenlabs_webhook_secret")

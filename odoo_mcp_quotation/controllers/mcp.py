@@ -27,6 +27,7 @@ from .auth import (
     bearer_token,
 )
 from .build_after_answer import build_after_answer
+from .request_body import read_body
 
 STREAM_HEADERS = [
     ("Content-Type", protocol_http.EVENT_STREAM),
@@ -116,12 +117,12 @@ class McpController(http.Controller):
 
     # ------------------------------------------------------------------ helpers
     def _read_payload(self):
-        """The decoded POST body, or its error reply; a body announced over the
-        limit is not read at all (the reply still counts against the rate limit)."""
-        httprequest = request.httprequest
-        if (httprequest.content_length or 0) > protocol_http.MAX_MESSAGE_BYTES:
+        """The decoded POST body, or its error reply; a body over the limit is
+        read no further (the reply still counts against the rate limit)."""
+        body = read_body(request.httprequest, protocol_http.MAX_MESSAGE_BYTES)
+        if body is None:
             return None, protocol_http.too_large_reply()
-        return protocol_http.decode(httprequest.get_data())
+        return protocol_http.decode(body)
 
     def _guard(self, messages=1):
         """403 for a foreign Origin, 401 without a valid key or token (pointing

@@ -26,6 +26,7 @@ from ..services.oauth_server import (
     OauthPolicy,
 )
 from ..services.settings import read_setting
+from .request_body import read_body
 
 MAX_REGISTRATION_BYTES = 16 * 1024
 # the consent and error pages: never in a frame (clickjacking), never cached
@@ -241,9 +242,9 @@ class OauthController(http.Controller):
             )
             response.headers["Retry-After"] = str(wait)
             return response
-        data = httprequest.get_data(cache=False)
-        try:
-            metadata = parse_json(data, MAX_REGISTRATION_BYTES)
+        data = read_body(httprequest, MAX_REGISTRATION_BYTES)
+        try:  # a body over the limit (None) gets the same advice as any bad one
+            metadata = parse_json(data or b"", MAX_REGISTRATION_BYTES)
         except JsonBodyError:
             return _oauth_error(
                 "invalid_client_metadata",

@@ -31,6 +31,7 @@ from .auth import (
     bearer_token,
 )
 from .build_after_answer import build_after_answer
+from .request_body import read_body
 
 _logger = logging.getLogger(__name__)
 
@@ -252,13 +253,12 @@ class QuotationRestController(http.Controller):
         too_large = ApiError(
             413, "payload_too_large", messages.say(messages.TOO_LARGE, lang, limit=64)
         )
-        if (httprequest.content_length or 0) > MAX_BODY:
+        body = read_body(httprequest, MAX_BODY)
+        if body is None:
             raise too_large
-        try:  # chunked bodies announce no length: the parser measures them
-            return parse_json(httprequest.get_data(cache=False), MAX_BODY)
+        try:
+            return parse_json(body, MAX_BODY)
         except JsonBodyError as error:
-            if error.too_large:
-                raise too_large from None
             raise ApiError(
                 400,
                 "malformed_json",

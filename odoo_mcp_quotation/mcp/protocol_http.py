@@ -106,7 +106,7 @@ def _parse_error_reply(error):
 
 
 def too_large_reply():
-    """For a transport that sees the announced length before reading the body."""
+    """For a body the transport found over the limit while reading it."""
     return _parse_error_reply(JsonBodyError.too_large_for(MAX_MESSAGE_BYTES))
 
 
