@@ -5,11 +5,11 @@
 Real ``odoo-bin --workers 2 --max-cron-threads 2`` servers on one copy of the
 template database, measured side by side in one run:
 
-- the floor: the same quotation queued and built in one process (odoo shell,
-  its first quotations dropped as warm-up),
+- the floor: the same quotation queued and built in one process (odoo shell),
   no HTTP, no cron wake-up;
 - this module end to end (POST, then status until done), one at a time and
   10 in flight, and the replaced design (bench/replaced_design.py) the same;
+  each side's first three quotations dropped as warm-up;
 - the wait from a task's creation to the start of its processing, from the
   tasks' own timestamps;
 - the durable enqueue (POST) against Odoo's /web/health at 10 connections,
@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import namedtuple
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -55,10 +56,11 @@ PARAMS = {
     "odoo_mcp_quotation.rate_limit_per_minute": "100000000",
     "odoo_mcp_quotation.rate_limit_per_user_per_minute": "100000000",
 }
-ONE_AT_A_TIME = 10
-# the floor's first quotations run on a database just copied (PostgreSQL's
-# buffers cold) in a new process: dropped, as the agents' warm-up calls are
-FLOOR_WARM_UP = 3
+ONE_AT_A_TIME = 20
+# the first quotations of each side are dropped: the floor's run on a database
+# just copied (PostgreSQL's buffers cold) in a new process, this module's on
+# HTTP workers whose caches are still empty, the replaced design's likewise
+WARM_UP = 3
 IN_FLIGHT, IN_FLIGHT_TOTAL = 10, 30
 POLL_SECONDS = 0.01  # one agent alone: fine enough to time a call
 # agents in flight ask at a voice agent's pace: ten asking every 10 ms would
@@ -115,6 +117,12 @@ def percentile(values, p):
 
 
 # ---------------------------------------------------------------- this module
+# one quotation as an agent lived it: seconds from POST to seeing done, and
+# when (epoch, this machine's clock, as PostgreSQL's) it posted, had the
+# answer and saw done
+Trip = namedtuple("Trip", "seconds tracking_id posted answered seen")
+
+
 class Agent:
     """A voice agent: POST the request, then ask for its status until done.
 
@@ -137,17 +145,24 @@ class Agent:
         raise RuntimeError(f"{method} {url}: no answer after 5 tries")
 
     def quotation(self, body):
-        started = time.perf_counter()
+        started, posted = time.perf_counter(), time.time()
         queued = self._call(
             "POST",
             f"{self.url}/api/quotation/async",
             json=body,
             headers={"Idempotency-Key": uuid.uuid4().hex},
         )
+        answered = time.time()
         while True:
             status = self._call("GET", queued["status_url"])
             if status["status"] == "done":
-                return time.perf_counter() - started, queued["tracking_id"]
+                return Trip(
+                    time.perf_counter() - started,
+                    queued["tracking_id"],
+                    posted,
+                    answered,
+                    time.time(),
+                )
             if status["status"] not in ("pending", "processing"):
                 raise RuntimeError(status)
             time.sleep(self.poll)
@@ -160,7 +175,9 @@ def in_flight(agents, body, total):
         results = list(
             pool.map(lambda i: agents[i % len(agents)].quotation(body(i)), range(total))
         )
-    return total / (time.perf_counter() - started), [tid for _s, tid in results]
+    return total / (time.perf_counter() - started), [
+        trip.tracking_id for trip in results
+    ]
 
 
 def replaced_in_flight(design, body, total):
@@ -173,8 +190,31 @@ def replaced_in_flight(design, body, total):
 
 def floor(database, count):
     """One process queues and builds each quotation: no HTTP, no wake-up."""
-    script = FLOOR_SCRIPT.format(count=count, warm_up=FLOOR_WARM_UP)
+    script = FLOOR_SCRIPT.format(count=count, warm_up=WARM_UP)
     return json.loads(odoo_shell(database, script)["FLOOR"])
+
+
+def where_time_goes(database, trips):
+    """Where a lone quotation's time goes, p50 in ms: the agent's clock and
+    the task's own timestamps (one machine): the POST answered, from the
+    answer to the start of processing, the build (started to done), from done
+    to the poll that saw it (the build's commit, then the next poll)."""
+    with harness.pg_connect(database) as connection, connection.cursor() as cr:
+        cr.execute(
+            "SELECT tracking_id, extract(epoch FROM started_at),"
+            " extract(epoch FROM done_at) FROM quotation_task"
+            " WHERE tracking_id = ANY(%s)",
+            [[trip.tracking_id for trip in trips]],
+        )
+        stamps = {row[0]: (float(row[1]), float(row[2])) for row in cr.fetchall()}
+    steps = {"answered": [], "start": [], "build": [], "seen": []}
+    for trip in trips:
+        started, done = stamps[trip.tracking_id]
+        steps["answered"].append(trip.answered - trip.posted)
+        steps["start"].append(started - trip.answered)
+        steps["build"].append(done - started)
+        steps["seen"].append(trip.seen - done)
+    return {name: statistics.median(values) * 1000 for name, values in steps.items()}
 
 
 def waits(database, tracking_ids):
@@ -203,12 +243,13 @@ def measure_one_server(url, database, api_key, floor_p50, rows):
     """This module against the floor and the replaced design; its rate."""
     agent = Agent(url, api_key)
     design = ReplacedDesign(url, database, "integration", api_key, IN_FLIGHT)
-    agent.quotation(quotation("warm")(0))
-    design.wait(design.submit(quotation("warmx")(0)))
+    for index in range(WARM_UP):
+        agent.quotation(quotation("warm")(index))
+        design.wait(design.submit(quotation("warmx")(index)))
 
     print("one at a time...", flush=True)
     ours = [agent.quotation(quotation("one")(i)) for i in range(ONE_AT_A_TIME)]
-    ours_p50 = statistics.median(seconds for seconds, _tid in ours)
+    ours_p50 = statistics.median(trip.seconds for trip in ours)
     old = [
         design.wait(design.submit(quotation("oldone")(i))) for i in range(ONE_AT_A_TIME)
     ]
@@ -232,6 +273,18 @@ def measure_one_server(url, database, api_key, floor_p50, rows):
         ),
     )
 
+    steps = where_time_goes(database, ours)
+    add(
+        rows,
+        (
+            "one at a time: POST answered, p50 (ms)",
+            steps["answered"],
+            None,
+            "then to the start of processing {start:.1f}, the build {build:.1f}, "
+            "done to seen by the agent {seen:.1f} (p50, ms)".format(**steps),
+        ),
+    )
+
     print(f"{IN_FLIGHT} in flight...", flush=True)
     paced = Agent(url, api_key, poll=IN_FLIGHT_POLL_SECONDS)
     rate1, ids = in_flight([paced], quotation("ten"), IN_FLIGHT_TOTAL)
@@ -245,7 +298,7 @@ def measure_one_server(url, database, api_key, floor_p50, rows):
             f"{rate1 / old_rate:.1f}x replaced",
         ),
     )
-    wait = waits(database, [tid for _s, tid in ours] + ids)
+    wait = waits(database, [trip.tracking_id for trip in ours] + ids)
     add(
         rows,
         (
