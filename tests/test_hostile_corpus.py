@@ -576,10 +576,8 @@ BODY_LIMITS = {  # each door's body limit, and its answer to a longer body
 SOCKET_BUFFERS = 16 * MIB
 
 
-def stream_chunked(server, path, give_up_after):
-    """POST a chunked body of spaces until the server answers or stops the
-    connection (or ``give_up_after`` bytes, then end it): (bytes sent, status
-    or None when the connection was reset before the answer could be read)."""
+def chunked_post(server, path):
+    """A connection to the server, and the head of a chunked POST to ``path``."""
     parts = urlsplit(server.url)
     sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
     head = (
@@ -587,12 +585,25 @@ def stream_chunked(server, path, give_up_after):
         f"Authorization: Bearer {server.api_key}\r\n"
         "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
+    return sock, head.encode()
+
+
+def status_of(answer):
+    match = re.match(rb"HTTP/1\.[01] (\d{3})", answer)
+    return int(match.group(1)) if match else None
+
+
+def stream_chunked(server, path, give_up_after):
+    """POST a chunked body of spaces until the server answers or stops the
+    connection (or ``give_up_after`` bytes, then end it): (bytes sent, status
+    or None when the connection was reset before the answer could be read)."""
+    sock, head = chunked_post(server, path)
     piece = b" " * (256 * 1024)
     chunk = b"%x\r\n%s\r\n" % (len(piece), piece)
     sent = 0
     with closing(sock):
         try:
-            sock.sendall(head.encode())
+            sock.sendall(head)
             while sent < give_up_after and not select.select([sock], [], [], 0)[0]:
                 sock.sendall(chunk)
                 sent += len(piece)
@@ -604,8 +615,7 @@ def stream_chunked(server, path, give_up_after):
             answer = sock.recv(64)
         except OSError:
             return sent, None
-    match = re.match(rb"HTTP/1\.[01] (\d{3})", answer)
-    return sent, int(match.group(1)) if match else None
+    return sent, status_of(answer)
 
 
 @pytest.mark.usefixtures("unchanged")
@@ -619,6 +629,21 @@ def test_an_endless_chunked_body_is_read_no_further_than_its_limit(server, path)
     assert sent < limit + SOCKET_BUFFERS, f"{sent // MIB} MiB read"
     assert status == refused
     assert exchange(server, "GET", "/health")[0] == 200
+
+
+@pytest.mark.usefixtures("unchanged")
+@pytest.mark.parametrize("path", BODY_LIMITS)
+def test_a_broken_chunked_body_is_a_bad_request_at_every_door(server, path):
+    """A chunk header that is not hexadecimal: a 400 saying what to send,
+    not a 500 with a traceback in the log."""
+    sock, head = chunked_post(server, path)
+    with closing(sock):
+        sock.sendall(head + b"zz\r\n{}\r\n0\r\n\r\n")
+        answer = b""
+        while part := sock.recv(65536):
+            answer += part
+    assert status_of(answer) == 400
+    assert b"chunked body could not be read" in answer
 
 
 # ---------------------------------------------------------------- fuzzing

@@ -11,6 +11,7 @@ import logging
 from odoo import http
 from odoo.http import request
 
+from ..mcp.json_body import JsonBodyError
 from ..models.elevenlabs_webhook_delivery import DuplicateDelivery, ReplayedDelivery
 from ..services.elevenlabs_webhook import (
     SIGNATURE_HEADER,
@@ -54,9 +55,12 @@ class ElevenlabsWebhookController(http.Controller):
 
     def _receive(self):
         httprequest = request.httprequest
-        raw = read_body(httprequest, MAX_BODY)
-        if raw is None:
-            raise self._too_large()
+        try:
+            raw = read_body(httprequest, MAX_BODY)
+        except JsonBodyError as error:
+            if error.too_large:
+                raise self._too_large() from None
+            raise WebhookRefused(400, "malformed_json", error.reason) from None
         env = request.env(su=True)
         secret = read_setting(env, "elevenlabs_webhook_secret")
         header = httprequest.headers.get(SIGNATURE_HEADER, "")

@@ -14,6 +14,7 @@ from odoo import http
 from odoo.http import request
 
 from ..mcp import protocol, protocol_http, protocol_security, protocol_sse
+from ..mcp.json_body import JsonBodyError
 from ..models.mcp_session import McpSessions
 from ..services import scopes
 from ..services.mcp_tools import mcp_server
@@ -119,9 +120,10 @@ class McpController(http.Controller):
     def _read_payload(self):
         """The decoded POST body, or its error reply; a body over the limit is
         read no further (the reply still counts against the rate limit)."""
-        body = read_body(request.httprequest, protocol_http.MAX_MESSAGE_BYTES)
-        if body is None:
-            return None, protocol_http.too_large_reply()
+        try:
+            body = read_body(request.httprequest, protocol_http.MAX_MESSAGE_BYTES)
+        except JsonBodyError as error:
+            return None, protocol_http.parse_error_reply(error)
         return protocol_http.decode(body)
 
     def _guard(self, messages=1):

@@ -242,14 +242,15 @@ class OauthController(http.Controller):
             )
             response.headers["Retry-After"] = str(wait)
             return response
-        data = read_body(httprequest, MAX_REGISTRATION_BYTES)
-        try:  # a body over the limit (None) gets the same advice as any bad one
-            metadata = parse_json(data or b"", MAX_REGISTRATION_BYTES)
-        except JsonBodyError:
+        try:
+            metadata = parse_json(
+                read_body(httprequest, MAX_REGISTRATION_BYTES), MAX_REGISTRATION_BYTES
+            )
+        except JsonBodyError as error:
             return _oauth_error(
                 "invalid_client_metadata",
-                f"Send the client metadata as a JSON object of at most "
-                f"{MAX_REGISTRATION_BYTES // 1024} KiB.",
+                f"{error.reason} Send the client metadata as a JSON object of at "
+                f"most {MAX_REGISTRATION_BYTES // 1024} KiB.",
             )
         try:
             values = validate_registration(metadata, policy.redirect_allow_list)

@@ -1,8 +1,12 @@
 """Read a request body without letting a client decide how much is read."""
 
+from ..mcp.json_body import JsonBodyError
+
 
 def read_body(httprequest, limit):
-    """The body, or None when it is longer than ``limit`` bytes.
+    """The body, at most ``limit`` bytes; JsonBodyError when it is longer
+    (``too_large``) or its chunked encoding is broken, which every door
+    answers as it answers a bad body.
 
     A body announced over the limit is not read at all. A chunked body
     announces no length and werkzeug hands its stream over unbounded, so it
@@ -10,15 +14,23 @@ def read_body(httprequest, limit):
     costs the worker ``limit`` bytes of memory, not the whole body.
     """
     if (httprequest.content_length or 0) > limit:
-        return None
+        raise JsonBodyError.too_large_for(limit)
     # Odoo's HTTPRequest offers only get_data(), which reads to the end:
     # werkzeug's request, which it wraps, has the stream
     stream = httprequest._HTTPRequest__wrapped.stream
     parts, size = [], 0
-    while size <= limit:
-        part = stream.read(limit + 1 - size)
-        if not part:
-            break
-        parts.append(part)
-        size += len(part)
-    return None if size > limit else b"".join(parts)
+    try:
+        while size <= limit:
+            part = stream.read(limit + 1 - size)
+            if not part:
+                break
+            parts.append(part)
+            size += len(part)
+    except OSError as error:  # werkzeug's chunk decoder, or the client gone
+        raise JsonBodyError(
+            f"The chunked body could not be read ({error}): send it with a "
+            "Content-Length, or as valid chunks."
+        ) from None
+    if size > limit:
+        raise JsonBodyError.too_large_for(limit)
+    return b"".join(parts)

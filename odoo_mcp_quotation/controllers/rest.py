@@ -253,12 +253,11 @@ class QuotationRestController(http.Controller):
         too_large = ApiError(
             413, "payload_too_large", messages.say(messages.TOO_LARGE, lang, limit=64)
         )
-        body = read_body(httprequest, MAX_BODY)
-        if body is None:
-            raise too_large
         try:
-            return parse_json(body, MAX_BODY)
+            return parse_json(read_body(httprequest, MAX_BODY), MAX_BODY)
         except JsonBodyError as error:
+            if error.too_large:
+                raise too_large from None
             raise ApiError(
                 400,
                 "malformed_json",

@@ -95,19 +95,15 @@ def decode(body):
     try:
         return parse_json(body or b"", MAX_MESSAGE_BYTES), None
     except JsonBodyError as error:
-        return None, _parse_error_reply(error)
+        return None, parse_error_reply(error)
 
 
-def _parse_error_reply(error):
+def parse_error_reply(error):
+    """The reply to a body that cannot be taken: 413 when too large, else 400."""
     return HttpReply(
         413 if error.too_large else 400,
         error_response(None, PARSE_ERROR, f"Parse error: {error.reason}"),
     )
-
-
-def too_large_reply():
-    """For a body the transport found over the limit while reading it."""
-    return _parse_error_reply(JsonBodyError.too_large_for(MAX_MESSAGE_BYTES))
 
 
 def message_count(payload):
