@@ -28,7 +28,7 @@ def read_body(httprequest, limit):
             size += len(part)
     except OSError as error:  # werkzeug's chunk decoder, or the client gone
         raise JsonBodyError(
-            f"The chunked body could not be read ({error}): send it with a "
+            f"The body could not be read ({error}): send it with a "
             "Content-Length, or as valid chunks."
         ) from None
     if size > limit:
