@@ -14,6 +14,9 @@ targets of issue 14:
 - a new session (``server/discover`` or handshake, then ``tools/list``): at
   most the peer's.
 
+A missed target is printed with how far it is missed, in ms, and why, from
+this run's own figures.
+
     make bench                                  # every benchmark
     python3 scripts/harness.py bench bench_mcp  # this one
 """
@@ -42,10 +45,31 @@ QUOTATION = {
     "lines": [{"product": "DESK-STD", "quantity": 1}],
     "conversation_id": "bench-mcp",
 }
-TARGETS = [  # (what, numerator, denominator, at most)
-    ("read call / peer's read call", ("ours", "read_call"), ("peer", "read_call"), 0.5),
-    ("read call / /web/health", ("ours", "read_call"), ("health",), 1.5),
-    ("new session / peer's", ("ours", "new_session"), ("peer", "new_session"), 1.0),
+# what a read call pays beyond /web/health, Odoo's cheapest request
+READ_CALL_WHY = (
+    "/web/health alone takes {health:.1f} ms here; the call's other "
+    "{above_health:.1f} ms are the key check with the rate-limit count shared "
+    "by every server, the task read through its record rules, and the commit"
+)
+TARGETS = [  # (what, numerator, denominator, at most, why when missed)
+    (
+        "read call / peer's read call",
+        ("ours", "read_call"),
+        ("peer", "read_call"),
+        0.5,
+        READ_CALL_WHY,
+    ),
+    ("read call / /web/health", ("ours", "read_call"), ("health",), 1.5, READ_CALL_WHY),
+    (
+        "new session / peer's",
+        ("ours", "new_session"),
+        ("peer", "new_session"),
+        1.0,
+        "a session is two requests to Odoo, each on a new connection (prefork "
+        "workers answer HTTP/1.0, one request per connection), where the peer's "
+        "uvicorn keeps one; two /web/health requests alone take {two_health:.1f} ms "
+        "here",
+    ),
 ]
 
 
@@ -177,14 +201,27 @@ def report(results):
         print(f"{label:28} {ours_text} {peer_p50:9.1f} {peer_p99:7.1f}")
     health_p50, health_p99 = summary(results["health"])
     print(f"{'GET /web/health (Odoo)':28} {health_p50:9.1f} {health_p99:7.1f}")
+    read_p50 = summary(ours["read_call"])[0]
+    measured = {
+        "health": health_p50,
+        "above_health": read_p50 - health_p50,
+        "two_health": 2 * health_p50,
+    }
     print(f"{'ratio':34} {'p50':>6} {'target':>8}")
-    for label, numerator, denominator, limit in TARGETS:
-        ratio = (
-            summary(figures(results, numerator))[0]
-            / summary(figures(results, denominator))[0]
+    for label, numerator, denominator, limit, why in TARGETS:
+        ours_p50 = summary(figures(results, numerator))[0]
+        yardstick_p50 = summary(figures(results, denominator))[0]
+        ratio = ours_p50 / yardstick_p50
+        if ratio <= limit:
+            print(f"{label:34} {ratio:5.2f}x {limit:7.1f}x  met")
+            continue
+        allowed = limit * yardstick_p50
+        print(
+            f"{label:34} {ratio:5.2f}x {limit:7.1f}x  missed by {ratio / limit - 1:.0%}"
+            f": {ours_p50 - allowed:.1f} ms over the {allowed:.1f} ms allowed"
         )
-        verdict = "met" if ratio <= limit else f"missed by {ratio / limit - 1:.0%}"
-        print(f"{label:34} {ratio:5.2f}x {limit:7.1f}x  {verdict}")
+        print(f"{'':36}why: {why.format(**measured)}")
+    print("(docs/performance.md, the MCP section, says where each part goes)")
 
 
 if __name__ == "__main__":
