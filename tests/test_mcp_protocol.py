@@ -503,7 +503,7 @@ def test_a_client_accepting_only_event_streams_is_answered_as_one(server, sessio
     ],
 )
 def test_origin_allow_list(origin, allowed, expected):
-    assert security.origin_allowed(origin, allowed) is expected
+    assert security.origin_allowed(origin, lambda: allowed) is expected
 
 
 # ---------------------------------------------------------------- tasks

@@ -132,10 +132,7 @@ class McpController(http.Controller):
         (``messages`` JSON-RPC messages count); else run as the token's user
         and return its scopes."""
         origin = request.httprequest.headers.get("Origin")
-        # machine clients send no Origin: the settings are read only for browsers
-        if origin and not protocol_security.origin_allowed(
-            origin, self._allowed_origins()
-        ):
+        if not protocol_security.origin_allowed(origin, self._allowed_origins):
             return protocol_security.forbidden_origin_reply(origin), None
         policy = self._policy()
         try:

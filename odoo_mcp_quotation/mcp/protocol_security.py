@@ -25,14 +25,16 @@ def normalize_origin(origin):
     return f"{parts.scheme}://{parts.hostname}{port}"
 
 
-def origin_allowed(origin, allowed):
+def origin_allowed(origin, allowed_origins):
     """DNS-rebinding protection: an Origin that is present must be allowed.
 
-    Clients that are not browsers send no Origin and pass. ``allowed`` holds
-    origins (``https://claude.ai``) or ``*``.
+    Clients that are not browsers send no Origin and pass, without calling
+    ``allowed_origins``, which returns the origins (``https://claude.ai``) or
+    ``*`` allowed: reading them may cost the server a query.
     """
     if not origin:
         return True
+    allowed = allowed_origins()
     if "*" in allowed:
         return True
     normalized = normalize_origin(origin)
