@@ -22,7 +22,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.tests.common import get_db_name
 
-from odoo.addons.odoo_mcp_quotation.services.audit_store import S3Destination
+from odoo.addons.odoo_mcp_quotation.lib.audit_store import S3Destination
 from odoo.addons.odoo_mcp_quotation.tests.s3_server import S3TestServer
 
 CREATED = 300

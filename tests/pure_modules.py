@@ -19,7 +19,7 @@ def load(name):
     for package, path in (
         (PACKAGE, ADDON),
         (f"{PACKAGE}.mcp", ADDON / "mcp"),
-        (f"{PACKAGE}.services", ADDON / "services"),
+        (f"{PACKAGE}.lib", ADDON / "lib"),
     ):
         if package not in sys.modules:
             module = types.ModuleType(package)

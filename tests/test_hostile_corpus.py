@@ -38,7 +38,7 @@ COUNTED_TABLES = (
     "mcp_oauth_client",
 )
 SETUP = """
-from odoo.addons.odoo_mcp_quotation.services.request_schema import parse_request
+from odoo.addons.odoo_mcp_quotation.lib.request_schema import parse_request
 for lane in ("tasks", "tasks_lane2"):
     env.ref("odoo_mcp_quotation.ir_cron_process_quotation_" + lane).active = False
 env.ref("base.autovacuum_job").active = False  # it deletes the expired key

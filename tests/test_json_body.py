@@ -5,7 +5,7 @@ import json
 import pure_modules
 import pytest
 
-json_body = pure_modules.load("mcp.json_body")
+json_body = pure_modules.load("lib.json_body")
 LIMIT = 1024 * 1024
 
 

@@ -1,40 +1,25 @@
 """The MCP protocol layer on its own: no Odoo, no server, toy tools.
 
-The ``mcp`` folder is loaded as a package of its own by file path, exactly as
-a reader would reuse it, and a subprocess checks that loading its protocol
+The ``mcp`` folder is loaded without Odoo (``pure_modules``), exactly as a
+reader would reuse it, and a subprocess checks that loading its protocol
 modules pulls in no Odoo module at all.
 """
 
 import dataclasses
-import importlib
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import mcp_types
+import pure_modules
 import pytest
 
-MCP_DIR = Path(__file__).resolve().parent.parent / "odoo_mcp_quotation" / "mcp"
-PROTOCOL_MODULES = ["framing", "protocol", "protocol_http", "protocol_sse"]
-PROTOCOL_MODULES.append("protocol_security")
-LOAD_PACKAGE = f"""
-import importlib, importlib.util, sys
-spec = importlib.util.spec_from_file_location(
-    "omq_mcp", {str(MCP_DIR / "__init__.py")!r},
-    submodule_search_locations=[{str(MCP_DIR)!r}])
-sys.modules["omq_mcp"] = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(sys.modules["omq_mcp"])
-for name in {PROTOCOL_MODULES!r}:
-    importlib.import_module("omq_mcp." + name)
-"""
-exec(LOAD_PACKAGE)  # the same loader as the isolation test's subprocess
-protocol = importlib.import_module("omq_mcp.protocol")
-http = importlib.import_module("omq_mcp.protocol_http")
-sse = importlib.import_module("omq_mcp.protocol_sse")
-security = importlib.import_module("omq_mcp.protocol_security")
-framing = importlib.import_module("omq_mcp.framing")
+PROTOCOL_MODULES = ["protocol", "protocol_http", "protocol_sse", "protocol_security"]
+protocol, http, sse, security = (
+    pure_modules.load(f"mcp.{name}") for name in PROTOCOL_MODULES
+)
+framing = pure_modules.load("mcp.framing")
 MODERN = "2026-07-28"
 
 
@@ -213,8 +198,10 @@ def call(server, sessions, version, method, params=None, **headers):
 # ---------------------------------------------------------------- isolation
 def test_the_protocol_modules_import_no_odoo():
     script = (
-        LOAD_PACKAGE
-        + "print(sorted(m for m in sys.modules if m.split('.')[0] == 'odoo'))\n"
+        f"import sys; sys.path.insert(0, {str(Path(pure_modules.__file__).parent)!r})\n"
+        "import pure_modules\n"
+        f"for name in {PROTOCOL_MODULES!r}: pure_modules.load('mcp.' + name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'odoo'))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True

@@ -1,8 +1,8 @@
 """The addon's shape, as OCA's queue_job has it: Odoo-facing rooms on top
 (``controllers/``, ``models/``), the services below them, the pure MCP
-protocol at the bottom; no import back up, no two files importing each
-other, no file holding over a quarter of the module. Read from the source,
-without Odoo."""
+protocol below those and the Odoo-free ``lib/`` at the bottom; no import back
+up, no two files importing each other, no file holding over a quarter of the
+module. Read from the source, without Odoo."""
 
 import ast
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ADDON = Path(__file__).resolve().parent.parent / "odoo_mcp_quotation"
-LAYERS = {"controllers": 2, "models": 2, "services": 1, "mcp": 0}
+LAYERS = {"controllers": 3, "models": 3, "services": 2, "mcp": 1, "lib": 0}
 
 
 def addon_files():
@@ -81,10 +81,11 @@ def test_no_module_imports_a_layer_above_its_own(module):
     assert not upward, f"{module} imports {sorted(upward)} from a layer above it"
 
 
-def test_the_mcp_protocol_package_imports_no_odoo():
+@pytest.mark.parametrize("folder", ["lib", "mcp"])
+def test_the_odoo_free_folders_import_no_odoo(folder):
     offenders = {
         module_name(path): sorted(odoo_imports(path))
-        for path in (ADDON / "mcp").glob("*.py")
+        for path in (ADDON / folder).glob("*.py")
         if any(odoo_imports(path))
     }
     assert not offenders

@@ -5,7 +5,7 @@ Odoo 18's ``auth='bearer'`` answers a bad key with an HTML page; agents need a
 JSON answer with ``WWW-Authenticate``. So routes are ``auth='none'`` and call
 :func:`authenticate` first: the request then runs as the key's (or the
 authorising) user, with that user's access rights and companies, never as
-superuser, and within that user's scopes (``services/scopes.py``).
+superuser, and within that user's scopes (``lib/scopes.py``).
 """
 
 import hashlib
@@ -16,9 +16,9 @@ from odoo.tools import SQL
 
 from odoo.addons.base.models.res_users import INDEX_SIZE
 
-from ..services import scopes
+from ..lib import scopes
+from ..lib.settings import read_setting
 from ..services.oauth_server import ACCESS_PREFIX, secret_hash
-from ..services.settings import read_setting
 
 # the routes agents call (REST and MCP): ``auth="none"``, as :func:`authenticate`
 # sets the user (Odoo's public user would be looked up for nothing), no web

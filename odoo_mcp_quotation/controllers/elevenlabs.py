@@ -11,17 +11,17 @@ import logging
 from odoo import http
 from odoo.http import request
 
-from ..mcp.json_body import JsonBodyError
-from ..models.elevenlabs_webhook_delivery import DuplicateDelivery, ReplayedDelivery
-from ..services.elevenlabs_webhook import (
+from ..lib.elevenlabs_webhook import (
     SIGNATURE_HEADER,
     SignatureInvalid,
     parse_event,
     signature_digest,
     verify_signature,
 )
-from ..services.request_schema import RequestInvalid
-from ..services.settings import read_setting
+from ..lib.json_body import JsonBodyError
+from ..lib.request_schema import RequestInvalid
+from ..lib.settings import read_setting
+from ..models.elevenlabs_webhook_delivery import DuplicateDelivery, ReplayedDelivery
 from .request_body import read_body
 
 _logger = logging.getLogger(__name__)

@@ -13,13 +13,13 @@ from werkzeug.datastructures import Headers
 from odoo import http
 from odoo.http import request
 
+from ..lib import scopes
+from ..lib.json_body import JsonBodyError
+from ..lib.settings import read_setting
 from ..mcp import protocol, protocol_http, protocol_security, protocol_sse
-from ..mcp.json_body import JsonBodyError
 from ..models.mcp_session import McpSessions
-from ..services import scopes
 from ..services.mcp_tools import mcp_server
 from ..services.oauth_server import OauthPolicy
-from ..services.settings import read_setting
 from .auth import (
     AGENT_ROUTE,
     RateLimited,

@@ -17,15 +17,15 @@ from oauthlib.oauth2.rfc6749 import errors
 from odoo import http
 from odoo.http import request
 
-from ..mcp.json_body import JsonBodyError, parse_json
-from ..services import scopes
-from ..services.client_registration import RegistrationError, validate_registration
+from ..lib import scopes
+from ..lib.client_registration import RegistrationError, validate_registration
+from ..lib.json_body import JsonBodyError, parse_json
+from ..lib.settings import read_setting
 from ..services.oauth_server import (
     AUTHORIZE_PATH,
     McpAuthorizationServer,
     OauthPolicy,
 )
-from ..services.settings import read_setting
 from .request_body import read_body
 
 MAX_REGISTRATION_BYTES = 16 * 1024

@@ -1,6 +1,6 @@
 """Read a request body without letting a client decide how much is read."""
 
-from ..mcp.json_body import JsonBodyError
+from ..lib.json_body import JsonBodyError
 
 
 def read_body(httprequest, limit):

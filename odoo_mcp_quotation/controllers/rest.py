@@ -13,15 +13,15 @@ from odoo.http import request
 from odoo.modules.module import get_manifest
 from odoo.tools import config
 
-from ..mcp.json_body import JsonBodyError, parse_json
+from ..lib import scopes
+from ..lib.elevenlabs_tools import elevenlabs_tools
+from ..lib.json_body import JsonBodyError, parse_json
+from ..lib.openapi import openapi_document
+from ..lib.request_schema import RequestInvalid
 from ..models.quotation_task import MANAGER_GROUP
 from ..services import agent_messages as messages
-from ..services import scopes
-from ..services.elevenlabs_tools import elevenlabs_tools
 from ..services.health import database_health
-from ..services.openapi import openapi_document
 from ..services.quotation_service import QuotationService
-from ..services.request_schema import RequestInvalid
 from .auth import (
     AGENT_ROUTE,
     WWW_AUTHENTICATE,

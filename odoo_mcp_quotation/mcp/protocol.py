@@ -30,8 +30,8 @@ from mcp_types.version import (
 )
 from pydantic import ValidationError
 
+from ..lib.json_body import FORBIDDEN_IN_LINE
 from .framing import dumps
-from .json_body import FORBIDDEN_IN_LINE
 
 _logger = logging.getLogger(__name__)
 

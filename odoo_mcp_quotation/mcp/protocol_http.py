@@ -14,8 +14,8 @@ from typing import Any
 
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS, is_version_at_least
 
+from ..lib.json_body import JsonBodyError, parse_json
 from .framing import dumps, sse_event
-from .json_body import JsonBodyError, parse_json
 from .protocol import (
     BATCH_VERSIONS,
     DEFAULT_VERSION,

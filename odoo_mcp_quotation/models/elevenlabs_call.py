@@ -5,7 +5,7 @@ from markupsafe import Markup
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..services.elevenlabs_webhook import (
+from ..lib.elevenlabs_webhook import (
     TRANSCRIPTION,
     Analysis,
     caller_email,

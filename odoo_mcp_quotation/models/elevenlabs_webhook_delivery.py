@@ -5,8 +5,8 @@ from psycopg2 import IntegrityError
 
 from odoo import api, fields, models
 
-from ..services.elevenlabs_webhook import AUDIO, HANDLED_TYPES, PostCallEvent
-from ..services.settings import read_setting
+from ..lib.elevenlabs_webhook import AUDIO, HANDLED_TYPES, PostCallEvent
+from ..lib.settings import read_setting
 from .elevenlabs_call import CallNotReady
 from .quotation_queue_mixin import DONE, FAILED
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..services import client_metadata, scopes
+from ..lib import client_metadata, scopes
 from ..services.oauth_server import secret_hash
 
 METADATA_CACHE = timedelta(hours=1)

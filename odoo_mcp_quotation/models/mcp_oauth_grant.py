@@ -1,7 +1,7 @@
 from odoo import _, fields, models
 from odoo.exceptions import AccessError
 
-from ..services import scopes
+from ..lib import scopes
 
 
 class McpOauthGrant(models.Model):

@@ -11,8 +11,8 @@ from odoo.modules.registry import Registry
 from odoo.sql_db import db_connect
 from odoo.tools import SQL, config
 
+from ..lib.settings import read_setting
 from ..mcp.framing import SSE_KEEPALIVE, dumps, sse_event
-from ..services.settings import read_setting
 
 _logger = logging.getLogger(__name__)
 

@@ -6,15 +6,15 @@ from datetime import datetime, timezone
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..services.audit_store import (
+from ..lib.audit_store import (
     KEY_SEGMENT,
     AuditStoreError,
     build_destinations,
     object_key,
     put_many,
 )
-from ..services.request_schema import TRACKING_ID
-from ..services.settings import read_setting
+from ..lib.request_schema import TRACKING_ID
+from ..lib.settings import read_setting
 from .quotation_queue_mixin import PENDING
 
 _logger = logging.getLogger(__name__)

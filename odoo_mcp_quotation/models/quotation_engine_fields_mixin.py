@@ -1,7 +1,7 @@
 from odoo import _, api, models
 from odoo.exceptions import AccessError, ValidationError
 
-from ..services.request_schema import clean_line, clean_text
+from ..lib.request_schema import clean_line, clean_text
 
 # what callers other than the engine may store in one text field (the API's own
 # bounds are tighter: 128 for a name, 4,000 for notes)

@@ -13,6 +13,8 @@ from odoo.osv import expression
 from odoo.tools import SQL, ormcache
 from odoo.tools.sql import create_index, drop_index, make_index_name
 
+from ..lib.request_schema import TRACKING_ID
+from ..lib.settings import read_setting
 from ..services.health import queue_figures
 from ..services.quotation_builder import (
     QuotationBuilder,
@@ -20,8 +22,6 @@ from ..services.quotation_builder import (
     QuotationRetryLater,
 )
 from ..services.quotation_service import quotation_lines
-from ..services.request_schema import TRACKING_ID
-from ..services.settings import read_setting
 from .quotation_audit_entry import audit_time, audit_user
 from .quotation_queue_mixin import DONE, FAILED, PENDING, PROCESSING
 

@@ -3,7 +3,7 @@ from pydantic import ValidationError as PydanticValidationError
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
-from ..services.request_schema import MAX_QUANTITY, QUANTITY
+from ..lib.request_schema import MAX_QUANTITY, QUANTITY
 
 
 class QuotationTaskLine(models.Model):

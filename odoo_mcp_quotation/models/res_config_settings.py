@@ -4,13 +4,13 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..services.audit_store import (
+from ..lib.audit_store import (
     AuditStoreError,
     build_destinations,
     object_key,
     put_everywhere,
 )
-from ..services.settings import SETTINGS, read_setting, setting_field
+from ..lib.settings import SETTINGS, read_setting, setting_field
 from .elevenlabs_webhook_delivery import WEBHOOK_PATH
 from .quotation_audit_entry import SCHEMA_VERSION
 
@@ -19,7 +19,7 @@ ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
 
 class ResConfigSettings(models.TransientModel):
     """The AI Quotations block of Sales settings: each field stores one setting
-    of ``services/settings.py``, which gives its key and its default."""
+    of ``lib/settings.py``, which gives its key and its default."""
 
     _inherit = "res.config.settings"
 

@@ -1,7 +1,7 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..services import scopes
+from ..lib import scopes
 
 
 class ResUsers(models.Model):

@@ -8,7 +8,7 @@ import psycopg2
 
 from odoo import sql_db
 
-from .query_schema import Health, QueueHealth
+from ..lib.query_schema import Health, QueueHealth
 
 QUEUE_QUERY = """
 SELECT count(*) FILTER (WHERE state = 'pending'),

@@ -13,17 +13,8 @@ import odoo
 from odoo.exceptions import MissingError, UserError
 from odoo.modules.module import get_manifest
 
-from ..mcp.protocol import (
-    INVALID_PARAMS,
-    TASK_POLL_INTERVAL_MS,
-    InputRequired,
-    McpError,
-    McpServer,
-    Tool,
-    ToolError,
-)
-from . import scopes
-from .query_schema import (
+from ..lib import scopes
+from ..lib.query_schema import (
     CustomerList,
     CustomerQuery,
     ProductList,
@@ -39,8 +30,17 @@ from .query_schema import (
     output_schema,
     parse_query,
 )
+from ..lib.request_schema import RequestInvalid, request_json_schema
+from ..mcp.protocol import (
+    INVALID_PARAMS,
+    TASK_POLL_INTERVAL_MS,
+    InputRequired,
+    McpError,
+    McpServer,
+    Tool,
+    ToolError,
+)
 from .quotation_service import QuotationService
-from .request_schema import RequestInvalid, request_json_schema
 
 PERSONAL_DATA = (
     " Returns personal data (customers' names, e-mails, phones): use it for "

@@ -30,9 +30,9 @@ from oauthlib.oauth2.rfc6749.grant_types.authorization_code import (
     code_challenge_method_s256,
 )
 
-from . import client_metadata, scopes
-from .client_registration import redirect_allowed
-from .settings import read_setting
+from ..lib import client_metadata, scopes
+from ..lib.client_registration import redirect_allowed
+from ..lib.settings import read_setting
 
 # oauthlib logs codes and tokens at DEBUG: never let them reach a log file
 logging.getLogger("oauthlib").setLevel(logging.INFO)

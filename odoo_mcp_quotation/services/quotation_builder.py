@@ -10,7 +10,7 @@ import zlib
 from odoo import Command, _
 from odoo.tools import email_normalize
 
-from .settings import read_setting
+from ..lib.settings import read_setting
 
 CHANNEL_MEDIUMS = {
     "rest": "odoo_mcp_quotation.utm_medium_voice_agent",

@@ -6,8 +6,7 @@ they never search or write the ORM themselves.
 
 from odoo.exceptions import MissingError
 
-from . import agent_messages as messages
-from .query_schema import (
+from ..lib.query_schema import (
     Customer,
     CustomerList,
     Product,
@@ -19,8 +18,9 @@ from .query_schema import (
     QuotationStatus,
     QuotationSummary,
 )
+from ..lib.request_schema import TRACKING_ID, parse_idempotency_key, parse_request
+from . import agent_messages as messages
 from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
-from .request_schema import TRACKING_ID, parse_idempotency_key, parse_request
 
 STATUS_PATH = "/api/quotation/status/"
 
@@ -238,7 +238,7 @@ class QuotationService:
 
     # ------------------------------------------------------------------ queries
     # Read-only answers for agents (MCP tools, REST), as the caller: record
-    # rules decide what they see. Shapes: services/query_schema.py.
+    # rules decide what they see. Shapes: lib/query_schema.py.
     def search_products(self, query, limit=10):
         """Sellable products whose name, reference or barcode matches."""
         catalog = self.env["product.product"]

@@ -2,8 +2,8 @@ import json
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from ..services.query_schema import QuotationQueued, output_schema
-from ..services.request_schema import request_json_schema
+from ..lib.query_schema import QuotationQueued, output_schema
+from ..lib.request_schema import request_json_schema
 from .common import SALESMAN, TestUsersMixin, api_key, initialize_message
 
 PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}

@@ -7,9 +7,9 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import config
 
-from ..services import client_metadata
+from ..lib import client_metadata
+from ..lib.settings import SETTINGS
 from ..services.oauth_server import ACCESS_PREFIX, secret_hash
-from ..services.settings import SETTINGS
 from .common import SALESMAN, TestUsersMixin, api_key, initialize_message
 
 CLAUDE_CALLBACK = "https://claude.com/api/mcp/auth_callback"

@@ -1,6 +1,6 @@
 from odoo.tests import new_test_user, tagged
 
-from ..services.settings import SETTINGS
+from ..lib.settings import SETTINGS
 from .common import SALESMAN, QuotationTaskCase, TestUsersMixin, company_user
 
 

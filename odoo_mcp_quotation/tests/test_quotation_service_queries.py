@@ -1,15 +1,15 @@
 from odoo.exceptions import AccessError, MissingError
 from odoo.tests import tagged
 
-from ..mcp.protocol import PERSONAL_DATA_META_KEY, Exchange
-from ..services.mcp_tools import mcp_server
-from ..services.query_schema import (
+from ..lib.query_schema import (
     CustomerList,
     ProductList,
     Quotation,
     QuotationList,
     QuotationStatus,
 )
+from ..mcp.protocol import PERSONAL_DATA_META_KEY, Exchange
+from ..services.mcp_tools import mcp_server
 from ..services.quotation_service import ORDER_FIELDS
 from .common import QuotationTaskCase
 

@@ -4,9 +4,9 @@ from odoo import fields
 from odoo.exceptions import MissingError
 from odoo.tests import tagged
 
+from ..lib.request_schema import RequestInvalid
 from ..models.quotation_task import _last_wake_up
 from ..services.quotation_service import QuotationService
-from ..services.request_schema import RequestInvalid
 from .common import QuotationTaskCase
 
 

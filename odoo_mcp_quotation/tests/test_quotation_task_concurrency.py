@@ -6,7 +6,7 @@ from odoo import api
 from odoo.modules.registry import Registry
 from odoo.tests import BaseCase, get_db_name, tagged
 
-from ..services.request_schema import parse_request
+from ..lib.request_schema import parse_request
 from .common import quotation_payload
 
 

@@ -1,6 +1,6 @@
 from odoo.tests import BaseCase, tagged
 
-from ..services.request_schema import (
+from ..lib.request_schema import (
     MAX_LINES,
     RequestInvalid,
     parse_request,

@@ -1,7 +1,7 @@
 from odoo.exceptions import ValidationError
 from odoo.tests import TransactionCase, tagged
 
-from ..services.settings import SETTINGS, read_setting
+from ..lib.settings import SETTINGS, read_setting
 
 
 @tagged("post_install", "-at_install")

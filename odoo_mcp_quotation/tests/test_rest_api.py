@@ -2,8 +2,8 @@ import json
 
 from odoo.tests import HttpCase, new_test_user, tagged
 
+from ..lib.request_schema import request_json_schema
 from ..models.quotation_task import _last_wake_up
-from ..services.request_schema import request_json_schema
 from .common import SALESMAN, TestUsersMixin, api_key, quotation_payload
 
 ASYNC = "/api/quotation/async"

@@ -1,6 +1,6 @@
 from odoo.tests import TransactionCase, tagged
 
-from ..services.settings import SETTINGS, read_setting
+from ..lib.settings import SETTINGS, read_setting
 
 # the keys databases of 18.0.1.0.0 hold their values under: renaming one needs
 # a migration script

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..mcp.json_body import FORBIDDEN_IN_LINE, FORBIDDEN_IN_TEXT
+from .json_body import FORBIDDEN_IN_LINE, FORBIDDEN_IN_TEXT
 
 MAX_LINES = 100
 MAX_QUANTITY = 1_000_000

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from ..mcp.json_body import JsonBodyError, parse_json
 from .client_registration import is_client_name, is_storable_uri
+from .json_body import JsonBodyError, parse_json
 
 TEST_MODE_ENV = "ODOO_MCP_OAUTH_TEST_MODE"
 TIMEOUT_SECONDS = 5

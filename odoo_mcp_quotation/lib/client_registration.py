@@ -12,7 +12,7 @@ on that host (loopback clients such as Claude Code pick a free port).
 import re
 from urllib.parse import urlsplit
 
-from ..mcp.json_body import FORBIDDEN_IN_LINE
+from .json_body import FORBIDDEN_IN_LINE
 
 DEFAULT_ALLOWED_REDIRECTS = (
     "https://claude.ai/api/mcp/auth_callback",
