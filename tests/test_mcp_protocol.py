@@ -15,11 +15,30 @@ import mcp_types
 import pure_modules
 import pytest
 
-PROTOCOL_MODULES = ["protocol", "protocol_http", "protocol_sse", "protocol_security"]
-protocol, http, sse, security = (
-    pure_modules.load(f"mcp.{name}") for name in PROTOCOL_MODULES
-)
-framing = pure_modules.load("mcp.framing")
+PROTOCOL_MODULES = [
+    "versions",
+    "errors",
+    "tools",
+    "tasks",
+    "elicitation",
+    "server",
+    "streamable_http",
+    "sse",
+    "transport_security",
+    "framing",
+]
+(
+    _versions,
+    errors,
+    tools,
+    tasks,
+    elicitation,
+    server_module,
+    http,
+    sse,
+    security,
+    framing,
+) = (pure_modules.load(f"mcp.{name}") for name in PROTOCOL_MODULES)
 MODERN = "2026-07-28"
 
 
@@ -46,7 +65,7 @@ class MemorySessions:
     def asks_forms(self, session_id):
         return session_id in self.forms
 
-    def stream_allowed(self):
+    def reserve_stream(self):
         return self.streams_free
 
     def deliver(self, session_id, message):
@@ -64,7 +83,7 @@ class MemoryTasks:
 
     def _task(self, task_id):
         if task_id not in self.tasks:
-            raise protocol.McpError(protocol.INVALID_PARAMS, "Task not found.")
+            raise errors.McpError(errors.INVALID_PARAMS, "Task not found.")
         status, _output = self.tasks[task_id]
         return mcp_types.Task(
             task_id=task_id,
@@ -72,12 +91,12 @@ class MemoryTasks:
             created_at="2026-01-01T00:00:00Z",
             last_updated_at="2026-01-01T00:00:00Z",
             ttl=None,
-            poll_interval=protocol.TASK_POLL_INTERVAL_MS,
+            poll_interval=tasks.TASK_POLL_INTERVAL_MS,
         )
 
     def start(self, context, tool, arguments):
         if "name" not in arguments:
-            raise protocol.ToolError(
+            raise errors.ToolError(
                 "Invalid", [{"field": "name", "message": "required"}]
             )
         task_id = f"t{len(self.tasks) + 1}"
@@ -99,21 +118,21 @@ class MemoryTasks:
     def cancel(self, context, task_id):
         status, output = self.tasks[task_id]
         if status != "working":
-            raise protocol.McpError(protocol.INVALID_PARAMS, "Already finished.")
+            raise errors.McpError(errors.INVALID_PARAMS, "Already finished.")
         self.tasks[task_id] = ("cancelled", output)
         return self._task(task_id)
 
 
 def greet(context, arguments):
     if not arguments.get("name"):
-        raise protocol.ToolError(
+        raise errors.ToolError(
             "The arguments are not valid.",
             [{"field": "name", "message": "This field is required."}],
         )
     return {"greeting": f"Hello {arguments['name']}", "caller": context}
 
 
-GREET = protocol.Tool(
+GREET = tools.Tool(
     name="greet",
     title="Greet",
     description="Say hello.",
@@ -128,7 +147,7 @@ GREET = protocol.Tool(
     idempotent=False,
     task_support="optional",
 )
-ECHO = protocol.Tool(
+ECHO = tools.Tool(
     name="echo",
     title="Echo",
     description="Echo.",
@@ -140,7 +159,7 @@ ECHO = protocol.Tool(
 
 @pytest.fixture
 def server():
-    return protocol.McpServer(
+    return server_module.McpServer(
         name="test",
         version="1.0",
         title="Test",
@@ -234,7 +253,7 @@ def test_initialize_without_client_info_is_invalid_params(server, sessions):
         sessions,
         request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}}),
     )
-    assert reply.body["error"]["code"] == protocol.INVALID_PARAMS
+    assert reply.body["error"]["code"] == errors.INVALID_PARAMS
     assert sessions.sessions == {}
 
 
@@ -278,7 +297,7 @@ def test_an_unsupported_version_header_gets_400_naming_the_supported_ones(
     )
     assert reply.status == 400
     error = reply.body["error"]
-    assert error["code"] == protocol.UNSUPPORTED_PROTOCOL_VERSION
+    assert error["code"] == errors.UNSUPPORTED_PROTOCOL_VERSION
     assert error["data"] == {
         "supported": ["2025-03-26", "2025-06-18", "2025-11-25", MODERN],
         "requested": "1999-01-01",
@@ -289,7 +308,7 @@ def test_server_discover_without_the_modern_header_is_an_unknown_method(
     server, sessions
 ):
     reply = call(server, sessions, "2025-11-25", "server/discover")
-    assert reply.body["error"]["code"] == protocol.METHOD_NOT_FOUND
+    assert reply.body["error"]["code"] == errors.METHOD_NOT_FOUND
 
 
 def test_batches_are_refused_after_2025_03_26(server, sessions):
@@ -300,7 +319,7 @@ def test_batches_are_refused_after_2025_03_26(server, sessions):
         **{"MCP-Protocol-Version": "2025-06-18"},
     )
     assert reply.status == 400
-    assert reply.body["error"]["code"] == protocol.INVALID_REQUEST
+    assert reply.body["error"]["code"] == errors.INVALID_REQUEST
     assert "batches" in reply.body["error"]["message"]
 
 
@@ -325,7 +344,7 @@ def test_a_batch_mixes_answers_errors_and_notifications(server, sessions):
         (2, True),
         (3, True),
     ]
-    assert reply.body[1]["error"]["code"] == protocol.METHOD_NOT_FOUND
+    assert reply.body[1]["error"]["code"] == errors.METHOD_NOT_FOUND
     only_notifications = post(
         server, sessions, [{"jsonrpc": "2.0", "method": "notifications/initialized"}]
     )
@@ -337,13 +356,13 @@ def test_a_batch_mixes_answers_errors_and_notifications(server, sessions):
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        (b"{not json", protocol.PARSE_ERROR),
-        (b"", protocol.PARSE_ERROR),
-        (b'"a string"', protocol.INVALID_REQUEST),
-        (b'{"jsonrpc": "2.0", "id": null, "method": "ping"}', protocol.INVALID_REQUEST),
-        (b'{"jsonrpc": "2.0", "id": 1.5, "method": "ping"}', protocol.INVALID_REQUEST),
-        (b'{"jsonrpc": "2.0", "id": true, "method": "ping"}', protocol.INVALID_REQUEST),
-        (b'{"jsonrpc": "1.0", "method": "x"}', protocol.INVALID_REQUEST),
+        (b"{not json", errors.PARSE_ERROR),
+        (b"", errors.PARSE_ERROR),
+        (b'"a string"', errors.INVALID_REQUEST),
+        (b'{"jsonrpc": "2.0", "id": null, "method": "ping"}', errors.INVALID_REQUEST),
+        (b'{"jsonrpc": "2.0", "id": 1.5, "method": "ping"}', errors.INVALID_REQUEST),
+        (b'{"jsonrpc": "2.0", "id": true, "method": "ping"}', errors.INVALID_REQUEST),
+        (b'{"jsonrpc": "1.0", "method": "x"}', errors.INVALID_REQUEST),
     ],
 )
 def test_malformed_messages_get_400_and_a_json_rpc_error(server, sessions, body, code):
@@ -361,13 +380,13 @@ def test_malformed_messages_get_400_and_a_json_rpc_error(server, sessions, body,
 def test_a_request_with_a_bad_envelope_keeps_its_id(server, sessions, message):
     reply = post(server, sessions, message)
     assert (reply.status, reply.body["id"]) == (200, 4)
-    assert reply.body["error"]["code"] == protocol.INVALID_REQUEST
+    assert reply.body["error"]["code"] == errors.INVALID_REQUEST
 
 
 def test_unknown_method_is_32601(server, sessions):
     reply = call(server, sessions, "2025-11-25", "resources/list")
     assert reply.status == 200
-    assert reply.body["error"]["code"] == protocol.METHOD_NOT_FOUND
+    assert reply.body["error"]["code"] == errors.METHOD_NOT_FOUND
 
 
 # ---------------------------------------------------------------- tools
@@ -437,13 +456,13 @@ def test_unknown_tool_is_a_json_rpc_error_32602(server, sessions):
     reply = call(
         server, sessions, "2025-11-25", "tools/call", {"name": "nope", "arguments": {}}
     )
-    assert reply.body["error"]["code"] == protocol.INVALID_PARAMS
+    assert reply.body["error"]["code"] == errors.INVALID_PARAMS
     assert "nope" in reply.body["error"]["message"]
 
 
 def test_tools_call_without_a_name_is_invalid_params(server, sessions):
     reply = call(server, sessions, "2025-11-25", "tools/call", {"arguments": {}})
-    assert reply.body["error"]["code"] == protocol.INVALID_PARAMS
+    assert reply.body["error"]["code"] == errors.INVALID_PARAMS
     assert reply.body["error"]["data"][0]["field"] == "params.name"
 
 
@@ -520,7 +539,7 @@ def test_a_tool_runs_as_a_task_when_asked_on_2025_11_25(server, sessions):
         "io.modelcontextprotocol/related-task": {"taskId": task_id}
     }
     cancel = call(server, sessions, "2025-11-25", "tasks/cancel", {"taskId": task_id})
-    assert cancel.body["error"]["code"] == protocol.INVALID_PARAMS
+    assert cancel.body["error"]["code"] == errors.INVALID_PARAMS
 
 
 def test_a_task_still_working_after_the_wait_is_an_error_saying_to_poll(
@@ -538,14 +557,14 @@ def test_task_cancel_and_unknown_task(server, sessions):
     )
     assert cancelled.body["result"]["status"] == "cancelled"
     unknown = call(server, sessions, "2025-11-25", "tasks/get", {"taskId": "zzz"})
-    assert unknown.body["error"]["code"] == protocol.INVALID_PARAMS
+    assert unknown.body["error"]["code"] == errors.INVALID_PARAMS
     missing = call(server, sessions, "2025-11-25", "tasks/get", {})
-    assert missing.body["error"]["code"] == protocol.INVALID_PARAMS
+    assert missing.body["error"]["code"] == errors.INVALID_PARAMS
 
 
 def test_tasks_need_2025_11_25_and_a_tool_that_supports_them(server, sessions):
     old = call(server, sessions, "2025-06-18", "tasks/list")
-    assert old.body["error"]["code"] == protocol.METHOD_NOT_FOUND
+    assert old.body["error"]["code"] == errors.METHOD_NOT_FOUND
     echo_task = call(
         server,
         sessions,
@@ -553,7 +572,7 @@ def test_tasks_need_2025_11_25_and_a_tool_that_supports_them(server, sessions):
         "tools/call",
         {"name": "echo", "arguments": {}, "task": {}},
     )
-    assert echo_task.body["error"]["code"] == protocol.METHOD_NOT_FOUND
+    assert echo_task.body["error"]["code"] == errors.METHOD_NOT_FOUND
     bad_arguments = call(
         server,
         sessions,
@@ -561,7 +580,7 @@ def test_tasks_need_2025_11_25_and_a_tool_that_supports_them(server, sessions):
         "tools/call",
         {"name": "greet", "arguments": {}, "task": {}},
     )
-    assert bad_arguments.body["error"]["code"] == protocol.INVALID_PARAMS
+    assert bad_arguments.body["error"]["code"] == errors.INVALID_PARAMS
     assert server.tasks.tasks == {}
 
 
@@ -633,9 +652,9 @@ def test_a_transport_knows_which_calls_may_have_written(server, message, writes)
 @pytest.mark.parametrize(
     ("headers", "code"),
     [
-        ({"Mcp-Method": "tools/list"}, protocol.HEADER_MISMATCH),
-        ({"Mcp-Name": "echo"}, protocol.HEADER_MISMATCH),
-        ({"Mcp-Name": "=?base64?ZWNobw==?="}, protocol.HEADER_MISMATCH),
+        ({"Mcp-Method": "tools/list"}, errors.HEADER_MISMATCH),
+        ({"Mcp-Name": "echo"}, errors.HEADER_MISMATCH),
+        ({"Mcp-Name": "=?base64?ZWNobw==?="}, errors.HEADER_MISMATCH),
         ({"Mcp-Name": "=?base64?Z3JlZXQ=?="}, None),  # "greet", encoded
     ],
 )
@@ -658,7 +677,7 @@ def test_modern_requests_need_their_meta_envelope(server, sessions):
         request("tools/list", {}),
         **{"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"},
     )
-    assert (reply.status, reply.body["error"]["code"]) == (400, protocol.INVALID_PARAMS)
+    assert (reply.status, reply.body["error"]["code"]) == (400, errors.INVALID_PARAMS)
     assert "clientCapabilities" in reply.body["error"]["message"]
     mismatch = post(
         server,
@@ -674,7 +693,7 @@ def test_modern_requests_need_their_meta_envelope(server, sessions):
         ),
         **{"MCP-Protocol-Version": MODERN, "Mcp-Method": "tools/list"},
     )
-    assert mismatch.body["error"]["code"] == protocol.HEADER_MISMATCH
+    assert mismatch.body["error"]["code"] == errors.HEADER_MISMATCH
 
 
 def test_modern_drops_the_handshake_its_batches_and_its_ping(server):
@@ -685,7 +704,7 @@ def test_modern_drops_the_handshake_its_batches_and_its_ping(server):
     )
     assert (batch.status, batch.body["error"]["code"]) == (
         400,
-        protocol.INVALID_REQUEST,
+        errors.INVALID_REQUEST,
     )
     notification = post(
         server,
@@ -732,7 +751,7 @@ def test_the_tasks_extension_runs_a_tool_as_a_task_for_clients_that_declare_it(
     unknown = modern(server, "tasks/get", {"taskId": "zzz"})
     assert (unknown.status, unknown.body["error"]["code"]) == (
         400,
-        protocol.INVALID_PARAMS,
+        errors.INVALID_PARAMS,
     )
 
 
@@ -748,7 +767,7 @@ def order(context, arguments, answers):
         return {"colour": "the default one"}
     answer = answers.get("colour")
     if answer is None:
-        raise protocol.InputRequired(
+        raise elicitation.InputRequired(
             {
                 "colour": {
                     "message": "Which colour?",
@@ -762,7 +781,7 @@ def order(context, arguments, answers):
     return {"colour": answer["content"]["colour"]}
 
 
-ORDER = protocol.Tool(
+ORDER = tools.Tool(
     name="order",
     title="Order",
     description="Order in a colour.",
@@ -774,7 +793,7 @@ ORDER = protocol.Tool(
 
 
 def test_a_tool_asks_a_client_that_can_answer_and_goes_on_with_the_answer():
-    server = protocol.McpServer(
+    server = server_module.McpServer(
         name="t", version="1", title="T", instructions="", tools=[ORDER]
     )
     can_answer = {"elicitation": {"form": {}}}
@@ -829,7 +848,7 @@ def test_initialize_records_whether_the_client_takes_forms(
 
 
 def ask_order(sessions, capabilities=None, **headers):
-    server = protocol.McpServer(
+    server = server_module.McpServer(
         name="t", version="1", title="T", instructions="", tools=[ORDER]
     )
     if capabilities is None:
@@ -852,10 +871,10 @@ def test_a_2025_11_25_tool_call_asks_its_client_on_the_stream(sessions):
     _server, _session, reply = ask_order(sessions)
     assert (reply.status, reply.body) == (200, None)
     assert reply.headers["Content-Type"] == "text/event-stream"
-    asking = reply.asking
+    asking = reply.elicitation
     [question] = asking.requests()
     assert question["method"] == "elicitation/create"
-    assert question["id"].startswith(protocol.ELICITATION_REQUEST_PREFIX)
+    assert question["id"].startswith(elicitation.ELICITATION_REQUEST_PREFIX)
     assert question["params"] == {
         "mode": "form",
         "message": "Which colour?",
@@ -892,7 +911,7 @@ def test_no_valid_answer_counts_as_cancelled(sessions, answer):
         cancelled.update(answers or {})
         return order(context, arguments, answers) if answers is None else {}
 
-    server = protocol.McpServer(
+    server = server_module.McpServer(
         name="t",
         version="1",
         title="T",
@@ -900,7 +919,7 @@ def test_no_valid_answer_counts_as_cancelled(sessions, answer):
         tools=[dataclasses.replace(ORDER, handler=record)],
     )
     question = {"message": "?", "requestedSchema": {"type": "object"}}
-    asking = protocol.Asking(
+    asking = elicitation.Elicitation(
         server, server.tools[0], {}, {"colour": question}, "2025-11-25"
     )
     [question] = asking.requests()
@@ -924,7 +943,7 @@ def test_a_client_that_cannot_be_asked_now_gets_the_tool_without_questions(
 ):
     sessions.streams_free = free
     _server, _session, reply = ask_order(sessions, capabilities, Accept=accept)
-    assert reply.asking is None
+    assert reply.elicitation is None
     assert reply.body["result"]["structuredContent"] == {"colour": "the default one"}
 
 
@@ -968,7 +987,7 @@ def test_subscriptions_listen_is_acknowledged_and_closed_gracefully(server):
     refused = modern(server, "subscriptions/listen", {})  # no filter
     assert (refused.status, refused.body["error"]["code"]) == (
         400,
-        protocol.INVALID_PARAMS,
+        errors.INVALID_PARAMS,
     )
 
 
@@ -998,8 +1017,8 @@ def test_client_info_is_kept_short_whatever_the_client_sends(server, sessions):
     assert reply.status == 200
     stored = sessions.client_infos[reply.headers["Mcp-Session-Id"]]
     assert stored == {
-        "name": "x" * protocol.CLIENT_INFO_MAX_CHARS,
-        "version": "1" * protocol.CLIENT_INFO_MAX_CHARS,
+        "name": "x" * server_module.CLIENT_INFO_MAX_CHARS,
+        "version": "1" * server_module.CLIENT_INFO_MAX_CHARS,
     }
 
 

@@ -16,8 +16,10 @@ from odoo.http import request
 from ..lib import scopes
 from ..lib.json_body import JsonBodyError
 from ..lib.settings import read_setting
-from ..mcp import protocol, protocol_http, protocol_security, protocol_sse
-from ..models.mcp_session import McpSessions
+from ..mcp import errors, sse, streamable_http, transport_security
+from ..mcp.framing import EVENT_STREAM
+from ..services import mcp_streams
+from ..services.mcp_session_store import McpSessionStore
 from ..services.mcp_tools import mcp_server
 from ..services.oauth_server import OauthPolicy
 from .auth import (
@@ -31,7 +33,7 @@ from .build_after_answer import build_after_answer
 from .request_body import read_body
 
 STREAM_HEADERS = [
-    ("Content-Type", protocol_http.EVENT_STREAM),
+    ("Content-Type", EVENT_STREAM),
     ("Cache-Control", "no-cache, no-transform"),
     ("X-Accel-Buffering", "no"),  # nginx: do not buffer the stream
 ]
@@ -58,24 +60,28 @@ class McpController(http.Controller):
         payload, reply = None, None
         if httprequest.method == "POST":
             payload, reply = self._read_payload()
-        refused, granted = self._guard(protocol_http.message_count(payload))
+        refused, granted = self._guard(streamable_http.message_count(payload))
         reply = refused or reply or self._insufficient_scope(payload, granted)
         if reply:
             return self._respond(reply)
-        sessions = McpSessions(request.env, "streamable_http")
+        sessions = McpSessionStore(request.env, "streamable_http", _client_socket())
         if httprequest.method == "GET":
-            reply = protocol_http.serve_get()
+            reply = streamable_http.serve_get()
         elif httprequest.method == "DELETE":
-            reply = protocol_http.serve_delete(httprequest.headers, sessions)
+            reply = streamable_http.serve_delete(httprequest.headers, sessions)
         else:
             server = mcp_server(granted)
-            reply = protocol_http.serve_post(
+            reply = streamable_http.serve_post(
                 server, httprequest.headers, payload, request.env, sessions
             )
-            if reply.asking:
+            if reply.elicitation:
                 session = sessions.find(httprequest.headers.get("Mcp-Session-Id"))
-                stream = session._elicitation_stream(reply.asking, _client_socket())
+                stream = mcp_streams.elicitation_stream(
+                    sessions.held, session, reply.elicitation
+                )
                 return request.make_response(stream, headers=STREAM_HEADERS)
+            if sessions.held:  # taken for a question that was not asked
+                sessions.held.close()
             return self._respond(reply, server.calls_writing_tool(payload))
         return self._respond(reply)
 
@@ -89,26 +95,26 @@ class McpController(http.Controller):
         reply, _granted = self._guard()
         if reply:
             return self._respond(reply)
-        refusal = request.env["mcp.session"]._stream_refusal()
+        refusal = mcp_streams.stream_refusal(request.env)
         if refusal:
-            return self._respond(protocol_security.streams_refused_reply(*refusal))
+            return self._respond(transport_security.streams_refused_reply(*refusal))
+        held = mcp_streams.HeldStream(request.env, _client_socket())
         session = request.env["mcp.session"]._open("sse", "2024-11-05")
         endpoint = f"/mcp/messages?session_id={session.session_key}"
-        return request.make_response(
-            session._sse_stream(endpoint, _client_socket()), headers=STREAM_HEADERS
-        )
+        stream = mcp_streams.sse_stream(held, session, endpoint)
+        return request.make_response(stream, headers=STREAM_HEADERS)
 
     @http.route("/mcp/messages", methods=["POST"], **AGENT_ROUTE)
     def mcp_messages(self, session_id=None, **_query):
         """Legacy transport: 202 at once, the answer goes to the session's stream."""
         payload, reply = self._read_payload()
-        refused, granted = self._guard(protocol_http.message_count(payload))
+        refused, granted = self._guard(streamable_http.message_count(payload))
         reply = refused or reply or self._insufficient_scope(payload, granted)
         if reply:
             return self._respond(reply)
-        sessions = McpSessions(request.env, "sse")
+        sessions = McpSessionStore(request.env, "sse")
         server = mcp_server(granted)
-        reply, answers = protocol_sse.serve_sse_message(
+        reply, answers = sse.serve_sse_message(
             server, payload, request.env, sessions, session_id
         )
         session = sessions.find(session_id)
@@ -121,10 +127,10 @@ class McpController(http.Controller):
         """The decoded POST body, or its error reply; a body over the limit is
         read no further (the reply still counts against the rate limit)."""
         try:
-            body = read_body(request.httprequest, protocol_http.MAX_MESSAGE_BYTES)
+            body = read_body(request.httprequest, streamable_http.MAX_MESSAGE_BYTES)
         except JsonBodyError as error:
-            return None, protocol_http.parse_error_reply(error)
-        return protocol_http.decode(body)
+            return None, streamable_http.parse_error_reply(error)
+        return streamable_http.decode(body)
 
     def _guard(self, messages=1):
         """403 for a foreign Origin, 401 without a valid key or token (pointing
@@ -132,8 +138,8 @@ class McpController(http.Controller):
         (``messages`` JSON-RPC messages count); else run as the token's user
         and return its scopes."""
         origin = request.httprequest.headers.get("Origin")
-        if not protocol_security.origin_allowed(origin, self._allowed_origins):
-            return protocol_security.forbidden_origin_reply(origin), None
+        if not transport_security.origin_allowed(origin, self._allowed_origins):
+            return transport_security.forbidden_origin_reply(origin), None
         policy = self._policy()
         try:
             granted = authenticate(resource=policy.resource, messages=messages)
@@ -143,9 +149,9 @@ class McpController(http.Controller):
                 error="invalid_token" if bearer_token() else None,
                 scope=" ".join(sorted(scopes.ALL)),
             )
-            return protocol_security.unauthenticated_reply(str(error), challenge), None
+            return transport_security.unauthenticated_reply(str(error), challenge), None
         except RateLimited as error:
-            return protocol_security.rate_limited_reply(str(error), error.wait), None
+            return transport_security.rate_limited_reply(str(error), error.wait), None
         return None, granted
 
     def _policy(self):
@@ -168,11 +174,11 @@ class McpController(http.Controller):
         needed = payload is not None and scopes.missing_scope(payload, granted)
         if not needed:
             return None
-        return protocol_http.HttpReply(
+        return streamable_http.HttpReply(
             403,
-            protocol.error_response(
+            errors.error_response(
                 None,
-                protocol.FORBIDDEN,
+                errors.FORBIDDEN,
                 f"This call needs the scope {needed}, which this key or token "
                 "was not granted: authorize again with it, or ask an Odoo "
                 "administrator to allow it for your user.",

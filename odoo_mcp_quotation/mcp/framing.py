@@ -6,6 +6,7 @@ relays legacy SSE streams can frame its events without importing the protocol.
 
 import json
 
+EVENT_STREAM = "text/event-stream"
 SSE_KEEPALIVE = b": keep-alive\n\n"
 
 

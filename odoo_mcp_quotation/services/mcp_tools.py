@@ -31,15 +31,11 @@ from ..lib.query_schema import (
     parse_query,
 )
 from ..lib.request_schema import RequestInvalid, request_json_schema
-from ..mcp.protocol import (
-    INVALID_PARAMS,
-    TASK_POLL_INTERVAL_MS,
-    InputRequired,
-    McpError,
-    McpServer,
-    Tool,
-    ToolError,
-)
+from ..mcp.elicitation import InputRequired
+from ..mcp.errors import INVALID_PARAMS, McpError, ToolError
+from ..mcp.server import McpServer
+from ..mcp.tasks import TASK_POLL_INTERVAL_MS
+from ..mcp.tools import Tool
 from .quotation_service import QuotationService
 
 PERSONAL_DATA = (

@@ -1,6 +1,6 @@
 from odoo.tests import TransactionCase, tagged
 
-from ..models.mcp_session import STREAM_LOCK_OTHER
+from ..services.mcp_streams import STREAM_LOCK_OTHER, stream_refusal
 from .common import TestUsersMixin
 
 
@@ -34,7 +34,7 @@ class TestMcpStreamCaps(TestUsersMixin, TransactionCase):
         return session
 
     def refusal(self, user):
-        return self.env["mcp.session"].with_user(user)._stream_refusal()
+        return stream_refusal(self.env(user=user))
 
     def test_streams_are_capped_per_user_then_in_all(self):
         self.assertIsNone(self.refusal(self.ana))

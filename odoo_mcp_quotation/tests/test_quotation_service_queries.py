@@ -8,7 +8,8 @@ from ..lib.query_schema import (
     QuotationList,
     QuotationStatus,
 )
-from ..mcp.protocol import PERSONAL_DATA_META_KEY, Exchange
+from ..mcp.server import Exchange
+from ..mcp.tools import PERSONAL_DATA_META_KEY
 from ..services.mcp_tools import mcp_server
 from ..services.quotation_service import ORDER_FIELDS
 from .common import QuotationTaskCase

@@ -2,16 +2,13 @@
 
 No Odoo here. The POST is accepted with 202 at once; what it answers is
 returned to the caller, which pushes it onto the session's event stream
-(``models/mcp_session.py`` relays it, wherever that stream is held).
+(``services/mcp_streams.py`` relays it, wherever that stream is held).
 """
 
-from .protocol import (
-    LEGACY_SSE_VERSIONS,
-    SESSION_NOT_FOUND,
-    Exchange,
-    error_response,
-)
-from .protocol_http import HttpReply, serve_batch
+from .errors import SESSION_NOT_FOUND, error_response
+from .server import Exchange
+from .streamable_http import HttpReply, serve_batch
+from .versions import LEGACY_SSE_VERSIONS
 
 
 def serve_sse_message(server, payload, context, sessions, session_id):

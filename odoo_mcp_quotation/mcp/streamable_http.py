@@ -4,41 +4,42 @@ No Odoo here. The Odoo controller hands over headers and the decoded body;
 this module picks the revision (the ``MCP-Protocol-Version`` header, the
 session's, or ``initialize``'s), serves handshake-era requests, batches
 (2025-03-26) and sessions, and stateless 2026-07-28 requests, and returns an
-:class:`HttpReply`. A reply whose ``asking`` is set is a tools/call that asks
-its client first: the transport answers it with a stream it holds.
+:class:`HttpReply`. A reply whose ``elicitation`` is set is a tools/call that
+asks its client first: the transport answers it with a stream it holds
+(``elicitation.py``).
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS, is_version_at_least
+from mcp_types.version import LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from ..lib.json_body import JsonBodyError, parse_json
-from .framing import dumps, sse_event
-from .protocol import (
-    BATCH_VERSIONS,
-    DEFAULT_VERSION,
-    ELICITATION_REQUEST_PREFIX,
-    ELICITATION_SINCE,
-    HANDSHAKE_HTTP_VERSIONS,
+from . import elicitation
+from .elicitation import Elicitation
+from .errors import (
     HEADER_MISMATCH,
     INVALID_PARAMS,
     INVALID_REQUEST,
-    LATEST_HANDSHAKE_VERSION,
-    METHOD_HEADER,
     METHOD_NOT_FOUND,
-    NAME_HEADER,
     PARSE_ERROR,
-    PROTOCOL_VERSION_HEADER,
-    SESSION_HEADER,
     SESSION_NOT_FOUND,
-    STREAMABLE_HTTP_VERSIONS,
     UNSUPPORTED_PROTOCOL_VERSION,
-    Asking,
-    Exchange,
     error_response,
     unsupported_version_error,
+)
+from .framing import EVENT_STREAM, dumps, sse_event
+from .server import Exchange
+from .versions import (
+    BATCH_VERSIONS,
+    DEFAULT_VERSION,
+    HANDSHAKE_HTTP_VERSIONS,
+    METHOD_HEADER,
+    NAME_HEADER,
+    PROTOCOL_VERSION_HEADER,
+    SESSION_HEADER,
+    STREAMABLE_HTTP_VERSIONS,
 )
 
 # a batch is served in one worker and one transaction: keep it short
@@ -54,9 +55,6 @@ MODERN_ERROR_STATUS = {
 }
 
 
-EVENT_STREAM = "text/event-stream"
-
-
 @dataclass
 class HttpReply:
     """What a transport sends back; ``body`` is JSON-serialisable or None.
@@ -68,7 +66,7 @@ class HttpReply:
     body: Any = None
     headers: dict = field(default_factory=dict)
     events: list = field(default_factory=list)
-    asking: Asking | None = None
+    elicitation: Elicitation | None = None
 
     def content(self):
         if self.headers.get("Content-Type") == EVENT_STREAM:
@@ -161,7 +159,7 @@ def serve_post(server, headers, payload, context, sessions=None):
         reply = _serve_handshake(server, headers, payload, context, sessions)
     if (
         reply.events
-        or reply.asking
+        or reply.elicitation
         or (reply.body is not None and wants_event_stream(header(headers, "accept")))
     ):
         reply.headers["Content-Type"] = EVENT_STREAM
@@ -185,18 +183,15 @@ def _serve_handshake(server, headers, payload, context, sessions):
             return reply
     else:
         session_id = header(headers, SESSION_HEADER) if sessions else None
-        if session_id and _is_answer_to_us(payload):
+        if session_id and elicitation.is_answer(payload):
             sessions.deliver(session_id, payload)
-        elif (
-            session_id
-            and is_version_at_least(version, ELICITATION_SINCE)
-            and EVENT_STREAM in (header(headers, "accept") or "").lower()
-            and sessions.asks_forms(session_id)
-        ):
-            exchange.can_ask = sessions.stream_allowed
+        else:
+            elicitation.offer_stream(
+                exchange, sessions, session_id, header(headers, "accept")
+            )
         response = server.handle(payload, exchange)
-        if isinstance(response, Asking):
-            return HttpReply(200, asking=response)
+        if isinstance(response, Elicitation):
+            return HttpReply(200, elicitation=response)
         responses = [response] if response else []
         if response and "error" in response and response["id"] is None:
             return HttpReply(400, response)
@@ -234,19 +229,6 @@ def _serve_modern(server, headers, payload, context, version):
     if "error" in response:
         status = MODERN_ERROR_STATUS.get(response["error"]["code"], 200)
     return HttpReply(status, response, events=exchange.preamble)
-
-
-def _is_answer_to_us(message):
-    """A client's JSON-RPC answer to an ``elicitation/create`` of ours."""
-    if not isinstance(message, dict):
-        return False
-    request_id = message.get("id")
-    return (
-        "method" not in message
-        and isinstance(request_id, str)
-        and request_id.startswith(ELICITATION_REQUEST_PREFIX)
-        and ("result" in message or "error" in message)
-    )
 
 
 def serve_batch(server, payload, exchange):

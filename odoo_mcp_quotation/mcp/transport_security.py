@@ -7,8 +7,8 @@ caller is.
 
 from urllib.parse import urlsplit
 
-from .protocol import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, error_response
-from .protocol_http import HttpReply
+from .errors import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, error_response
+from .streamable_http import HttpReply
 
 
 def normalize_origin(origin):

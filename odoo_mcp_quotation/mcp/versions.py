@@ -1,0 +1,43 @@
+"""MCP protocol revisions, and the HTTP headers and ``_meta`` keys they use.
+
+No Odoo here. The revisions come from the official ``mcp_types`` helpers:
+the handshake ones (``initialize`` opens a session) and the stateless
+2026-07-28 one, where every request carries its version and client
+capabilities in ``_meta``.
+"""
+
+import mcp_types as types
+from mcp_types.version import (
+    HANDSHAKE_PROTOCOL_VERSIONS,
+    MODERN_PROTOCOL_VERSIONS,
+    is_version_at_least,
+)
+
+# Streamable HTTP came with 2025-03-26; legacy SSE speaks every handshake one.
+HANDSHAKE_HTTP_VERSIONS = tuple(
+    v for v in HANDSHAKE_PROTOCOL_VERSIONS if is_version_at_least(v, "2025-03-26")
+)
+LEGACY_SSE_VERSIONS = HANDSHAKE_PROTOCOL_VERSIONS
+STREAMABLE_HTTP_VERSIONS = (*HANDSHAKE_HTTP_VERSIONS, *MODERN_PROTOCOL_VERSIONS)
+# served when a request after initialize carries no MCP-Protocol-Version header
+DEFAULT_VERSION = types.DEFAULT_NEGOTIATED_VERSION
+BATCH_VERSIONS = ("2025-03-26",)  # added in 2025-03-26, removed in 2025-06-18
+STRUCTURED_OUTPUT_SINCE = "2025-06-18"
+TASKS_SINCE = "2025-11-25"
+
+PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
+SESSION_HEADER = "mcp-session-id"
+METHOD_HEADER = "mcp-method"
+NAME_HEADER = "mcp-name"
+# the params that 2026-07-28 clients mirror in the Mcp-Name header
+NAME_PARAMS = {
+    "tools/call": "name",
+    "tasks/get": "taskId",
+    "tasks/update": "taskId",
+    "tasks/cancel": "taskId",
+}
+
+
+def is_modern(version):
+    """2026-07-28 and later: stateless, ``_meta`` on every request."""
+    return version in MODERN_PROTOCOL_VERSIONS

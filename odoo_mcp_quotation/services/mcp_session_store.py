@@ -1,0 +1,53 @@
+"""``mcp.session`` as the MCP protocol's SessionStore (``mcp/server.py``)."""
+
+from . import mcp_streams
+
+
+class McpSessionStore:
+    """The caller's MCP sessions on one transport, for the protocol layer.
+
+    A session id of the other transport is unknown here: a Streamable HTTP
+    session cannot post to a legacy SSE endpoint, nor the other way round.
+    ``client_socket`` is the socket a stream taken here watches, to notice at
+    once that its client left.
+    """
+
+    def __init__(self, env, transport, client_socket=None):
+        self.model = env["mcp.session"]
+        self.transport = transport
+        self.client_socket = client_socket
+        self.held = None  # the stream taken for a tools/call that asks
+        self._found = {}
+
+    def find(self, session_id):
+        if session_id not in self._found:  # asked several times per request
+            self._found[session_id] = self.model._find(session_id, self.transport)
+        return self._found[session_id]
+
+    def initialized(self, session_id, version, client_info, asks_forms=False):
+        if session_id:
+            self.find(session_id)._record_initialize(version, client_info, asks_forms)
+            return session_id
+        return self.model._open(
+            self.transport, version, client_info, asks_forms
+        ).session_key
+
+    def protocol_version(self, session_id):
+        return self.find(session_id).protocol_version or None
+
+    def asks_forms(self, session_id):
+        return self.find(session_id).client_asks_forms
+
+    def reserve_stream(self):
+        if mcp_streams.stream_refusal(self.model.env):
+            return False
+        self.held = mcp_streams.HeldStream(self.model.env, self.client_socket)
+        return True
+
+    def deliver(self, session_id, message):
+        self.find(session_id)._deliver_answer(message)
+
+    def close(self, session_id):
+        session = self.find(session_id)
+        session.unlink()
+        return bool(session)

@@ -1,0 +1,332 @@
+"""MCP event streams held by Odoo: legacy SSE streams and the streams of
+tools/calls that ask their client (elicitation).
+
+Everything that waits lives here, and nowhere else: the slots a stream takes
+before it answers (advisory locks), its own database connection, LISTEN and
+NOTIFY, ``select()`` on the client socket, the lifetimes, and the rule that a
+prefork HTTP worker holds a stream only while half of the workers stay free.
+The rows (``mcp.session``, ``mcp.session.message``) are the models'; what is
+said on an elicitation stream is ``mcp/elicitation.py``'s.
+"""
+
+import logging
+import select
+import time
+
+import odoo
+from odoo import api
+from odoo.modules.registry import Registry
+from odoo.sql_db import db_connect
+from odoo.tools import SQL, config
+
+from ..lib.settings import read_setting
+from ..mcp.elicitation import CLIENT_LEFT, WAIT_SECONDS
+from ..mcp.framing import SSE_KEEPALIVE, dumps, sse_event
+
+_logger = logging.getLogger(__name__)
+
+SSE_CHANNEL = "odoo_mcp_quotation_sse"
+SSE_KEEPALIVE_SECONDS = 15
+# a prefork worker is killed after limit_time_real: end the stream cleanly before
+PREFORK_STREAM_MARGIN_SECONDS = 10
+# elsewhere (the gevent process, threaded mode) a stream ends after an hour:
+# clients reconnect, and a forgotten stream cannot hold its connection forever
+STREAM_LIFETIME_SECONDS = 3600
+
+
+# ---------------------------------------------------------------- caps
+# a live stream holds the advisory lock (namespace, session id) on its own
+# connection: PostgreSQL counts exactly the streams alive on every server, and
+# forgets one the moment its process dies
+STREAM_LOCK_PREFORK = 0x4D435001
+STREAM_LOCK_OTHER = 0x4D435002
+
+
+def in_prefork_worker():
+    """A prefork HTTP worker serves one connection at a time, under a time limit."""
+    return not odoo.evented and config["workers"] > 0
+
+
+def stream_refusal(env):
+    """Why the caller may not open one more stream, or None.
+
+    Returns ``(status, message)``: over the caller's own cap 429, over the
+    server's cap 503; and a prefork HTTP worker holds a stream only while
+    at least half of the workers stay free for other requests.
+    """
+    env.cr.execute(
+        """
+        SELECT count(*) FILTER (WHERE s.user_id = %(uid)s),
+               count(*),
+               count(*) FILTER (WHERE l.classid = %(prefork)s::oid)
+          FROM pg_locks l
+          JOIN mcp_session s ON s.id = l.objid::integer
+         WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
+           AND l.database = (SELECT oid FROM pg_database
+                              WHERE datname = current_database())
+           AND l.classid IN (%(prefork)s::oid, %(other)s::oid)
+        """,
+        {"uid": env.uid, "prefork": STREAM_LOCK_PREFORK, "other": STREAM_LOCK_OTHER},
+    )
+    mine, everyone, on_workers = env.cr.fetchone()
+    per_user = read_setting(env, "mcp_streams_per_user")
+    in_all = read_setting(env, "mcp_streams")
+    if mine >= per_user:
+        return 429, (
+            f"You already hold {mine} live MCP streams, the most allowed: "
+            "close one, or use Streamable HTTP (/mcp), which holds none."
+        )
+    if everyone >= in_all:
+        return 503, (
+            f"The server holds {everyone} live MCP streams, its limit: retry "
+            "later, or use Streamable HTTP (/mcp), which holds none."
+        )
+    if in_prefork_worker() and on_workers >= config["workers"] // 2:
+        return 503, (
+            "The HTTP workers hold all the streams they may: open /mcp/sse on "
+            "Odoo's gevent port (8072 by default), where a reverse proxy "
+            "should send it, or use Streamable HTTP (/mcp)."
+        )
+    return None
+
+
+# ---------------------------------------------------------------- streams
+def stream_lifetime():
+    """How long a stream held here may last."""
+    if in_prefork_worker() and config["limit_time_real"] > 0:
+        return config["limit_time_real"] - PREFORK_STREAM_MARGIN_SECONDS
+    return STREAM_LIFETIME_SECONDS
+
+
+class HeldStream:
+    """A stream's own database connection.
+
+    The request's transaction is committed and closed before the body is
+    sent, so the body works on this connection, and holds the stream's lock
+    on it. As a WSGI body it is iterated, then closed (werkzeug closes it
+    even when it was never iterated): :meth:`close` gives the lock and the
+    connection back.
+    """
+
+    def __init__(self, env, client_socket=None):
+        self.dbname = env.cr.dbname
+        self.client_socket = client_socket
+        self.lifetime = stream_lifetime()
+        self.started = time.monotonic()
+        self.lock = STREAM_LOCK_PREFORK if in_prefork_worker() else STREAM_LOCK_OTHER
+        self.cr = db_connect(self.dbname).cursor()
+        self._events = iter(())
+        self._on_close = []
+
+    def send(self, events):
+        """This stream as a WSGI body that sends ``events``."""
+        self._events = events
+        return self
+
+    def at_close(self, cleanup):
+        """Run ``cleanup(cr)`` on this connection when the stream ends."""
+        self._on_close.append(cleanup)
+
+    def __iter__(self):
+        try:
+            yield from self._events
+        finally:
+            self.close()
+
+    def close(self):
+        cr, self.cr = self.cr, None
+        if cr is None:
+            return
+        try:
+            cr.rollback()
+            for on_close in self._on_close:
+                on_close(cr)
+            cr.commit()  # pylint: disable=invalid-commit
+            # the pooled connection outlives the stream: free its locks and
+            # stop its notifications
+            cr.execute("SELECT pg_advisory_unlock_all()")
+            cr.execute("UNLISTEN *")
+        finally:
+            cr.close()
+
+    def listen(self):
+        self.cr.execute(SQL("LISTEN %s", SQL.identifier(SSE_CHANNEL)))
+        self.cr.commit()  # pylint: disable=invalid-commit
+
+    def time_left(self):
+        return self.lifetime - (time.monotonic() - self.started)
+
+    def wait(self, session_id, seconds):
+        """Wait for a NOTIFY for this session: "notified", "timeout" or
+        ``CLIENT_LEFT``; never past the stream's lifetime (a prefork worker is
+        killed at its limit)."""
+        connection = self.cr._cnx
+        client_socket, payload = self.client_socket, str(session_id)
+        watched = [connection] + ([client_socket] if client_socket else [])
+        deadline = time.monotonic() + min(SSE_KEEPALIVE_SECONDS, seconds)
+        while (remaining := deadline - time.monotonic()) > 0:
+            readable, _w, _x = select.select(watched, [], [], remaining)
+            if client_socket in readable and not _still_connected(client_socket):
+                return CLIENT_LEFT
+            if connection in readable:
+                connection.poll()
+                notified = any(n.payload == payload for n in connection.notifies)
+                connection.notifies.clear()
+                if notified:
+                    return "notified"
+        return "timeout"
+
+
+def _still_connected(client_socket):
+    """Read what a readable client socket holds: nothing means it hung up.
+
+    Bytes a client sends after its GET mean nothing on an event stream (some
+    send one before closing), so they are read and dropped.
+    """
+    try:
+        return bool(client_socket.recv(4096))
+    except OSError:
+        return False
+
+
+def notify(env, session_id):
+    """Wake the stream of ``session_id``, wherever it is held, on commit."""
+    env.cr.execute("SELECT pg_notify(%s, %s)", [SSE_CHANNEL, str(session_id)])
+
+
+# ---------------------------------------------------------------- legacy SSE
+def sse_stream(held, session, endpoint_url):
+    """The event stream of a legacy SSE session: the endpoint, then each
+    message queued for it (``mcp.session._push``), a keep-alive comment every
+    15 s, until the client leaves, the session is ended or the stream's
+    lifetime is over. The session ends with its stream."""
+    session_id = session.id
+
+    def events():
+        cr = held.cr
+        # locked before the first byte: once the client sees the stream, every
+        # refusal check counts it
+        cr.execute("SELECT pg_advisory_lock(%s, %s)", [held.lock, session_id])
+        yield sse_event(endpoint_url, "endpoint")
+        held.listen()
+        while held.time_left() > 0:
+            cr.execute(
+                "DELETE FROM mcp_session_message WHERE session_id = %s "
+                "RETURNING id, payload",
+                [session_id],
+            )
+            messages = sorted(cr.fetchall())
+            cr.execute("SELECT 1 FROM mcp_session WHERE id = %s", [session_id])
+            alive = cr.fetchone()
+            cr.commit()  # pylint: disable=invalid-commit
+            for _id, payload in messages:
+                yield sse_event(dumps(payload))
+            if not alive:
+                return  # ended by DELETE or vacuum
+            woken = held.wait(session_id, held.time_left())
+            if woken == CLIENT_LEFT:
+                return
+            if woken == "timeout":
+                yield SSE_KEEPALIVE
+        _logger.info("MCP SSE stream %s reached its maximum lifetime", session_id)
+
+    def end_session(cr):
+        cr.execute("DELETE FROM mcp_session WHERE id = %s", [session_id])
+
+    held.at_close(end_session)
+    return held.send(events())
+
+
+# ---------------------------------------------------------------- elicitation
+class AnswerMailbox:
+    """Where the answers to one stream's questions arrive: ``mcp.session.message``
+    rows of its session, stored by the worker that receives an answer
+    (``mcp.session._deliver_answer``) while this stream holds its lock."""
+
+    def __init__(self, held, session_id):
+        self.held = held
+        self.session_id = session_id
+        self.asked = []
+        self.deadline = time.monotonic() + min(held.time_left(), WAIT_SECONDS)
+        cr = held.cr
+        # shared: several calls of one session may ask at once
+        cr.execute("SELECT pg_advisory_lock_shared(%s, %s)", [held.lock, session_id])
+        held.listen()
+
+    def ask(self, request_id):
+        self.asked.append(request_id)
+
+    def wait(self, request_id):
+        """Yield a keep-alive every 15 s until the answer to ``request_id``
+        comes; return it, None at the deadline, or ``CLIENT_LEFT``."""
+        cr = self.held.cr
+        while True:
+            cr.execute(
+                "DELETE FROM mcp_session_message WHERE session_id = %s "
+                "AND payload->>'id' = %s RETURNING payload",
+                [self.session_id, request_id],
+            )
+            row = cr.fetchone()
+            cr.commit()  # pylint: disable=invalid-commit
+            if row:
+                return row[0]
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                return None
+            woken = self.held.wait(self.session_id, left)
+            if woken == CLIENT_LEFT:
+                return woken
+            if woken == "timeout":
+                yield SSE_KEEPALIVE
+
+    def close(self):
+        """The asking is over: forget its rows, and give the stream back."""
+        asked, session_id = self.asked, self.session_id
+
+        def forget(cr):
+            cr.execute(
+                "DELETE FROM mcp_session_message WHERE session_id = %s "
+                "AND payload->>'id' = ANY(%s)",
+                [session_id, asked],
+            )
+
+        self.held.at_close(forget)
+        self.held.close()
+
+
+def elicitation_stream(held, session, elicitation):
+    """The event stream of a tools/call that asks its client first: the
+    questions and answers on ``held``'s connection, then the response
+    computed as the caller, in a transaction of its own."""
+    env = session.env
+    dbname, uid, context = env.cr.dbname, env.uid, dict(env.context)
+
+    def respond(response):
+        with Registry(dbname).cursor() as cr:
+            return response(api.Environment(cr, uid, context))
+
+    def events():
+        mailbox = AnswerMailbox(held, session.id)
+        yield from elicitation.events(mailbox, respond)
+
+    return held.send(events())
+
+
+def stream_alive(env, session_id):
+    """Whether a stream of ``session_id`` is alive (its lock is held)."""
+    env.cr.execute(
+        """
+        SELECT 1 FROM pg_locks
+         WHERE locktype = 'advisory' AND objsubid = 2 AND granted
+           AND objid = %(session)s AND classid IN (%(prefork)s, %(other)s)
+           AND database = (SELECT oid FROM pg_database
+                            WHERE datname = current_database())
+         LIMIT 1
+        """,
+        {
+            "session": session_id,
+            "prefork": STREAM_LOCK_PREFORK,
+            "other": STREAM_LOCK_OTHER,
+        },
+    )
+    return bool(env.cr.fetchone())
