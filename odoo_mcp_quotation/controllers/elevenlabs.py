@@ -16,12 +16,11 @@ from ..lib.elevenlabs_webhook import (
     SignatureInvalid,
     parse_event,
     signature_digest,
-    verify_signature,
 )
 from ..lib.json_body import JsonBodyError
 from ..lib.request_schema import RequestInvalid
-from ..lib.settings import read_setting
 from ..models.elevenlabs_webhook_delivery import DuplicateDelivery, ReplayedDelivery
+from ..services.caller import identify_webhook
 from .request_body import read_body
 
 _logger = logging.getLogger(__name__)
@@ -62,10 +61,9 @@ class ElevenlabsWebhookController(http.Controller):
                 raise self._too_large() from None
             raise WebhookRefused(400, "malformed_json", error.reason) from None
         env = request.env(su=True)
-        secret = read_setting(env, "elevenlabs_webhook_secret")
         header = httprequest.headers.get(SIGNATURE_HEADER, "")
         try:
-            signed_at = verify_signature(header, raw, secret)
+            signed_at = identify_webhook(env, header, raw)
         except SignatureInvalid as error:
             _logger.info("ElevenLabs webhook refused: %s", error)
             raise WebhookRefused(401, "invalid_signature", str(error)) from None

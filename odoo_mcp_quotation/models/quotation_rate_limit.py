@@ -4,6 +4,8 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.sql import column_exists, table_exists
 
+from ..lib.settings import read_setting
+
 
 class QuotationRateLimit(models.Model):
     """API requests counted per second, per key and per user, over a sliding
@@ -68,88 +70,76 @@ class QuotationRateLimit(models.Model):
             cr.execute("ALTER TABLE quotation_rate_limit SET UNLOGGED")
 
     @api.model
-    def _hit(self, key, key_limit, **budget):
-        """Count requests against ``key`` (see ``_hit_if``); return the seconds
-        to wait, or 0 when allowed."""
-        return self._hit_if(None, key, key_limit, **budget)[1]
+    def _spend(self, caller, count=1):
+        """Count ``count`` requests of a ``services/caller.py`` Caller against
+        its credential's budget and its user's; return the seconds to wait,
+        or 0 when allowed."""
+        return self._hit(
+            caller.budget,
+            read_setting(self.env, "rate_limit_per_minute"),
+            user_id=caller.uid,
+            user_limit=read_setting(self.env, "rate_limit_per_user_per_minute"),
+            count=count,
+        )
 
     @api.model
-    def _hit_if(
-        self,
-        check,
-        key,
-        key_limit,
-        *,
-        user_id=None,
-        user_limit=None,
-        count=1,
-        window_seconds=60,
+    def _hit(
+        self, key, key_limit, *, user_id=None, user_limit=None, count=1, window=60
     ):
-        """Count ``count`` requests against ``key`` (and ``user_id``, if given)
-        if the query ``check`` (None: no check) finds a row, in the same
-        statement: the caller's check (an API key still live) costs no round
-        trip of its own.
+        """Count ``count`` requests against ``key`` (and ``user_id``, if
+        given); return the seconds to wait, or 0 when allowed.
 
-        Return ``(row, wait)``: the check's first row, or None when it found
-        none and nothing was counted; the seconds to wait, or 0 when allowed.
         Counted in the request's own transaction: a connection writes only its
         own row, so no request waits for another, and controllers answer errors
-        without rolling it back, so a refused request counts too.
+        without rolling it back, so a refused request counts too. More requests
+        at once than a whole budget are refused and not counted.
         """
-        user_limit = key_limit if user_id is None else user_limit
-        too_many = count > min(key_limit, user_limit)  # more than the whole budget
-        if too_many:
-            count = key_limit = user_limit = 0
-        # add the hits to this connection's row of the current second; for the
-        # key and for the user find the newest second by which more than
-        # ``limit - count`` requests were already counted in the window (the
-        # new hits are not visible to the SELECT)
-        row = self.env.execute_query(
+        budgets = [(SQL("key = %s", key), key_limit)]
+        if user_id is not None:
+            budgets.append((SQL("user_id = %s", user_id), user_limit))
+        if count > min(limit for _counted, limit in budgets):
+            return window
+        # add the hits to this connection's row of the current second; for
+        # each budget find the newest second by which more than ``limit -
+        # count`` requests were already counted in the window (the new hits
+        # are not visible to the SELECT)
+        since, *over = self.env.execute_query(
             SQL(
                 """
-                WITH checked AS (%(check)s), hit AS (
+                WITH hit AS (
                     INSERT INTO quotation_rate_limit AS counted
                            (key, user_id, hit_at, backend, hits)
-                    SELECT %(key)s, %(user_id)s,
-                           date_trunc('second', now() AT TIME ZONE 'UTC'),
-                           pg_backend_pid(), %(count)s
-                     WHERE %(count)s > 0 AND EXISTS (SELECT FROM checked)
+                    VALUES (%(key)s, %(user_id)s,
+                            date_trunc('second', now() AT TIME ZONE 'UTC'),
+                            pg_backend_pid(), %(count)s)
                         ON CONFLICT (key, (COALESCE(user_id, 0)), hit_at, backend)
                         DO UPDATE SET hits = counted.hits + EXCLUDED.hits
                 ), w AS (
                     SELECT (now() AT TIME ZONE 'UTC')
                            - make_interval(secs => %(window)s) AS since
                 )
-                SELECT (%(key_over)s), (%(user_over)s),
-                       w.since, EXISTS (SELECT FROM checked), c.*
-                  FROM w LEFT JOIN (SELECT * FROM checked LIMIT 1) c ON TRUE
+                SELECT w.since, %(over)s FROM w
                 """,
-                check=check or SQL("SELECT 1"),
                 key=key,
                 user_id=user_id,
                 count=count,
-                key_over=self._second_over(SQL("key = %s", key), key_limit - count),
-                user_over=self._second_over(
-                    SQL("user_id = %s", user_id), user_limit - count
+                window=window,
+                over=SQL(", ").join(
+                    SQL("(%s)", self._second_over(counted, limit - count))
+                    for counted, limit in budgets
                 ),
-                window=window_seconds,
             )
         )[0]
-        key_over, user_over, since, found, *checked = row
-        if not found:
-            return None, 0
-        if too_many:
-            return checked, window_seconds
-        over = [hit for hit in (key_over, user_over) if hit]
+        over = [second for second in over if second]
         if not over:
-            return checked, 0
-        return checked, max(math.ceil((max(over) - since).total_seconds()), 1)
+            return 0
+        return max(math.ceil((max(over) - since).total_seconds()), 1)
 
     @api.model
     def _second_over(self, counted, allowed):
         """The newest second of the window by which more than ``allowed``
         requests matching ``counted`` were counted, or NULL (a subquery of
-        ``_hit_if``'s statement, which defines ``w.since``). The running sum
+        ``_hit``'s statement, which defines ``w.since``). The running sum
         takes a second's rows of every connection at once (they are peers in
         the window's order), without a GROUP BY to plan."""
         return SQL(

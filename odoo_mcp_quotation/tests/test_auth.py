@@ -5,12 +5,12 @@ from odoo.tests import TransactionCase, new_test_user, tagged
 
 from odoo.addons.base.models.res_users import INDEX_SIZE
 
-from ..controllers.auth import _live_key_query
+from ..services import caller
 
 
 @tagged("post_install", "-at_install")
 class TestApiKeyLookup(TransactionCase):
-    """The fast check of an already verified API key repeats the query of
+    """The fast check of an already verified API key repeats the rules of
     ``res.users.apikeys._check_credentials``: both must judge every key alike."""
 
     @classmethod
@@ -25,9 +25,8 @@ class TestApiKeyLookup(TransactionCase):
         )
 
     def _live(self, uid, key):
-        """Whether the fast check (the query the rate-limit count embeds)
-        accepts ``key`` for ``uid``."""
-        return bool(self.env.execute_query(_live_key_query(uid, key)))
+        """Whether the fast check accepts ``key`` for ``uid``."""
+        return caller._live_key_scopes(self.env, uid, key) is not None
 
     def _key(self, user, scope=None, expiration=None):
         keys = self.env["res.users.apikeys"].with_user(user).sudo()
@@ -87,28 +86,22 @@ class TestApiKeyLookup(TransactionCase):
         )
         self.assertFalse(self._live(self.portal.id, key))
 
-    def test_the_key_check_and_its_count_are_one_statement(self):
-        """A live key is counted with its check; a revoked one is not counted
-        and finds no row, so the request falls back to Odoo's own check."""
+    def test_a_verified_key_revoked_later_is_refused_and_not_counted(self):
+        """A key verified once is checked again cheaply on every request: a
+        live one costs one statement and runs as its owner with the owner's
+        scopes; once revoked, it is refused at once."""
         key = self._key(self.owner)
-        limits = self.env["quotation.rate.limit"]
-
-        def hit():
-            before = self.env.cr.sql_log_count
-            row, wait = limits._hit_if(
-                _live_key_query(self.owner.id, key),
-                "pin-test",
-                10,
-                user_id=self.owner.id,
-                user_limit=10,
-            )
-            self.assertEqual(self.env.cr.sql_log_count - before, 1)
-            return row, wait
-
         self.owner.ai_agent_scopes = "quotations:read"
         self.env.flush_all()
-        self.assertEqual(hit(), (["quotations:read"], 0))
+        first = caller.identify(self.env, key)
+        self.assertEqual(
+            (first.uid, first.scopes), (self.owner.id, {"quotations:read"})
+        )
+        before = self.env.cr.sql_log_count
+        self.assertEqual(caller.identify(self.env, key), first)
+        self.assertEqual(self.env.cr.sql_log_count - before, 1)
         self._row(key)._remove()
-        self.assertEqual(hit(), (None, 0))
-        counted = limits.search([("key", "=", "pin-test")])
-        self.assertEqual(sum(counted.mapped("hits")), 1)
+        with self.assertRaises(caller.Unauthenticated):
+            caller.identify(self.env, key)
+        counted = self.env["quotation.rate.limit"].search([("key", "=", first.budget)])
+        self.assertFalse(counted)
