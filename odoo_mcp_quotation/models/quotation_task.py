@@ -10,7 +10,7 @@ from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.modules.registry import Registry
 from odoo.osv import expression
-from odoo.tools import SQL, ormcache
+from odoo.tools import SQL
 from odoo.tools.sql import create_index, drop_index, make_index_name
 
 from ..lib.request_schema import TRACKING_ID
@@ -37,10 +37,6 @@ CRON_LANES = (
     "odoo_mcp_quotation.ir_cron_process_quotation_tasks",
     "odoo_mcp_quotation.ir_cron_process_quotation_tasks_lane2",
 )
-# what _own_task_statement compiles in place of the tracking id, then finds
-# among its parameters: never a tracking id (see TRACKING_ID), nor, being
-# random, any other parameter
-TRACKING_ID_PLACEHOLDER = f"tracking-id-placeholder-{secrets.token_hex(16)}"
 
 
 class QuotationTask(models.Model):
@@ -289,130 +285,19 @@ class QuotationTask(models.Model):
     def _search_fetch_with_orders(
         self, domain, field_names, order_field_names, limit=None
     ):
-        """``search_fetch`` of the tasks' stored ``field_names``, with their
-        quotations' ``order_field_names`` and currency names, in one statement
-        instead of two: an agent lists its tasks, or polls one of them.
+        """``search_fetch`` of the tasks' ``field_names``, then their
+        quotations' ``order_field_names`` and currency names: an agent lists
+        its tasks, or polls one of them, in three queries however many.
 
         The tasks are found as ``search_fetch`` finds them (the caller's
         rights and record rules); their quotations are read whoever owns them
         now: what a task made is part of what its requester may see.
         """
-        query = self._search(domain, limit=limit, order=self._order)
-        if query.is_empty():
-            return self.browse()
-        statement, columns = self._select_with_orders(
-            query, field_names, order_field_names
-        )
-        return self._fetch_with_orders(statement, columns)
-
-    @api.model
-    def _find_own_with_orders(self, tracking_id, field_names, order_field_names):
-        """The caller's own task ``tracking_id`` (or none), read as
-        ``_search_fetch_with_orders`` reads it, without compiling its domain
-        and record rules again: an agent polls its task's status.
-        """
-        statement, tracking_id_index, columns = self._own_task_statement(
-            tuple(field_names), tuple(order_field_names)
-        )
-        params = statement.params
-        params[tracking_id_index] = tracking_id
-        # SQL() takes one field to flush; the cached statement knows them all
-        self.env.flush_query(statement)
-        return self._fetch_with_orders(SQL(statement.code, *params), columns)
-
-    @api.model
-    @ormcache(
-        "self.env.uid",
-        "self.env.su",
-        "tuple(self.env['ir.rule']._compute_domain_context_values())",
-        "self.env.lang",
-        "field_names",
-        "order_field_names",
-    )
-    def _own_task_statement(self, field_names, order_field_names):
-        """``_find_own_with_orders``'s statement, compiled for a placeholder
-        tracking id: ``(statement, index of the tracking id in its parameters,
-        columns)``.
-
-        Keyed as ``ir.rule._compute_domain`` keys the rules it evaluates, in
-        the ``default`` ormcache, which Odoo 18.0 clears (in every worker,
-        through the registry's cache signaling) whenever they or the rights
-        behind them change: ``ir.rule`` create/write/unlink,
-        ``ir.model.access`` create/write/unlink
-        (``call_cache_clearing_methods``), ``res.groups`` create/write/unlink,
-        ``res.users`` write of ``groups_id``, ``company_id``, ``company_ids``,
-        ``active`` or ``lang`` (``_get_invalidation_fields``). What a rule
-        reads of records to compile (``child_of`` a hierarchy) is read once
-        per cache, as what it reads to evaluate (``user.partner_id``) is.
-        """
-        query = self._search(
-            [
-                ("tracking_id", "=", TRACKING_ID_PLACEHOLDER),
-                ("requested_by_id", "=", self.env.uid),
-            ],
-            limit=1,
-            order=self._order,
-        )
-        statement, columns = self._select_with_orders(
-            query, field_names, order_field_names
-        )
-        return statement, statement.params.index(TRACKING_ID_PLACEHOLDER), columns
-
-    @api.model
-    def _models_with_orders(self):
-        """What ``_select_with_orders`` reads: the tasks as the caller, their
-        quotations and currencies whoever owns them."""
-        return self, self.env["sale.order"].sudo(), self.env["res.currency"].sudo()
-
-    @api.model
-    def _select_with_orders(self, query, field_names, order_field_names):
-        """The SELECT of ``query``'s tasks joined to their quotations and the
-        quotations' currencies, and the columns it reads of each of
-        ``_models_with_orders``, after its id."""
-        tasks, orders, currencies = self._models_with_orders()
-        order_alias = query.left_join(
-            tasks._table, "sale_order_id", orders._table, "id", "sale_order_id"
-        )
-        currency_alias = query.left_join(
-            order_alias, "currency_id", currencies._table, "id", "currency_id"
-        )
-        columns = (
-            tuple(tasks.check_field_access_rights("read", field_names)),
-            (*order_field_names, "currency_id"),
-            ("name",),
-        )
-        statement = query.select(
-            *(
-                term
-                for model, alias, names in zip(
-                    (tasks, orders, currencies),
-                    (tasks._table, order_alias, currency_alias),
-                    columns,
-                    strict=True,
-                )
-                for term in (
-                    SQL.identifier(alias, "id"),
-                    *(model._field_to_sql(alias, name, query) for name in names),
-                )
-            )
-        )
-        return statement, columns
-
-    @api.model
-    def _fetch_with_orders(self, statement, columns):
-        """Run a ``_select_with_orders`` statement, put what it read in Odoo's
-        cache, and return its tasks."""
-        rows = self.env.execute_query(statement)
-        start = 0
-        for model, names in zip(self._models_with_orders(), columns, strict=True):
-            found = {row[start]: row[start + 1 :] for row in rows if row[start]}
-            records = model.browse(found)
-            for index, name in enumerate(names):
-                self.env.cache.insert_missing(
-                    records, model._fields[name], [row[index] for row in found.values()]
-                )
-            start += 1 + len(names)
-        return self.browse(row[0] for row in rows)
+        tasks = self.search_fetch(domain, field_names, limit=limit)
+        orders = tasks.sale_order_id.sudo()
+        orders.fetch([*order_field_names, "currency_id"])
+        orders.currency_id.fetch(["name"])
+        return tasks
 
     # ------------------------------------------------------------------ actions
     def action_retry(self):

@@ -53,7 +53,7 @@ def _answer(model):
 def _quotation_of(task):
     """What the task made is part of the task: whoever may see the task sees
     its quotation's facts, even once the order is reassigned (usually read
-    with the task: ``quotation.task._select_with_orders``)."""
+    with the task: ``quotation.task._search_fetch_with_orders``)."""
     return task.sale_order_id.sudo()
 
 
@@ -122,8 +122,11 @@ class QuotationService:
         """The caller's own task, or MissingError: others' tasks do not exist."""
         if not TRACKING_ID.fullmatch(tracking_id or ""):
             raise MissingError(messages.say(messages.NOT_FOUND, self.env.lang))
-        task = self.tasks._find_own_with_orders(
-            tracking_id, SUMMARY_FIELDS, ORDER_FIELDS
+        task = self.tasks._search_fetch_with_orders(
+            [("tracking_id", "=", tracking_id), ("requested_by_id", "=", self.env.uid)],
+            SUMMARY_FIELDS,
+            ORDER_FIELDS,
+            limit=1,
         )
         if not task:
             raise MissingError(messages.say(messages.NOT_FOUND, self.env.lang))

@@ -239,9 +239,9 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
             result["content"][0]["text"],
         )
 
-    def test_a_status_call_costs_three_statements_of_ours(self):
+    def test_a_status_call_costs_five_statements_of_ours(self):
         """Issue 14's hot path, once the key is verified: the key's check, the
-        rate-limit count, then the task with its order and currency.
+        rate-limit count, then the task, its order and the order's currency.
         Odoo's registry check, the third statement in production, is skipped
         in test mode; the test cursor's savepoints are not counted."""
         arguments = desk_request("Counted Call", 1, "counted-call-1")
@@ -258,7 +258,7 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
         result = self.call("tools/call", status).json()["result"]
         statements = self.cr.sql_log_count - before
         self.assertEqual(result["structuredContent"]["status"], "done")
-        self.assertEqual(statements, 3)
+        self.assertEqual(statements, 5)
 
     def test_mcp_shares_the_rest_rate_limit_of_the_key(self):
         self.env["ir.config_parameter"].set_param(

@@ -80,9 +80,9 @@ class TestRestApi(TestUsersMixin, HttpCase):
         self.assertIn(task.sale_order_id.name, done["message"])
         self.assertIn("access_token=", done["portal_url"])
 
-    def test_a_status_poll_costs_three_statements_of_ours(self):
+    def test_a_status_poll_costs_five_statements_of_ours(self):
         """What a voice agent's polling costs, as MCP's status call: the key's
-        check, the rate-limit count, then the task with its order.
+        check, the rate-limit count, then the task, its order and the order's currency.
         No public user, no savepoint (the test cursor's own are not counted,
         nor Odoo's registry check, skipped in test mode)."""
         tracking_id = self.post(quotation_payload()).json()["tracking_id"]
@@ -92,7 +92,7 @@ class TestRestApi(TestUsersMixin, HttpCase):
         before = self.cr.sql_log_count
         answer = self.call("GET", url).json()
         self.assertEqual(answer.get("status"), "done", answer)
-        self.assertEqual(self.cr.sql_log_count - before, 3)
+        self.assertEqual(self.cr.sql_log_count - before, 5)
 
     def test_elevenlabs_tools_as_the_agent_calls_them(self):
         """Fill the generated tool definitions as ElevenLabs would, then call them."""
