@@ -283,32 +283,29 @@ class ElevenlabsCall(models.Model):
         return self.env["quotation.task"].browse(r[0] for r in self.env.cr.fetchall())
 
     def _find_customer(self):
-        return QuotationBuilder(self.env)._find_customer(
+        return QuotationBuilder(self.env).find_customer(
             self.caller_email, self.caller_number
         )
 
     def _create_opportunity(self, partner):
         """An opportunity for a caller who asked for no quotation during the call."""
         builder = QuotationBuilder(self.env)
-        salesperson = (
-            partner.user_id
-            or partner.commercial_partner_id.user_id
-            or builder._configured_salesperson(self.company_id)
-        )
-        team = builder._configured_team(self.company_id)
+        follow_up = builder.follow_up_values(partner, self.company_id)
+        salesperson = self.env["res.users"].browse(follow_up["user_id"])
+        follow_up.setdefault("team_id", salesperson.sale_team_id.id)
         return self.env["crm.lead"].create(
             {
-                "type": "opportunity",
-                "name": _("Phone call: %s", self._caller_label()),
-                "partner_id": partner.id,
+                **builder.opportunity_values(
+                    partner,
+                    self.company_id,
+                    _("Phone call: %s", self._caller_label()),
+                    "rest",
+                    email=self.caller_email,
+                    phone=self.caller_number,
+                    description=self.summary,
+                ),
+                **follow_up,
                 "contact_name": False if partner else self.caller_name,
-                "email_from": self.caller_email or partner.email,
-                "phone": self.caller_number or partner.phone,
-                "user_id": salesperson.id,
-                "team_id": team.id or salesperson.sale_team_id.id,
-                "description": self.summary,
-                "company_id": self.company_id.id,
-                **builder._utm_values("rest"),
             }
         )
 

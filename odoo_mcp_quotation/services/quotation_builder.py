@@ -65,7 +65,7 @@ class QuotationBuilder:
         problems = []
         resolved = {}
         for index, line in enumerate(lines, start=1):
-            matches = self._match_product(line.product_ref)
+            matches = self.match_product(line.product_ref)
             if len(matches) == 1:
                 resolved[line] = matches
                 continue
@@ -96,7 +96,7 @@ class QuotationBuilder:
             )
         return resolved
 
-    def _match_product(self, reference):
+    def match_product(self, reference):
         """Reference, barcode, exact name, then a unique case-insensitive match.
 
         Returns the first stage's matches that found anything: one record is a
@@ -119,7 +119,7 @@ class QuotationBuilder:
                 return matches
         return Product
 
-    def _similar_products(self, reference):
+    def similar_products(self, reference):
         """Sellable products with any word of an unmatched reference in their
         name: what the requester may have meant."""
         words = [word for word in reference.split() if len(word) >= 3]
@@ -136,12 +136,12 @@ class QuotationBuilder:
         normalized = email_normalize(task.email) if task.email else False
         if normalized:
             self._lock_customer(normalized)
-        partner = self._find_customer(task.email, task.phone)
+        partner = self.find_customer(task.email, task.phone)
         if partner:
             return partner
         return self.env["res.partner"].create(self._prepare_customer_values(task))
 
-    def _find_customer(self, email, phone):
+    def find_customer(self, email, phone):
         """An existing customer: by e-mail first, then by phone number."""
         Partner = self.env["res.partner"]
         normalized = email_normalize(email) if email else False
@@ -220,21 +220,37 @@ class QuotationBuilder:
         }
 
     def _create_opportunity(self, task, partner):
+        values = self.opportunity_values(
+            partner,
+            task.company_id,
+            _("Quotation request: %s", task.customer_name),
+            task.channel,
+            email=task.email,
+            phone=task.phone,
+            description=task.notes,
+        )
+        # assigned by _assign_salesperson, never to the integration user
+        values["user_id"] = False
         team = self._configured_team(task.company_id)
-        values = {
-            "type": "opportunity",
-            "name": _("Quotation request: %s", task.customer_name),
-            "partner_id": partner.id,
-            # assigned by _assign_salesperson, never to the integration user
-            "user_id": False,
-            "team_id": team.id or False,
-            "email_from": task.email or partner.email,
-            "phone": task.phone or partner.phone,
-            "description": task.notes or False,
-            "company_id": task.company_id.id,
-            **self._utm_values(task.channel),
-        }
+        values["team_id"] = team.id or False
         return self.env["crm.lead"].create(values)
+
+    def opportunity_values(
+        self, partner, company, name, channel, *, email, phone, description
+    ):
+        """The values of a new opportunity for ``partner``, come through
+        ``channel`` (REST: a voice agent, or MCP), as the builder and the
+        post-call webhook make it."""
+        return {
+            "type": "opportunity",
+            "name": name,
+            "partner_id": partner.id,
+            "email_from": email or partner.email,
+            "phone": phone or partner.phone,
+            "description": description or False,
+            "company_id": company.id,
+            **self._utm_values(channel),
+        }
 
     def _create_order(self, task, partner, lead, products):
         values = {
@@ -260,27 +276,32 @@ class QuotationBuilder:
         return order
 
     def _assign_salesperson(self, records, task, partner):
-        """Give the opportunity and quotation to the customer's salesperson.
+        """Give the opportunity and quotation to whoever follows the customer
+        (:meth:`follow_up_values`). The choice is the admin's, so it is
+        written with sudo: an integration user limited to its own documents
+        may not hand a document to someone else."""
+        values = self.follow_up_values(partner, task.company_id)
+        if not values["user_id"]:
+            return
+        for record in records:
+            record.sudo().write(dict(values))  # crm.lead's write adds to its vals
 
-        Like a quotation typed in Odoo: the customer's own salesperson first,
-        else the one chosen in the settings, else nobody (every salesperson
-        sees unassigned documents). The choice is the admin's, so it is written
-        with sudo: an integration user limited to its own documents may not
-        hand a document to someone else.
-        """
+    def follow_up_values(self, partner, company):
+        """Who follows a new document of ``partner`` in ``company``, like a
+        quotation typed in Odoo: ``user_id`` the customer's own salesperson
+        first, else the one chosen in the settings, else nobody (False: every
+        salesperson sees unassigned documents); ``team_id`` the settings' team,
+        left out to let the salesperson's own team follow."""
         salesperson = (
             partner.user_id
             or partner.commercial_partner_id.user_id
-            or self._configured_salesperson(task.company_id)
+            or self._configured_salesperson(company)
         )
-        if not salesperson:
-            return
         values = {"user_id": salesperson.id}
-        team = self._configured_team(task.company_id)
+        team = self._configured_team(company)
         if team:
-            values["team_id"] = team.id  # else the salesperson's own team
-        for record in records:
-            record.sudo().write(dict(values))  # crm.lead's write adds to its vals
+            values["team_id"] = team.id
+        return values
 
     def _send_quotation(self, order):
         """E-mail the quotation with Sale's own template, as "Send by Email" does.

@@ -105,10 +105,10 @@ class QuotationService:
         builder = QuotationBuilder(self.env)
         questions = {}
         for number, line in enumerate(parse_request(payload).lines, start=1):
-            matches = builder._match_product(line.product)
+            matches = builder.match_product(line.product)
             if len(matches) == 1:
                 continue
-            candidates = (matches or builder._similar_products(line.product))[
+            candidates = (matches or builder.similar_products(line.product))[
                 :AMBIGUOUS_SHOWN
             ]
             if candidates:
