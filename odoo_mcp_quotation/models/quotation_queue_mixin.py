@@ -12,6 +12,7 @@ from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
 from ..services.cron_wakeup import wake_cron_workers
+from ..services.domains import any_of
 
 _logger = logging.getLogger(__name__)
 
@@ -225,9 +226,10 @@ class QuotationQueueMixin(models.AbstractModel):
     def _due_domain(self):
         return [
             ("state", "=", PENDING),
-            "|",
-            ("next_attempt_at", "=", False),
-            ("next_attempt_at", "<=", fields.Datetime.now()),
+            *any_of(
+                [("next_attempt_at", "=", False)],
+                [("next_attempt_at", "<=", fields.Datetime.now())],
+            ),
         ]
 
     @api.model

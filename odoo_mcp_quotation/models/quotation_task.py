@@ -9,12 +9,12 @@ from psycopg2 import IntegrityError
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.modules.registry import Registry
-from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.sql import create_index, drop_index, make_index_name
 
 from ..lib.request_schema import TRACKING_ID
 from ..lib.settings import read_setting
+from ..services.domains import any_of
 from ..services.health import queue_figures
 from ..services.quotation_builder import (
     QuotationBuilder,
@@ -447,7 +447,7 @@ class QuotationTask(models.Model):
         keep answering and the crons build), unless switched off."""
         if not read_setting(self.env, "build_when_idle"):
             return False
-        busy = expression.OR([[("state", "=", PROCESSING)], self._due_domain()])
+        busy = any_of([("state", "=", PROCESSING)], self._due_domain())
         return self.sudo().search_count(busy, limit=2) <= 1
 
     @api.model

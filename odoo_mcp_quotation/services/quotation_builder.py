@@ -8,9 +8,10 @@ retry finds what it already made instead of making it twice.
 import zlib
 
 from odoo import Command, _
-from odoo.tools import email_normalize
+from odoo.tools import email_normalize, escape_psql
 
 from ..lib.settings import read_setting
+from .domains import any_of
 
 CHANNEL_MEDIUMS = {
     "rest": "odoo_mcp_quotation.utm_medium_voice_agent",
@@ -26,10 +27,6 @@ class QuotationBuildError(Exception):
 
 class QuotationRetryLater(Exception):
     """A passing condition (a busy lock): the next attempt should succeed."""
-
-
-def _like_escape(value):
-    return value.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
 
 
 class QuotationBuilder:
@@ -103,12 +100,14 @@ class QuotationBuilder:
         match, several are ambiguous.
         """
         Product = self.env["product.product"]
-        escaped = _like_escape(reference)
+        escaped = escape_psql(reference)
         stages = [
             [("default_code", "=", reference)],
             [("barcode", "=", reference)],
             [("name", "=", reference)],
-            ["|", ("default_code", "=ilike", escaped), ("name", "=ilike", escaped)],
+            any_of(
+                [("default_code", "=ilike", escaped)], [("name", "=ilike", escaped)]
+            ),
             [("name", "ilike", reference)],
         ]
         for domain in stages:
@@ -125,10 +124,9 @@ class QuotationBuilder:
         words = [word for word in reference.split() if len(word) >= 3]
         if not words:
             return self.env["product.product"]
-        domain = ["|"] * (len(words) - 1)
-        domain += [("name", "ilike", word) for word in words]
+        named = any_of(*([("name", "ilike", word)] for word in words))
         return self.env["product.product"].search(
-            [("sale_ok", "=", True), *domain], limit=AMBIGUOUS_SHOWN
+            [("sale_ok", "=", True), *named], limit=AMBIGUOUS_SHOWN
         )
 
     # ------------------------------------------------------------------ customer
@@ -188,7 +186,7 @@ class QuotationBuilder:
     def _find_or_create_company(self, name):
         Partner = self.env["res.partner"]
         company = Partner.search(
-            [("is_company", "=", True), ("name", "=ilike", _like_escape(name))], limit=1
+            [("is_company", "=", True), ("name", "=ilike", escape_psql(name))], limit=1
         )
         return company or Partner.create({"name": name, "is_company": True})
 

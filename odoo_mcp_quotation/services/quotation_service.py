@@ -20,6 +20,7 @@ from ..lib.query_schema import (
 )
 from ..lib.request_schema import TRACKING_ID, parse_idempotency_key, parse_request
 from . import agent_messages as messages
+from .domains import any_of
 from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
 
 STATUS_PATH = "/api/quotation/status/"
@@ -248,11 +249,11 @@ class QuotationService:
         products = catalog.search(
             [
                 ("sale_ok", "=", True),
-                "|",
-                "|",
-                ("default_code", "ilike", query),
-                ("name", "ilike", query),
-                ("barcode", "=", query),
+                *any_of(
+                    [("default_code", "ilike", query)],
+                    [("name", "ilike", query)],
+                    [("barcode", "=", query)],
+                ),
             ],
             limit=limit,
         )
@@ -275,11 +276,11 @@ class QuotationService:
 
     def find_customer(self, query, limit=5):
         """Customers by name, e-mail or phone, the most active buyers first."""
-        domain = [("name", "ilike", query), ("email", "ilike", query)]
+        matches = [[("name", "ilike", query)], [("email", "ilike", query)]]
         if sum(char.isdigit() for char in query) >= 5:
-            domain.append(("phone_mobile_search", "ilike", query))
+            matches.append([("phone_mobile_search", "ilike", query)])
         partners = self.env["res.partner"].search(
-            ["|"] * (len(domain) - 1) + domain,
+            any_of(*matches),
             order="customer_rank desc, id desc",
             limit=limit,
         )
