@@ -72,13 +72,13 @@ def audited(tmp_path_factory, s3):
             "res.config.settings",
             "create",
             {
-                "quotation_audit_enabled": True,
-                "quotation_audit_prefix": PREFIX,
-                "quotation_audit_s3_bucket": s3.bucket,
-                "quotation_audit_s3_region": "us-east-1",
-                "quotation_audit_s3_endpoint_url": s3.url,
-                "quotation_audit_s3_access_key_id": s3.access_key["aws_access_key_id"],
-                "quotation_audit_s3_secret_access_key": s3.access_key[
+                "ai_quotation_audit_enabled": True,
+                "ai_quotation_audit_prefix": PREFIX,
+                "ai_quotation_audit_s3_bucket": s3.bucket,
+                "ai_quotation_audit_s3_region": "us-east-1",
+                "ai_quotation_audit_s3_endpoint_url": s3.url,
+                "ai_quotation_audit_s3_access_key_id": s3.access_key["aws_access_key_id"],
+                "ai_quotation_audit_s3_secret_access_key": s3.access_key[
                     "aws_secret_access_key"
                 ],
             },

@@ -19,8 +19,8 @@ from ..lib.settings import read_setting
 from ..mcp import errors, sse, streamable_http, transport_security
 from ..mcp.framing import EVENT_STREAM
 from ..services import mcp_streams
+from ..services.mcp_server import mcp_server
 from ..services.mcp_session_store import McpSessionStore
-from ..services.mcp_tools import mcp_server
 from ..services.oauth_server import OauthPolicy
 from .auth import (
     AGENT_ROUTE,

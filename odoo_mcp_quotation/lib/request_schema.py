@@ -82,10 +82,13 @@ Quantity = Annotated[float, Field(gt=0, le=MAX_QUANTITY)]
 QUANTITY = TypeAdapter(Quantity)
 
 
-class QuotationLine(BaseModel):
+class RequestedLine(BaseModel):
     """One requested product and its quantity."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # the title the published schemas have always given it
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, title="QuotationLine"
+    )
 
     product: Text = _field(
         "Internal reference, barcode or name of the product.",
@@ -161,7 +164,7 @@ class QuotationRequest(BaseModel):
         max_length=4000,
         default=None,
     )
-    lines: list[QuotationLine] = _field(
+    lines: list[RequestedLine] = _field(
         "Products and quantities to quote (1 to 100 lines).",
         "lines",
         "products",

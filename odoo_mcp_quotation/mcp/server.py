@@ -4,7 +4,7 @@ No Odoo here, not even indirectly, so that it can be tested and reasoned
 about on its own. Beside it, as in the SDK: ``errors``, ``tools`` (tool
 definitions and results), ``tasks``, ``elicitation``, and the transports
 (``streamable_http``, ``sse``, ``transport_security``); the Odoo adapter is
-``services/mcp_tools.py``. Requests are validated and results serialised
+``services/mcp_server.py``. Requests are validated and results serialised
 with the official ``mcp_types`` models and version helpers, per revision.
 """
 

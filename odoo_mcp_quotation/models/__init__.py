@@ -1,4 +1,4 @@
-from . import quotation_queue_mixin
+from . import cron_queue_mixin
 from . import quotation_engine_fields_mixin
 from . import quotation_task
 from . import quotation_task_line

@@ -7,8 +7,8 @@ from odoo import api, fields, models
 
 from ..lib.elevenlabs_webhook import AUDIO, HANDLED_TYPES, PostCallEvent
 from ..lib.settings import read_setting
+from .cron_queue_mixin import DONE, FAILED
 from .elevenlabs_call import CallNotReady
-from .quotation_queue_mixin import DONE, FAILED
 
 CRON = "odoo_mcp_quotation.ir_cron_process_elevenlabs_deliveries"
 WEBHOOK_PATH = "/api/elevenlabs/post-call"
@@ -36,7 +36,7 @@ class ElevenlabsWebhookDelivery(models.Model):
 
     _name = "elevenlabs.webhook.delivery"
     _description = "ElevenLabs Post-Call Webhook Delivery"
-    _inherit = ["quotation.queue.mixin"]
+    _inherit = ["cron.queue.mixin"]
     _order = "id desc"
     _rec_name = "conversation_id"
     _queue_crons = (CRON,)

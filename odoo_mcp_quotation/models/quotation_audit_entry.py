@@ -15,7 +15,7 @@ from ..lib.audit_store import (
 )
 from ..lib.request_schema import TRACKING_ID
 from ..lib.settings import read_setting
-from .quotation_queue_mixin import PENDING
+from .cron_queue_mixin import PENDING
 
 _logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class QuotationAuditEntry(models.Model):
     """
 
     _name = "quotation.audit.entry"
-    _inherit = ["quotation.queue.mixin"]
+    _inherit = ["cron.queue.mixin"]
     _description = "Quotation Audit Log Entry"
     _order = "id desc"
     _rec_name = "key"

@@ -22,8 +22,8 @@ from ..services.quotation_builder import (
     QuotationRetryLater,
 )
 from ..services.quotation_service import quotation_lines
+from .cron_queue_mixin import DONE, FAILED, PENDING, PROCESSING
 from .quotation_audit_entry import audit_time, audit_user
-from .quotation_queue_mixin import DONE, FAILED, PENDING, PROCESSING
 
 _logger = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ CRON_LANES = (
 class QuotationTask(models.Model):
     """A quotation asked for by an agent: durable, retried, processed by cron.
 
-    The queue runner (``quotation.queue.mixin``) claims, leases and retries
+    The queue runner (``cron.queue.mixin``) claims, leases and retries
     it; the task adds its own states (done, failed, cancelled), the build as
     its work step, and what sales staff read of it in the chatter.
     """
@@ -51,7 +51,7 @@ class QuotationTask(models.Model):
     _description = "Quotation Task"
     _inherit = [
         "mail.thread",
-        "quotation.queue.mixin",
+        "cron.queue.mixin",
         "quotation.engine.fields.mixin",
     ]
     _order = "id desc"
@@ -330,7 +330,7 @@ class QuotationTask(models.Model):
         }
 
     def _check_lines_addable(self):
-        """Lines go to one's own pending requests; managers correct any request."""
+        """Lines go to one's own pending tasks; managers correct any task."""
         if self.env.user.has_group(MANAGER_GROUP):
             return
         for task in self.sudo():

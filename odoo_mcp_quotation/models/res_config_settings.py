@@ -99,55 +99,55 @@ class ResConfigSettings(models.TransientModel):
         "that send none (Claude Code, server tools) are not affected.",
     )
     # ------------------------------------------------------------------ audit log
-    quotation_audit_enabled = fields.Boolean(
+    ai_quotation_audit_enabled = fields.Boolean(
         string="AI Quotations Audit Log",
         **setting_field("audit_enabled"),
         help="Keep every quotation request and its outcome as JSON documents "
         "outside Odoo.",
     )
-    quotation_audit_prefix = fields.Char(
+    ai_quotation_audit_prefix = fields.Char(
         string="Key Prefix",
         **setting_field("audit_prefix"),
         help="Documents are written to <prefix>/YYYY/MM/DD/<tracking id>/<event>.json",
     )
-    quotation_audit_s3_bucket = fields.Char(
+    ai_quotation_audit_s3_bucket = fields.Char(
         string="S3 Bucket", **setting_field("audit_s3_bucket")
     )
-    quotation_audit_s3_region = fields.Char(
+    ai_quotation_audit_s3_region = fields.Char(
         string="S3 Region",
         **setting_field("audit_s3_region"),
         help="Empty: AWS_REGION from the server's environment or boto3's default.",
     )
-    quotation_audit_s3_endpoint_url = fields.Char(
+    ai_quotation_audit_s3_endpoint_url = fields.Char(
         string="S3 Endpoint URL",
         **setting_field("audit_s3_endpoint_url"),
         help="Only for S3-compatible stores such as MinIO "
         "(http://minio:9000); empty for AWS S3.",
     )
-    quotation_audit_s3_access_key_id = fields.Char(
+    ai_quotation_audit_s3_access_key_id = fields.Char(
         string="S3 Access Key ID",
         **setting_field("audit_s3_access_key_id"),
         groups="base.group_system",
         help="Empty: credentials come from the server's environment "
         "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or its instance role.",
     )
-    quotation_audit_s3_secret_access_key = fields.Char(
+    ai_quotation_audit_s3_secret_access_key = fields.Char(
         string="S3 Secret Access Key",
         **setting_field("audit_s3_secret_access_key"),
         groups="base.group_system",
     )
-    quotation_audit_local_directory = fields.Char(
+    ai_quotation_audit_local_directory = fields.Char(
         string="Local Directory",
         **setting_field("audit_local_directory"),
         groups="base.group_system",
         help="Also (or only) write the documents under this directory of the "
         "Odoo server.",
     )
-    quotation_audit_pending_count = fields.Integer(
-        string="Audit Entries Waiting", compute="_compute_quotation_audit_status"
+    ai_quotation_audit_pending_count = fields.Integer(
+        string="Audit Entries Waiting", compute="_compute_ai_quotation_audit_status"
     )
-    quotation_audit_last_error = fields.Text(
-        string="Last Audit Log Error", compute="_compute_quotation_audit_status"
+    ai_quotation_audit_last_error = fields.Text(
+        string="Last Audit Log Error", compute="_compute_ai_quotation_audit_status"
     )
     # ------------------------------------------------------------------ OAuth
     ai_quotation_oauth_enabled = fields.Boolean(
@@ -211,8 +211,8 @@ class ResConfigSettings(models.TransientModel):
             if secret:
                 self.env["ir.config_parameter"].sudo().set_param(key, secret)
 
-    @api.depends("quotation_audit_enabled")
-    def _compute_quotation_audit_status(self):
+    @api.depends("ai_quotation_audit_enabled")
+    def _compute_ai_quotation_audit_status(self):
         entries = self.env["quotation.audit.entry"].sudo()
         pending = entries.search_count([("state", "=", "pending")])
         last_failed = entries.search(
@@ -221,8 +221,8 @@ class ResConfigSettings(models.TransientModel):
             limit=1,
         )
         for settings in self:
-            settings.quotation_audit_pending_count = pending
-            settings.quotation_audit_last_error = last_failed.error or False
+            settings.ai_quotation_audit_pending_count = pending
+            settings.ai_quotation_audit_last_error = last_failed.error or False
 
     # ------------------------------------------------------------ constraints
     @api.constrains(
@@ -263,11 +263,11 @@ class ResConfigSettings(models.TransientModel):
                         )
                     )
 
-    @api.constrains("quotation_audit_prefix", "quotation_audit_s3_endpoint_url")
-    def _check_quotation_audit_settings(self):
+    @api.constrains("ai_quotation_audit_prefix", "ai_quotation_audit_s3_endpoint_url")
+    def _check_ai_quotation_audit_settings(self):
         self._check_setting_values(
             {
-                "quotation_audit_prefix": _(
+                "ai_quotation_audit_prefix": _(
                     "The audit key prefix may hold at most 256 letters, digits "
                     "and - _ . / with no segment starting with a dot: for "
                     "example quotation-audit/production."
@@ -275,7 +275,7 @@ class ResConfigSettings(models.TransientModel):
             }
         )
         for settings in self:
-            endpoint = settings.quotation_audit_s3_endpoint_url
+            endpoint = settings.ai_quotation_audit_s3_endpoint_url
             if endpoint and not endpoint.strip().startswith(("http://", "https://")):
                 raise ValidationError(
                     _(
@@ -326,10 +326,10 @@ class ResConfigSettings(models.TransientModel):
         action["res_id"] = self.env.uid
         return action
 
-    def action_quotation_audit_test_connection(self):
+    def action_ai_quotation_audit_test_connection(self):
         """Write a small probe document where the audit log would go."""
         self.ensure_one()
-        prefix = SETTINGS["audit_prefix"].parse(self.quotation_audit_prefix)
+        prefix = SETTINGS["audit_prefix"].parse(self.ai_quotation_audit_prefix)
         key = object_key(prefix, "_connection_test.json")
         probe = {
             "schema_version": SCHEMA_VERSION,
@@ -339,7 +339,7 @@ class ResConfigSettings(models.TransientModel):
             "actor": {"id": self.env.user.id, "login": self.env.user.login},
         }
         try:
-            destinations = build_destinations(self._quotation_audit_config())
+            destinations = build_destinations(self._ai_quotation_audit_config())
             put_everywhere(destinations, key, json.dumps(probe, indent=2).encode())
         except AuditStoreError as error:
             raise UserError(_("Connection test failed. %s", error)) from None
@@ -358,16 +358,16 @@ class ResConfigSettings(models.TransientModel):
         }
 
     # ------------------------------------------------------------ business methods
-    def _quotation_audit_config(self):
+    def _ai_quotation_audit_config(self):
         """The destination settings as typed in the form, saved or not."""
         self.ensure_one()
         text = SETTINGS["audit_s3_bucket"].parse
         return {
-            "s3_bucket": text(self.quotation_audit_s3_bucket),
-            "s3_region": text(self.quotation_audit_s3_region),
-            "s3_endpoint_url": text(self.quotation_audit_s3_endpoint_url),
-            "s3_access_key_id": text(self.quotation_audit_s3_access_key_id),
-            "s3_secret_access_key": text(self.quotation_audit_s3_secret_access_key),
-            "local_directory": text(self.quotation_audit_local_directory),
+            "s3_bucket": text(self.ai_quotation_audit_s3_bucket),
+            "s3_region": text(self.ai_quotation_audit_s3_region),
+            "s3_endpoint_url": text(self.ai_quotation_audit_s3_endpoint_url),
+            "s3_access_key_id": text(self.ai_quotation_audit_s3_access_key_id),
+            "s3_secret_access_key": text(self.ai_quotation_audit_s3_secret_access_key),
+            "local_directory": text(self.ai_quotation_audit_local_directory),
             "concurrency": read_setting(self.env, "audit_concurrency"),
         }

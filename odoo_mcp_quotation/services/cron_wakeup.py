@@ -5,7 +5,7 @@ Odoo's ``ir.cron._notifydb`` sends its notification on a connection to the
 fresh connection (about 3 ms, the largest single cost of queueing a task).
 This sends the same notification, through the same ``ODOO_NOTIFY_FUNCTION``,
 on one connection per process, kept open, for our queues and for every cron
-trigger (``models/ir_cron.py``); ``test_quotation_queue_mixin`` fails if
+trigger (``models/ir_cron.py``); ``test_cron_queue_mixin`` fails if
 Odoo's own wake-up ever differs from it.
 """
 

@@ -1,19 +1,11 @@
-"""The Odoo side of the MCP server: tools and tasks over the services.
+"""The Odoo side of the MCP server's tools, over the services.
 
 Thin on purpose: every tool validates its arguments with the shared schemas
-and makes one ``QuotationService`` call; the protocol module does the rest.
+and makes one ``QuotationService`` call; the protocol layer does the rest.
 """
 
-import functools
-import time
+from odoo.exceptions import UserError
 
-import mcp_types
-
-import odoo
-from odoo.exceptions import MissingError, UserError
-from odoo.modules.module import get_manifest
-
-from ..lib import scopes
 from ..lib.query_schema import (
     CustomerList,
     CustomerQuery,
@@ -32,9 +24,7 @@ from ..lib.query_schema import (
 )
 from ..lib.request_schema import RequestInvalid, request_json_schema
 from ..mcp.elicitation import InputRequired
-from ..mcp.errors import INVALID_PARAMS, McpError, ToolError
-from ..mcp.server import McpServer
-from ..mcp.tasks import TASK_POLL_INTERVAL_MS
+from ..mcp.errors import ToolError
 from ..mcp.tools import Tool
 from .quotation_service import QuotationService
 
@@ -43,34 +33,8 @@ PERSONAL_DATA = (
     "the customer in the conversation only, and never repeat it to anyone else."
 )
 
-INSTRUCTIONS = """\
-Create and follow sales quotations in this company's Odoo.
-1. Find what the customer wants with search_products and use the product's
-   reference in create_quotation; find_customer tells whether the customer exists.
-2. create_quotation answers at once with a tracking_id and status "pending":
-   Odoo builds the customer, the opportunity and the draft quotation in the
-   background, usually within a few seconds.
-3. Call get_quotation_status with the tracking_id until the status is "done"
-   (it then names the order_reference and the total) or "failed" (it says why).
-4. get_quotation shows the lines, taxes, totals and the customer's portal link.
-Pass the same conversation_id when you retry a create_quotation: Odoo then
-returns the first request instead of making a second quotation."""
 
-TASK_STATUSES = {
-    "pending": "working",
-    "processing": "working",
-    "done": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-}
-TASK_PAGE_SIZE = 20
-TASK_WAIT_STEP_SECONDS = 0.25
-# tasks/result waits for the quotation only in the gevent process, where a
-# waiting request costs a greenlet; a prefork worker answers at once
-EVENTED_TASK_WAIT_SECONDS = 25.0
-
-
-def _run(env, call, savepoint=True):
+def call_service(env, call, savepoint=True):
     """Call the service, in a savepoint unless it only reads (that saves two
     statements); what the model can fix becomes a ToolError."""
     try:
@@ -95,7 +59,7 @@ def _query_tool(model, answer, method, **tool):
             query = parse_query(model, arguments)
             return getattr(QuotationService(env), method)(**query.model_dump())
 
-        return _run(env, call, savepoint=False)
+        return call_service(env, call, savepoint=False)
 
     return Tool(
         input_schema=input_schema(model),
@@ -118,7 +82,7 @@ def _create_quotation(env, arguments, answers=None):
             )
         return service.create_quotation(arguments, "mcp", products=choices)
 
-    return _run(env, call)
+    return call_service(env, call)
 
 
 def _chosen_products(env, questions, answers):
@@ -170,7 +134,7 @@ def _product_question(env, number, candidates):
 
 def _get_quotation_status(env, arguments):
     service = QuotationService(env)
-    return _run(
+    return call_service(
         env,
         lambda: service.status(parse_query(StatusQuery, arguments).tracking_id),
         savepoint=False,
@@ -260,93 +224,3 @@ def build_tools():
             personal_data=True,
         ),
     ]
-
-
-@functools.cache
-def mcp_server(granted=scopes.ALL):
-    """One server per process and set of scopes: it offers only the tools the
-    scopes open, and its tool list is built and serialised once."""
-    return McpServer(
-        name="odoo-mcp-quotation",
-        title="Odoo quotations",
-        version=get_manifest("odoo_mcp_quotation")["version"],
-        instructions=INSTRUCTIONS,
-        tools=[
-            tool for tool in build_tools() if scopes.TOOL_SCOPES[tool.name] in granted
-        ],
-        tasks=QuotationTasks() if scopes.TASKS_SCOPE in granted else None,
-    )
-
-
-class QuotationTasks:
-    """MCP tasks (2025-11-25, and the 2026-07-28 tasks extension) backed by
-    ``quotation.task``: taskId = tracking id."""
-
-    def start(self, env, tool, arguments):
-        service = QuotationService(env)
-        return _mcp_task(env, _run(env, lambda: service.submit(arguments, "mcp")))
-
-    def get(self, env, task_id):
-        return _mcp_task(env, self._find(env, task_id))
-
-    def wait(self, env, task_id):
-        """Poll in fresh transactions: the request's own snapshot never changes."""
-        timeout = EVENTED_TASK_WAIT_SECONDS if odoo.evented else 0
-        deadline = time.monotonic() + timeout
-        while True:
-            with env.registry.cursor() as cr:
-                fresh = env(cr=cr)
-                task = _mcp_task(fresh, self._find(fresh, task_id))
-            if task.status in ("completed", "failed", "cancelled"):
-                return task
-            if time.monotonic() >= deadline:
-                return task
-            time.sleep(TASK_WAIT_STEP_SECONDS)
-
-    def result(self, env, task_id):
-        with env.registry.cursor() as cr:
-            fresh = env(cr=cr)
-            task = self._find(fresh, task_id)
-            if task.state == "done":
-                return QuotationService(fresh).queued(task)
-            raise ToolError(task.error or env._("The quotation request was cancelled."))
-
-    def list(self, env, cursor):
-        if cursor and not cursor.isdigit():
-            raise McpError(INVALID_PARAMS, "Invalid cursor: pass nextCursor.")
-        tasks = QuotationService(env).list_tasks(
-            "mcp", int(cursor or 0), limit=TASK_PAGE_SIZE + 1
-        )
-        next_cursor = None
-        if len(tasks) > TASK_PAGE_SIZE:
-            tasks = tasks[:TASK_PAGE_SIZE]
-            next_cursor = str(tasks[-1].id)
-        return [_mcp_task(env, task) for task in tasks], next_cursor
-
-    def cancel(self, env, task_id):
-        task = self._find(env, task_id)
-        if not QuotationService(env).cancel(task):
-            raise McpError(
-                INVALID_PARAMS,
-                f"Cannot cancel the task: it is already {TASK_STATUSES[task.state]}.",
-            )
-        return _mcp_task(env, task)
-
-    def _find(self, env, task_id):
-        try:
-            return QuotationService(env).find_task(task_id)
-        except MissingError:
-            raise McpError(INVALID_PARAMS, f"Task not found: {task_id}.") from None
-
-
-def _mcp_task(env, task):
-    """The request as an MCP task; its message is the one REST's status gives."""
-    return mcp_types.Task(
-        task_id=task.tracking_id,
-        status=TASK_STATUSES[task.state],
-        status_message=QuotationService(env).state_message(task),
-        created_at=task.create_date.isoformat() + "Z",
-        last_updated_at=task.write_date.isoformat() + "Z",
-        ttl=None,
-        poll_interval=TASK_POLL_INTERVAL_MS,
-    )

@@ -146,8 +146,9 @@ class QuotationService:
         return self.queued(task, base_url)
 
     def queued(self, task, base_url=None):
-        """The answer to a new request (or to its retry): its status, and the
-        URL to follow it on ``base_url`` (the request's host; else Odoo's)."""
+        """The answer to a new task (or to a retry that found it): its status,
+        and the URL to follow it on ``base_url`` (the request's host; else
+        Odoo's)."""
         message = None
         if task.state == "pending" and not task.error:
             message = messages.say(messages.QUEUED, self._lang(task))
@@ -223,7 +224,7 @@ class QuotationService:
 
     # ------------------------------------------------------------------ tasks
     def list_tasks(self, channel, before_id=None, limit=20):
-        """The caller's own requests on ``channel``, newest first, below
+        """The caller's own tasks on ``channel``, newest first, below
         ``before_id`` when paging."""
         domain = [("requested_by_id", "=", self.env.uid), ("channel", "=", channel)]
         if before_id:
@@ -233,11 +234,11 @@ class QuotationService:
         )
 
     def cancel(self, task):
-        """Cancel one of the caller's own requests (from ``find_task``) while it
+        """Cancel one of the caller's own tasks (from ``find_task``) while it
         waits; False once a worker has taken it or it has ended."""
         if task.state != "pending":
             return False
-        task.sudo().action_cancel()  # requesters may cancel their own request
+        task.sudo().action_cancel()  # requesters may cancel their own task
         return True
 
     # ------------------------------------------------------------------ queries

@@ -19,5 +19,5 @@ from . import test_mcp_session
 from . import test_oauth_http
 from . import test_elevenlabs_post_call
 from . import test_elevenlabs_call_tour
-from . import test_quotation_queue_mixin
+from . import test_cron_queue_mixin
 from . import test_quotation_rate_limit

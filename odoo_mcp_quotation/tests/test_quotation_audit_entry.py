@@ -340,22 +340,22 @@ class TestAuditLog(AuditLogCase):
 
     def test_connection_test_button(self):
         settings = self.env["res.config.settings"].create({})
-        self.assertEqual(settings.quotation_audit_s3_bucket, self.s3.bucket)
-        action = settings.action_quotation_audit_test_connection()
+        self.assertEqual(settings.ai_quotation_audit_s3_bucket, self.s3.bucket)
+        action = settings.action_ai_quotation_audit_test_connection()
         self.assertEqual(action["params"]["type"], "success")
         self.assertIn("audit-test/_connection_test.json", action["params"]["message"])
         self.assertIn(
             "audit-test/_connection_test.json", self.s3.objects("audit-test/_")
         )
-        settings.quotation_audit_s3_bucket = "no-such-bucket"
+        settings.ai_quotation_audit_s3_bucket = "no-such-bucket"
         with self.assertRaisesRegex(UserError, "bucket does not exist"):
-            settings.action_quotation_audit_test_connection()
+            settings.action_ai_quotation_audit_test_connection()
 
     def test_settings_are_saved_and_checked(self):
         settings = self.env["res.config.settings"].create(
             {
-                "quotation_audit_prefix": "prod/quotations",
-                "quotation_audit_s3_bucket": "  other-bucket ",
+                "ai_quotation_audit_prefix": "prod/quotations",
+                "ai_quotation_audit_s3_bucket": "  other-bucket ",
             }
         )
         settings.execute()
@@ -363,10 +363,12 @@ class TestAuditLog(AuditLogCase):
         self.assertEqual(params.get_param(PARAM + "prefix"), "prod/quotations")
         self.assertEqual(params.get_param(PARAM + "s3_bucket"), "other-bucket")
         with self.assertRaisesRegex(ValidationError, "prefix"):
-            self.env["res.config.settings"].create({"quotation_audit_prefix": "../etc"})
+            self.env["res.config.settings"].create(
+                {"ai_quotation_audit_prefix": "../etc"}
+            )
         with self.assertRaisesRegex(ValidationError, "http"):
             self.env["res.config.settings"].create(
-                {"quotation_audit_s3_endpoint_url": "minio:9000"}
+                {"ai_quotation_audit_s3_endpoint_url": "minio:9000"}
             )
 
     def test_settings_show_what_is_waiting(self):
@@ -374,8 +376,8 @@ class TestAuditLog(AuditLogCase):
         self.submit()
         self.send()
         settings = self.env["res.config.settings"].create({})
-        self.assertGreaterEqual(settings.quotation_audit_pending_count, 1)
-        self.assertIn("bucket does not exist", settings.quotation_audit_last_error)
+        self.assertGreaterEqual(settings.ai_quotation_audit_pending_count, 1)
+        self.assertIn("bucket does not exist", settings.ai_quotation_audit_last_error)
 
 
 @tagged("post_install", "-at_install")
@@ -394,7 +396,7 @@ class TestAuditLogCredentials(AuditLogCase):
             with self.assertRaises(UserError) as refused:
                 self.env["res.config.settings"].create(
                     {}
-                ).action_quotation_audit_test_connection()
+                ).action_ai_quotation_audit_test_connection()
         self.assertFalse(sent)
         self.assertEqual(failed, self.entries(task))
         self.assertIn("SignatureDoesNotMatch", failed[0].error)
@@ -505,5 +507,5 @@ class TestAuditKeysFromHostileInput(AuditLogCase):
                 self.assertRaisesRegex(ValidationError, "prefix"),
             ):
                 self.env["res.config.settings"].create(
-                    {"quotation_audit_prefix": prefix}
+                    {"ai_quotation_audit_prefix": prefix}
                 )

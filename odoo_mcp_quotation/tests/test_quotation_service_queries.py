@@ -10,7 +10,7 @@ from ..lib.query_schema import (
 )
 from ..mcp.server import Exchange
 from ..mcp.tools import PERSONAL_DATA_META_KEY
-from ..services.mcp_tools import mcp_server
+from ..services.mcp_server import mcp_server
 from ..services.quotation_service import ORDER_FIELDS
 from .common import QuotationTaskCase
 

@@ -30,7 +30,7 @@ def backoff_seconds(attempts, base, ceiling):
     return min(ceiling, base * 2 ** min(max(attempts - 1, 0), MAX_DOUBLINGS))
 
 
-class QuotationQueueMixin(models.AbstractModel):
+class CronQueueMixin(models.AbstractModel):
     """The one queue runner: rows a cron claims, works through and retries.
 
     As OCA ``queue_job`` splits a job's states from its runner, this mixin owns
@@ -43,7 +43,7 @@ class QuotationQueueMixin(models.AbstractModel):
     (``_describe_failure``).
     """
 
-    _name = "quotation.queue.mixin"
+    _name = "cron.queue.mixin"
     _description = "Queue Runner"
     _queue_crons = ()  # xmlids of the crons that work through this queue
     _queue_done_state = DONE
@@ -432,7 +432,7 @@ class QuotationQueueMixin(models.AbstractModel):
 
         One cron is enough for new work; a run that finds more than its batch
         wakes the others. Trigger rows and the NOTIFY after commit are those
-        of ``_trigger`` (``test_quotation_queue_mixin`` holds them equal), the
+        of ``_trigger`` (``test_cron_queue_mixin`` holds them equal), the
         NOTIFY on ``cron_wakeup``'s kept-open connection instead of a new one
         per call. ``once``: no second row for a cron that is already due, so
         callers polling a stalled queue do not pile up triggers.

@@ -15,7 +15,7 @@ from odoo.tools.sql import make_index_name
 from odoo.addons.base.models import ir_cron
 from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
 
-from ..models.quotation_queue_mixin import backoff_seconds
+from ..models.cron_queue_mixin import backoff_seconds
 from ..services import cron_wakeup
 
 AUDIT_CRON = "odoo_mcp_quotation.ir_cron_send_audit_entries"
