@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 odoo.tools.config.parse_config(["-c", os.environ["ODOO_RC"], "--test-enable"])
 odoo.modules.module.initialize_sys_path()
 
-from conftest import start_odoo_server, stop_odoo_server  # noqa: E402
+from helpers.odoo_rpc import Rpc  # noqa: E402
+from helpers.servers import start_odoo_server, stop_odoo_server  # noqa: E402
 from loadgen import against_health, drain, run  # noqa: E402
-from test_audit_log import Rpc  # noqa: E402
 
 from odoo.addons.odoo_mcp_quotation.tests import (  # noqa: E402
     elevenlabs_payloads as payloads,

@@ -15,7 +15,7 @@ import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-import pure_modules
+from helpers import pure_modules
 
 json_body = pure_modules.load("lib.json_body")
 LIMIT = 1024 * 1024

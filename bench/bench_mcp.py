@@ -35,8 +35,8 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))
 sys.path.insert(0, str(BENCH.parent / "scripts"))
 
-from conftest import free_port, start_odoo_server, stop_odoo_server  # noqa: E402
 from harness import ensure_side_venvs  # noqa: E402
+from helpers.servers import free_port, start_odoo_server, stop_odoo_server  # noqa: E402
 
 TIMING_CLIENT = BENCH / "mcp_sdk_timing.py"
 QUOTATION = {

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from conftest import start_odoo_server, stop_odoo_server
-from oauth_client import Connector, mcp_post
+from helpers.oauth_client import Connector, mcp_post
+from helpers.servers import start_odoo_server, stop_odoo_server
 
 STATUS_CALL = {"jsonrpc": "2.0", "id": 3, "method": "tools/call"}
 

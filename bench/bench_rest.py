@@ -15,7 +15,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from conftest import start_odoo_server, stop_odoo_server
+from helpers.servers import start_odoo_server, stop_odoo_server
 from loadgen import against_health, drain
 
 PLAN = [(1, 300), (20, 1000)]  # (concurrent clients, requests) per endpoint

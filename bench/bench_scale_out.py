@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "scripts"))
 
 import harness  # noqa: E402
-from conftest import (  # noqa: E402
+from helpers.servers import (  # noqa: E402
     burst,
     odoo_shell,
     start_nginx,

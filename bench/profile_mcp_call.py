@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 import harness
-from conftest import free_port, odoo_shell, prepare_database
+from helpers.servers import free_port, odoo_shell, prepare_database
 
 CALLS = 400
 PROFILE_SCRIPT = """

@@ -1,7 +1,7 @@
 """The data a database of ours starts from, written once.
 
 ``make run`` (harness.py), ``make screenshots`` (screenshots.py) and the
-outside-in tests (tests/conftest.py) seed their databases with the
+outside-in tests (tests/helpers/servers.py) seed their databases with the
 ``odoo-bin shell`` code built here. Standard library only, importing nothing
 of ours: harness.py needs it before its virtualenv exists.
 """

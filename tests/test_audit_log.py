@@ -7,33 +7,15 @@ the Settings page does. Only Odoo's own crons send anything.
 
 import json
 import time
-import xmlrpc.client
 
 import pytest
-from conftest import start_odoo_server, stop_odoo_server
+from helpers.odoo_rpc import Rpc, wait_for
+from helpers.servers import start_odoo_server, stop_odoo_server
 
 from odoo.addons.odoo_mcp_quotation.tests.s3_server import S3TestServer
 
 BACKLOG = 1000
 PREFIX = "it-audit"
-
-
-class Rpc:
-    """``execute_kw`` for one user; the password may be an API key."""
-
-    def __init__(self, server, login, password):
-        self.db, self.password = server.database, password
-        common = xmlrpc.client.ServerProxy(f"{server.url}/xmlrpc/2/common")
-        self.uid = common.authenticate(self.db, login, password, {})
-        assert self.uid, f"cannot log in as {login}"
-        self.models = xmlrpc.client.ServerProxy(
-            f"{server.url}/xmlrpc/2/object", allow_none=True
-        )
-
-    def __call__(self, model, method, *args, **kwargs):
-        return self.models.execute_kw(
-            self.db, self.uid, self.password, model, method, list(args), kwargs
-        )
 
 
 def task_values(index, product="DESK-STD"):
@@ -42,17 +24,6 @@ def task_values(index, product="DESK-STD"):
         "email": f"customer{index}@example.com",
         "line_ids": [(0, 0, {"product_ref": product, "quantity": 1 + index % 3})],
     }
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout} s")
-        time.sleep(0.3)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +48,9 @@ def audited(tmp_path_factory, s3):
                 "ai_quotation_audit_s3_bucket": s3.bucket,
                 "ai_quotation_audit_s3_region": "us-east-1",
                 "ai_quotation_audit_s3_endpoint_url": s3.url,
-                "ai_quotation_audit_s3_access_key_id": s3.access_key["aws_access_key_id"],
+                "ai_quotation_audit_s3_access_key_id": s3.access_key[
+                    "aws_access_key_id"
+                ],
                 "ai_quotation_audit_s3_secret_access_key": s3.access_key[
                     "aws_secret_access_key"
                 ],

@@ -9,9 +9,9 @@ import time
 
 import pytest
 import requests
-from conftest import start_odoo_server, stop_odoo_server
-from test_audit_log import Rpc, wait_for
-from test_rest_voice_agent import ELEVENLABS_BODY, post_quotation, wait_until_final
+from helpers.odoo_rpc import Rpc, wait_for
+from helpers.servers import start_odoo_server, stop_odoo_server
+from helpers.voice_agent import ELEVENLABS_BODY, post_quotation, wait_until_final
 
 from odoo.addons.odoo_mcp_quotation.tests import elevenlabs_payloads as payloads
 

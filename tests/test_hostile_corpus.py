@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 
 import harness
 import pytest
-from conftest import start_odoo_server, stop_odoo_server
-from test_mcp_clients import SseStream, initialize_message
+from helpers.mcp import SseStream, initialize_message
+from helpers.servers import start_odoo_server, stop_odoo_server
 
 CORPUS = Path(__file__).parent / "hostile"
 COUNTED_TABLES = (

@@ -2,8 +2,8 @@
 
 import json
 
-import pure_modules
 import pytest
+from helpers import pure_modules
 
 json_body = pure_modules.load("lib.json_body")
 LIMIT = 1024 * 1024

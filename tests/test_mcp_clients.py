@@ -5,28 +5,26 @@ whole quotation over Streamable HTTP and over legacy SSE; raw HTTP checks what
 SDKs hide: status codes, headers and the SSE path across worker processes.
 """
 
-import http.client
 import json
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
-from conftest import start_odoo_server, stop_odoo_server
+from helpers.mcp import (
+    TOOLS,
+    SseStream,
+    health_answers,
+    initialize_message,
+    modern_rpc,
+    port_open,
+    rpc,
+)
+from helpers.servers import start_odoo_server, stop_odoo_server
 
 CLIENT_SCRIPT = Path(__file__).parent / "mcp_clients" / "sdk_flow.py"
 SDKS = {"sdk2": "OMQ_VENV_MCP_CLIENT", "sdk1": "OMQ_VENV_MCP_CLIENT_V1"}
-TOOLS = [
-    "create_quotation",
-    "find_customer",
-    "get_quotation",
-    "get_quotation_status",
-    "list_recent_quotations",
-    "search_products",
-]
 
 
 def run_sdk(sdk, url, key, *args):
@@ -42,39 +40,6 @@ def run_sdk(sdk, url, key, *args):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def rpc(server, message, headers=None, *, base=None, path="/mcp", method="POST"):
-    """One raw HTTP exchange: (status, headers, decoded body or None)."""
-    parts = urlsplit(base or server.url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    body = message if isinstance(message, bytes | None) else json.dumps(message)
-    all_headers = {
-        "Authorization": f"Bearer {server.api_key}",
-        "Content-Type": "application/json",
-        "Accept": "application/json, text/event-stream",
-        **(headers or {}),
-    }
-    connection.request(
-        method, path, body=body, headers={k: v for k, v in all_headers.items() if v}
-    )
-    response = connection.getresponse()
-    data = response.read()
-    connection.close()
-    return response.status, response.headers, json.loads(data) if data else None
-
-
-def initialize_message(version="2025-11-25", request_id=1):
-    return {
-        "jsonrpc": "2.0",
-        "id": request_id,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": version,
-            "capabilities": {},
-            "clientInfo": {"name": "pytest", "version": "1"},
-        },
-    }
 
 
 def assert_full_flow(report, protocol_version):
@@ -317,23 +282,6 @@ def test_create_quotation_as_an_mcp_task(odoo_server):
     assert status == 404
 
 
-def modern_rpc(server, method, params, capabilities=None):
-    """A stateless 2026-07-28 request, as SDK 2.x sends it."""
-    params = {
-        **params,
-        "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": capabilities or {},
-        },
-    }
-    headers = {"MCP-Protocol-Version": "2026-07-28", "Mcp-Method": method}
-    if params.get("name") or params.get("taskId"):
-        headers["Mcp-Name"] = params.get("name") or params["taskId"]
-    return rpc(
-        server, {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}, headers
-    )
-
-
 def test_the_2026_tasks_extension_follows_the_quotation_task_record(odoo_server):
     """A client declaring io.modelcontextprotocol/tasks gets a task handle for
     create_quotation; tasks/get inlines the finished quotation."""
@@ -371,57 +319,6 @@ def test_the_2026_tasks_extension_follows_the_quotation_task_record(odoo_server)
 
 
 # ---------------------------------------------------------------- SSE across processes
-def port_open(base):
-    parts = urlsplit(base)
-    try:
-        socket.create_connection((parts.hostname, parts.port), timeout=2).close()
-    except OSError:
-        return False
-    return True
-
-
-class SseStream:
-    """A raw SSE stream: reads events as the server writes them; the legacy
-    GET, or the answer to a POSTed ``message``."""
-
-    def __init__(self, server, base, message=None, headers=None):
-        parts = urlsplit(base)
-        self.connection = http.client.HTTPConnection(
-            parts.hostname, parts.port, timeout=30
-        )
-        self.connection.request(
-            "GET" if message is None else "POST",
-            "/mcp/sse" if message is None else "/mcp",
-            body=None if message is None else json.dumps(message),
-            headers={
-                "Authorization": f"Bearer {server.api_key}",
-                "Accept": "text/event-stream",
-                **(headers or {}),
-            },
-        )
-        self.response = self.connection.getresponse()
-        assert self.response.status == 200
-        assert self.response.headers["Content-Type"] == "text/event-stream"
-
-    def next_event(self):
-        event, data = None, None
-        while True:
-            raw = self.response.readline()
-            assert raw, "the stream ended"
-            line = raw.decode().rstrip("\r\n")
-            if line.startswith("event: "):
-                event = line[len("event: ") :]
-            elif line.startswith("data: "):
-                data = line[len("data: ") :]
-            elif not line and event:
-                return event, data
-
-    def close(self):
-        """Hang up for real: the response holds the socket open too."""
-        self.response.close()
-        self.connection.close()
-
-
 @pytest.mark.parametrize("stream_port", ["http", "gevent"])
 def test_sse_answers_reach_a_stream_held_by_another_process(odoo_server, stream_port):
     """The stream is held by one process, the POST served by another.
@@ -446,7 +343,7 @@ def test_sse_answers_reach_a_stream_held_by_another_process(odoo_server, stream_
         assert endpoint.startswith("/mcp/messages?session_id=")
         started = time.monotonic()
         status, _headers, body = rpc(
-            odoo_server, initialize_message("2024-11-05", 41), path=endpoint
+            odoo_server, initialize_message("2024-11-05", "pytest", 41), path=endpoint
         )
         assert (status, body) == (202, None)
         event, data = stream.next_event()
@@ -479,16 +376,6 @@ def test_sse_answers_reach_a_stream_held_by_another_process(odoo_server, stream_
         path="/mcp/messages?session_id=unknown",
     )
     assert status == 404
-
-
-def health_answers(base):
-    parts = urlsplit(base)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    try:
-        connection.request("GET", "/web/health")
-        return connection.getresponse().status == 200
-    finally:
-        connection.close()
 
 
 def test_sse_streams_never_take_the_http_workers(odoo_server):

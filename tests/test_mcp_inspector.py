@@ -11,7 +11,7 @@ import shutil
 import subprocess
 
 import pytest
-from test_mcp_clients import TOOLS, port_open
+from helpers.mcp import TOOLS, port_open
 
 INSPECTOR = "@modelcontextprotocol/inspector@2.12.0"
 

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import mcp_types
-import pure_modules
 import pytest
+from helpers import pure_modules
 
 PROTOCOL_MODULES = [
     "versions",

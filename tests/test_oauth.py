@@ -22,8 +22,7 @@ from urllib.parse import urlsplit
 import harness
 import pytest
 import requests
-from conftest import free_port, start_odoo_server, stop_odoo_server
-from oauth_client import (
+from helpers.oauth_client import (
     ALL_SCOPES,
     CLAUDE_USER,
     INITIALIZE,
@@ -33,6 +32,7 @@ from oauth_client import (
     pkce,
     redirect_query,
 )
+from helpers.servers import free_port, start_odoo_server, stop_odoo_server
 
 OAUTH_SCRIPT = Path(__file__).parent / "mcp_clients" / "sdk_oauth_flow.py"
 PORTAL_USER = ("portal-user", "portal-user-pw")

@@ -15,7 +15,7 @@ from pathlib import Path
 import harness
 import pytest
 import requests
-from conftest import (
+from helpers.servers import (
     TEST_PARAMS,
     free_port,
     prepare_database,

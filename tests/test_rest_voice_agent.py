@@ -3,48 +3,9 @@
 import time
 
 import requests
-from conftest import start_odoo_server, stop_odoo_server
-from test_mcp_clients import modern_rpc
-
-# What an ElevenLabs webhook tool sends, built from the body schema in
-# docs/elevenlabs.md; conversation_id comes from system__conversation_id.
-ELEVENLABS_BODY = {
-    "customer_name": "Lucía Fernández",
-    "email": "lucia.fernandez@example.com",
-    "phone": "+34 611 222 333",
-    "lang": "es",
-    "notes": "Llamada: quiere dos escritorios y cuatro sillas.",
-    "lines": [
-        {"product": "DESK-STD", "quantity": 2},
-        {"product": "Ergonomic Chair", "quantity": 4},
-    ],
-    "conversation_id": "conv_8b1f0c2d9e",
-}
-
-
-def post_quotation(server, body, **headers):
-    return requests.post(
-        f"{server.url}/api/quotation/async",
-        json=body,
-        headers={"Authorization": f"Bearer {server.api_key}", **headers},
-        timeout=20,
-    )
-
-
-def wait_until_final(server, status_url, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = requests.get(
-            status_url,
-            headers={"Authorization": f"Bearer {server.api_key}"},
-            timeout=20,
-        )
-        assert response.status_code == 200, response.text
-        status = response.json()
-        if status["status"] in ("done", "failed", "cancelled"):
-            return status
-        time.sleep(0.5)
-    raise AssertionError(f"still {status['status']} after {timeout} s: {status}")
+from helpers.mcp import modern_rpc
+from helpers.servers import start_odoo_server, stop_odoo_server
+from helpers.voice_agent import ELEVENLABS_BODY, post_quotation, wait_until_final
 
 
 def test_voice_agent_gets_a_quotation_within_seconds(odoo_server):
@@ -140,7 +101,7 @@ def test_health_answers_503_when_the_database_is_gone(tmp_path):
     try:
         healthy = requests.get(f"{server.url}/health", timeout=10)
         assert (healthy.status_code, healthy.json()) == (200, {"ok": True})
-        import harness  # noqa: PLC0415  (put on sys.path by conftest)
+        import harness  # noqa: PLC0415  (put on sys.path by helpers.servers)
 
         harness.drop_database(server.database)
         down = requests.get(f"{server.url}/health", timeout=10)

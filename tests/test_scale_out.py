@@ -17,7 +17,8 @@ import harness
 import psutil
 import pytest
 import requests
-from conftest import (
+from helpers.mcp import initialize_message
+from helpers.servers import (
     burst,
     start_nginx,
     start_odoo_server,
@@ -189,16 +190,7 @@ class McpClient:
             "Accept": "application/json, text/event-stream",
         }
         answer = self._post(
-            {
-                "jsonrpc": "2.0",
-                "id": 0,
-                "method": "initialize",
-                "params": {
-                    "protocolVersion": "2025-11-25",
-                    "capabilities": {},
-                    "clientInfo": {"name": "scale-out test", "version": "1"},
-                },
-            }
+            initialize_message(client_name="scale-out test", request_id=0)
         )
         self.headers.update(
             {

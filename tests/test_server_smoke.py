@@ -4,7 +4,7 @@ import json
 import time
 import urllib.request
 
-from conftest import logged_errors
+from helpers.servers import logged_errors
 
 
 def _get_json(url):

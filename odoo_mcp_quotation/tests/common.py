@@ -28,20 +28,6 @@ def quotation_payload(**overrides):
     return payload
 
 
-def initialize_message(version="2025-11-25", client_name="Claude Code"):
-    """An MCP ``initialize`` request, as a handshake-era client sends it."""
-    return {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": version,
-            "capabilities": {},
-            "clientInfo": {"name": client_name, "version": "1"},
-        },
-    }
-
-
 def api_key(user, name="tests"):
     """A new API key of ``user``, as its owner makes one in the preferences."""
     keys = user.env["res.users.apikeys"].with_user(user).sudo()

@@ -4,7 +4,8 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..lib.query_schema import QuotationQueued, output_schema
 from ..lib.request_schema import request_json_schema
-from .common import SALESMAN, TestUsersMixin, api_key, initialize_message
+from .common import SALESMAN, TestUsersMixin, api_key
+from .mcp_messages import initialize_message
 
 PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}
 

@@ -10,7 +10,8 @@ from odoo.tools import config
 from ..lib import client_metadata
 from ..lib.settings import SETTINGS
 from ..services.oauth_server import ACCESS_PREFIX, secret_hash
-from .common import SALESMAN, TestUsersMixin, api_key, initialize_message
+from .common import SALESMAN, TestUsersMixin, api_key
+from .mcp_messages import initialize_message
 
 CLAUDE_CALLBACK = "https://claude.com/api/mcp/auth_callback"
 PUBLIC_CLIENT = {

@@ -10,19 +10,12 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 from mcp_clients.consent_form import HiddenFields
 
+from helpers.mcp import initialize_message
+
 REDIRECT_URI = "http://127.0.0.1:45111/callback"
 CLAUDE_USER = ("claude-user", "claude-user-pw")
 ALL_SCOPES = "customers:read quotations:create quotations:read"
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "pytest-oauth", "version": "1"},
-    },
-}
+INITIALIZE = initialize_message(client_name="pytest-oauth")
 
 
 def pkce():

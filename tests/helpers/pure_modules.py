@@ -1,4 +1,5 @@
-"""Load the addon's Odoo-free modules (the MCP protocol, the schemas) without Odoo.
+"""Load the addon's Odoo-free modules (the MCP protocol, the schemas, test
+messages) without Odoo.
 
 The addon's package ``__init__`` files import its models, and so Odoo; these
 modules import only one another. Empty stand-in packages let them load with
@@ -10,7 +11,7 @@ import sys
 import types
 from pathlib import Path
 
-ADDON = Path(__file__).resolve().parent.parent / "odoo_mcp_quotation"
+ADDON = Path(__file__).resolve().parents[2] / "odoo_mcp_quotation"
 PACKAGE = "omq_pure"
 
 
@@ -20,6 +21,7 @@ def load(name):
         (PACKAGE, ADDON),
         (f"{PACKAGE}.mcp", ADDON / "mcp"),
         (f"{PACKAGE}.lib", ADDON / "lib"),
+        (f"{PACKAGE}.tests", ADDON / "tests"),
     ):
         if package not in sys.modules:
             module = types.ModuleType(package)

@@ -1,0 +1,1 @@
+"""What outside-in tests and benchmarks share."""
