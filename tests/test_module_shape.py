@@ -115,3 +115,16 @@ def test_no_file_holds_over_a_quarter_of_the_module():
         if lines > total / 4
     }
     assert not too_big, f"of {total} lines: {too_big}"
+
+
+MCP_MODULE_MAX_LINES = 450
+
+
+def test_no_mcp_module_holds_over_450_lines():
+    """The protocol layer stays split along the SDK's seams."""
+    too_big = {
+        path.name: lines
+        for path in (ADDON / "mcp").glob("*.py")
+        if (lines := len(path.read_text().splitlines())) > MCP_MODULE_MAX_LINES
+    }
+    assert not too_big, too_big

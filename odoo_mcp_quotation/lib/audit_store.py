@@ -83,7 +83,8 @@ def object_key(prefix, *segments):
 
 @functools.cache
 def _shared_session():
-    """One boto3 session per process: it caches the S3 model (~200 ms to load)."""
+    """One boto3 session per process: it caches the S3 model, slow to load
+    (docs/performance.md)."""
     return boto3.session.Session()
 
 

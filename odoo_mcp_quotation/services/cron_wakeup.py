@@ -2,7 +2,8 @@
 
 Odoo's ``ir.cron._notifydb`` sends its notification on a connection to the
 ``postgres`` database that its pool never keeps, so every wake-up pays for a
-fresh connection (about 3 ms, the largest single cost of queueing a task).
+fresh connection, the largest single cost of queueing a task
+(docs/performance.md).
 This sends the same notification, through the same ``ODOO_NOTIFY_FUNCTION``,
 on one connection per process, kept open, for our queues and for every cron
 trigger (``models/ir_cron.py``); ``test_cron_queue_mixin`` fails if
