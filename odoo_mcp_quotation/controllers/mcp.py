@@ -90,15 +90,17 @@ class McpController(http.Controller):
         """Legacy transport: the stream; answers to /mcp/messages arrive here.
 
         Live streams are capped per user and in all, and a prefork HTTP worker
-        takes one only while half of the workers stay free (see docs/mcp.md).
+        takes one only while half of the workers stay free: its slots are
+        taken before it answers (``services/mcp_streams.py``, docs/mcp.md).
         """
         reply, _granted = self._guard()
         if reply:
             return self._respond(reply)
-        refusal = mcp_streams.stream_refusal(request.env)
-        if refusal:
-            return self._respond(transport_security.streams_refused_reply(*refusal))
         held = mcp_streams.HeldStream(request.env, _client_socket())
+        if held.refusal:
+            return self._respond(
+                transport_security.streams_refused_reply(*held.refusal)
+            )
         session = request.env["mcp.session"]._open("sse", "2024-11-05")
         endpoint = f"/mcp/messages?session_id={session.session_key}"
         stream = mcp_streams.sse_stream(held, session, endpoint)

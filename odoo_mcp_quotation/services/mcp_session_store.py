@@ -39,9 +39,10 @@ class McpSessionStore:
         return self.find(session_id).client_asks_forms
 
     def reserve_stream(self):
-        if mcp_streams.stream_refusal(self.model.env):
+        held = mcp_streams.HeldStream(self.model.env, self.client_socket)
+        if held.refusal:
             return False
-        self.held = mcp_streams.HeldStream(self.model.env, self.client_socket)
+        self.held = held
         return True
 
     def deliver(self, session_id, message):

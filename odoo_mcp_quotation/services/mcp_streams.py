@@ -12,6 +12,8 @@ said on an elicitation stream is ``mcp/elicitation.py``'s.
 import logging
 import select
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import odoo
 from odoo import api
@@ -34,12 +36,69 @@ PREFORK_STREAM_MARGIN_SECONDS = 10
 STREAM_LIFETIME_SECONDS = 3600
 
 
-# ---------------------------------------------------------------- caps
-# a live stream holds the advisory lock (namespace, session id) on its own
-# connection: PostgreSQL counts exactly the streams alive on every server, and
-# forgets one the moment its process dies
-STREAM_LOCK_PREFORK = 0x4D435001
-STREAM_LOCK_OTHER = 0x4D435002
+# ---------------------------------------------------------------- slots
+# An advisory lock key is two int4: (namespace + kind + slot number, holder).
+SLOT_NAMESPACE = 0x4D430000
+SLOT_KIND_SPAN = 0x1000  # slots of one kind at the most
+STREAMS_OF_USER, STREAMS, HTTP_WORKERS, SESSION_STREAM = (
+    SLOT_NAMESPACE + kind * SLOT_KIND_SPAN for kind in range(4)
+)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """``size`` slots of one kind, for one ``holder`` (a user id; 0: anyone).
+
+    A slot is a session-level advisory lock: PostgreSQL counts the slots held
+    by every worker and server, and frees one the moment its connection ends.
+    """
+
+    kind: int
+    size: int
+    holder: int = 0
+
+
+def take_slots(cr, pools):
+    """Take one slot of each pool on ``cr``'s connection, all or none.
+
+    Returns ``(None, taken)``, or the first pool with no slot free and
+    nothing taken. A slot is taken by one ``pg_try_advisory_lock``, which
+    two connections can never both win: a pool is never exceeded, however
+    many ask at once. Held until :func:`release_slots`, or the connection's
+    end.
+    """
+    taken = []
+    for pool in pools:
+        cr.execute(
+            """
+            SELECT slot FROM generate_series(0, %s - 1) AS slot
+             WHERE pg_try_advisory_lock(%s + slot, %s)
+             LIMIT 1
+            """,
+            [min(pool.size, SLOT_KIND_SPAN), pool.kind, pool.holder],
+        )
+        row = cr.fetchone()
+        if row is None:
+            release_slots(cr, taken)
+            return pool, []
+        taken.append((pool.kind + row[0], pool.holder))
+    return None, taken
+
+
+def release_slots(cr, taken):
+    for key, holder in taken:
+        cr.execute("SELECT pg_advisory_unlock(%s, %s)", [key, holder])
+
+
+@contextmanager
+def slots_held(cr, pools):
+    """Hold a slot of each of ``pools`` on ``cr`` while the block runs; it
+    gets the pool that had none free (then nothing is held), or None."""
+    full, taken = take_slots(cr, pools)
+    try:
+        yield full
+    finally:
+        release_slots(cr, taken)
 
 
 def in_prefork_worker():
@@ -47,47 +106,43 @@ def in_prefork_worker():
     return not odoo.evented and config["workers"] > 0
 
 
-def stream_refusal(env):
-    """Why the caller may not open one more stream, or None.
+def worker_pool():
+    """The HTTP workers that may wait at once: half of the prefork workers
+    (rounded down), so that the other half stays free for everyone; None
+    where waiting takes no worker (the gevent process, threaded mode)."""
+    if not in_prefork_worker():
+        return None
+    return Pool(HTTP_WORKERS, config["workers"] // 2)
 
-    Returns ``(status, message)``: over the caller's own cap 429, over the
-    server's cap 503; and a prefork HTTP worker holds a stream only while
-    at least half of the workers stay free for other requests.
-    """
-    env.cr.execute(
-        """
-        SELECT count(*) FILTER (WHERE s.user_id = %(uid)s),
-               count(*),
-               count(*) FILTER (WHERE l.classid = %(prefork)s::oid)
-          FROM pg_locks l
-          JOIN mcp_session s ON s.id = l.objid::integer
-         WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
-           AND l.database = (SELECT oid FROM pg_database
-                              WHERE datname = current_database())
-           AND l.classid IN (%(prefork)s::oid, %(other)s::oid)
-        """,
-        {"uid": env.uid, "prefork": STREAM_LOCK_PREFORK, "other": STREAM_LOCK_OTHER},
-    )
-    mine, everyone, on_workers = env.cr.fetchone()
-    per_user = read_setting(env, "mcp_streams_per_user")
-    in_all = read_setting(env, "mcp_streams")
-    if mine >= per_user:
+
+def stream_pools(env):
+    """The caller's streams, all streams, and the HTTP workers that may hold one."""
+    pools = [
+        Pool(STREAMS_OF_USER, read_setting(env, "mcp_streams_per_user"), env.uid),
+        Pool(STREAMS, read_setting(env, "mcp_streams")),
+    ]
+    workers = worker_pool()
+    return pools + ([workers] if workers else [])
+
+
+def refusal(pool):
+    """``(status, message)`` for a stream refused by a full ``pool``: 429 over
+    the caller's own cap, 503 over the server's or the workers'."""
+    if pool.kind == STREAMS_OF_USER:
         return 429, (
-            f"You already hold {mine} live MCP streams, the most allowed: "
+            f"You already hold {pool.size} live MCP streams, the most allowed: "
             "close one, or use Streamable HTTP (/mcp), which holds none."
         )
-    if everyone >= in_all:
+    if pool.kind == STREAMS:
         return 503, (
-            f"The server holds {everyone} live MCP streams, its limit: retry "
+            f"The server holds {pool.size} live MCP streams, its limit: retry "
             "later, or use Streamable HTTP (/mcp), which holds none."
         )
-    if in_prefork_worker() and on_workers >= config["workers"] // 2:
-        return 503, (
-            "The HTTP workers hold all the streams they may: open /mcp/sse on "
-            "Odoo's gevent port (8072 by default), where a reverse proxy "
-            "should send it, or use Streamable HTTP (/mcp)."
-        )
-    return None
+    return 503, (
+        "The HTTP workers hold all the streams they may: open /mcp/sse on "
+        "Odoo's gevent port (8072 by default), where a reverse proxy "
+        "should send it, or use Streamable HTTP (/mcp)."
+    )
 
 
 # ---------------------------------------------------------------- streams
@@ -99,13 +154,15 @@ def stream_lifetime():
 
 
 class HeldStream:
-    """A stream's own database connection.
+    """A stream's own database connection, with its slots taken.
 
-    The request's transaction is committed and closed before the body is
-    sent, so the body works on this connection, and holds the stream's lock
-    on it. As a WSGI body it is iterated, then closed (werkzeug closes it
-    even when it was never iterated): :meth:`close` gives the lock and the
-    connection back.
+    Opened while the request is served, so that the slots are taken before
+    anything is answered: ``refusal`` is then ``(status, message)`` and
+    nothing is held. The request's transaction is committed and closed
+    before the body is sent, so the body works on this connection. As a
+    WSGI body it is iterated, then closed (werkzeug closes it even when it
+    was never iterated): :meth:`close` gives the slots and the connection
+    back.
     """
 
     def __init__(self, env, client_socket=None):
@@ -113,10 +170,18 @@ class HeldStream:
         self.client_socket = client_socket
         self.lifetime = stream_lifetime()
         self.started = time.monotonic()
-        self.lock = STREAM_LOCK_PREFORK if in_prefork_worker() else STREAM_LOCK_OTHER
         self.cr = db_connect(self.dbname).cursor()
         self._events = iter(())
         self._on_close = []
+        try:
+            full, _taken = take_slots(self.cr, stream_pools(env))
+            self.cr.commit()  # pylint: disable=invalid-commit
+        except Exception:
+            self.close()
+            raise
+        self.refusal = refusal(full) if full else None
+        if full:
+            self.close()
 
     def send(self, events):
         """This stream as a WSGI body that sends ``events``."""
@@ -204,9 +269,8 @@ def sse_stream(held, session, endpoint_url):
 
     def events():
         cr = held.cr
-        # locked before the first byte: once the client sees the stream, every
-        # refusal check counts it
-        cr.execute("SELECT pg_advisory_lock(%s, %s)", [held.lock, session_id])
+        # whoever answers for this session sees that its stream is alive
+        cr.execute("SELECT pg_advisory_lock(%s, %s)", [SESSION_STREAM, session_id])
         yield sse_event(endpoint_url, "endpoint")
         held.listen()
         while held.time_left() > 0:
@@ -250,7 +314,9 @@ class AnswerMailbox:
         self.deadline = time.monotonic() + min(held.time_left(), WAIT_SECONDS)
         cr = held.cr
         # shared: several calls of one session may ask at once
-        cr.execute("SELECT pg_advisory_lock_shared(%s, %s)", [held.lock, session_id])
+        cr.execute(
+            "SELECT pg_advisory_lock_shared(%s, %s)", [SESSION_STREAM, session_id]
+        )
         held.listen()
 
     def ask(self, request_id):
@@ -313,20 +379,16 @@ def elicitation_stream(held, session, elicitation):
 
 
 def stream_alive(env, session_id):
-    """Whether a stream of ``session_id`` is alive (its lock is held)."""
+    """Whether a stream of ``session_id`` is alive (its session lock is held)."""
     env.cr.execute(
         """
         SELECT 1 FROM pg_locks
          WHERE locktype = 'advisory' AND objsubid = 2 AND granted
-           AND objid = %(session)s AND classid IN (%(prefork)s, %(other)s)
+           AND classid = %s AND objid = %s
            AND database = (SELECT oid FROM pg_database
                             WHERE datname = current_database())
          LIMIT 1
         """,
-        {
-            "session": session_id,
-            "prefork": STREAM_LOCK_PREFORK,
-            "other": STREAM_LOCK_OTHER,
-        },
+        [SESSION_STREAM, session_id],
     )
     return bool(env.cr.fetchone())

@@ -1,12 +1,19 @@
+from odoo.sql_db import db_connect
 from odoo.tests import TransactionCase, tagged
 
-from ..services.mcp_streams import STREAM_LOCK_OTHER, stream_refusal
+from ..services.mcp_streams import (
+    SESSION_STREAM,
+    Pool,
+    refusal,
+    stream_pools,
+    take_slots,
+)
 from .common import TestUsersMixin
 
 
 @tagged("post_install", "-at_install")
 class TestMcpStreamCaps(TestUsersMixin, TransactionCase):
-    """Live legacy SSE streams, counted by the advisory lock each one holds."""
+    """Live streams, counted by the slots each one holds on its connection."""
 
     test_users = {
         "ana": {"login": "omq_stream_ana", "groups": "base.group_user"},
@@ -20,40 +27,50 @@ class TestMcpStreamCaps(TestUsersMixin, TransactionCase):
         params.set_param("odoo_mcp_quotation.mcp_streams_per_user", "2")
         params.set_param("odoo_mcp_quotation.mcp_streams", "3")
 
-    def hold_stream(self, user):
-        """What a live stream does: a session, and the lock on its connection."""
-        session = self.env["mcp.session"].with_user(user)._open("sse", "2024-11-05")
-        self.env.cr.execute(
-            "SELECT pg_advisory_lock(%s, %s)", [STREAM_LOCK_OTHER, session.id]
-        )
-        self.addCleanup(
-            self.env.cr.execute,
-            "SELECT pg_advisory_unlock(%s, %s)",
-            [STREAM_LOCK_OTHER, session.id],
-        )
-        return session
+    def connection(self):
+        """A connection of its own, as each live stream has."""
+        cr = db_connect(self.env.cr.dbname).cursor()
+        self.addCleanup(cr.close)
+        self.addCleanup(cr.execute, "SELECT pg_advisory_unlock_all()")
+        return cr
 
-    def refusal(self, user):
-        return stream_refusal(self.env(user=user))
+    def open_stream(self, user):
+        """What a stream does before it answers: take its slots, on a
+        connection of its own; the refusal, or None."""
+        full, _taken = take_slots(self.connection(), stream_pools(self.env(user=user)))
+        return refusal(full) if full else None
 
     def test_streams_are_capped_per_user_then_in_all(self):
-        self.assertIsNone(self.refusal(self.ana))
-        self.hold_stream(self.ana)
-        self.hold_stream(self.ana)
-        status, message = self.refusal(self.ana)
+        self.assertIsNone(self.open_stream(self.ana))
+        self.assertIsNone(self.open_stream(self.ana))
+        status, message = self.open_stream(self.ana)
         self.assertEqual(status, 429)
         self.assertIn("2 live MCP streams", message)
-        self.assertIsNone(self.refusal(self.bob))
-        self.hold_stream(self.bob)
-        status, message = self.refusal(self.bob)
+        self.assertIsNone(self.open_stream(self.bob))
+        status, message = self.open_stream(self.bob)
         self.assertEqual(status, 503)
         self.assertIn("3 live MCP streams", message)
 
     def test_a_session_without_a_live_stream_does_not_count(self):
-        """A stream whose process died left its row, but its lock went with it."""
+        """A stream whose process died left its row, but its slots went with it."""
         for _ in range(3):
             self.env["mcp.session"].with_user(self.ana)._open("sse", "2024-11-05")
-        self.assertIsNone(self.refusal(self.ana))
+        self.assertIsNone(self.open_stream(self.ana))
+
+    def test_slots_are_taken_all_or_none_and_one_at_a_time(self):
+        """One try takes one slot; a full pool gives back what was taken."""
+        first, second = self.connection(), self.connection()
+        pools = [Pool(SESSION_STREAM + 100, 1, self.ana.id), Pool(SESSION_STREAM, 3)]
+        full, taken = take_slots(first, pools)
+        self.assertIsNone(full)
+        self.assertEqual(len(taken), 2)
+        full, taken = take_slots(second, pools)
+        self.assertEqual((full, taken), (pools[0], []))
+        second.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid = pg_backend_pid()"
+        )
+        self.assertEqual(second.fetchone()[0], 0, "nothing left held")
 
     def test_an_answer_is_kept_only_for_a_stream_that_waits_for_it(self):
         """A client's answer to a question asked on a tool call's stream: a
@@ -68,12 +85,12 @@ class TestMcpStreamCaps(TestUsersMixin, TransactionCase):
         session._deliver_answer(answer)
         self.assertFalse(messages([("session_id", "=", session.id)]))
         self.env.cr.execute(
-            "SELECT pg_advisory_lock_shared(%s, %s)", [STREAM_LOCK_OTHER, session.id]
+            "SELECT pg_advisory_lock_shared(%s, %s)", [SESSION_STREAM, session.id]
         )
         self.addCleanup(
             self.env.cr.execute,
             "SELECT pg_advisory_unlock_shared(%s, %s)",
-            [STREAM_LOCK_OTHER, session.id],
+            [SESSION_STREAM, session.id],
         )
         session._deliver_answer(answer)
         self.assertEqual(messages([("session_id", "=", session.id)]).payload, answer)

@@ -108,9 +108,9 @@ class SseStream:
         self.connection.close()
 
 
-def health_answers(base):
+def health_answers(base, timeout=10):
     parts = urlsplit(base)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         connection.request("GET", "/web/health")
         return connection.getresponse().status == 200
