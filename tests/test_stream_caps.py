@@ -1,17 +1,20 @@
-"""Stream caps raced over raw sockets against a real ``odoo-bin --workers 2``.
+"""Streams against a real ``odoo-bin --workers 2``: caps raced over raw
+sockets, and what a stream that asks its client keeps.
 
 Many ``GET /mcp/sse`` sent at the same instant: each is answered 200 only if
 it took a free slot first, so no cap is ever exceeded, and the HTTP workers
 keep answering ``/web/health`` all along.
 """
 
+import json
 import socket
 import threading
 import time
 from urllib.parse import urlsplit
 
+import harness
 import pytest
-from helpers.mcp import health_answers, port_open
+from helpers.mcp import SseStream, health_answers, initialize_message, port_open, rpc
 from helpers.servers import start_odoo_server, stop_odoo_server
 
 PER_USER = 5
@@ -108,6 +111,66 @@ def race(base, keys):
 def close_all(sockets):
     for sock in sockets:
         sock.close()
+
+
+def kept_messages(server, session_key, where="TRUE"):
+    with harness.pg_connect(server.database) as connection:
+        cursor = connection.cursor()
+        cursor.execute(
+            "SELECT count(*) FROM mcp_session_message m "
+            "JOIN mcp_session s ON s.id = m.session_id "
+            f"WHERE s.session_key = %s AND {where}",
+            [session_key],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_only_answers_to_the_questions_asked_are_kept_and_none_after(server):
+    """While a tools/call waits for its client's answer, answers to ids the
+    server never asked are not stored (each could be 1 MiB); once the stream
+    ends, its session keeps no row."""
+    message = initialize_message(capabilities={"elicitation": {}})
+    _status, headers, _body = rpc(server, message)
+    session_key = headers["Mcp-Session-Id"]
+    session = {
+        "Mcp-Session-Id": session_key,
+        "MCP-Protocol-Version": "2025-11-25",
+        "Content-Type": "application/json",
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {
+            "name": "create_quotation",
+            "arguments": {
+                "customer_name": "Undecided Buyer",
+                "email": "undecided@example.com",
+                "lines": [{"product": "desk", "quantity": 1}],
+            },
+        },
+    }
+    stream = SseStream(server, server.url, call, session)
+    try:
+        question = json.loads(stream.next_event()[1])
+        assert question["method"] == "elicitation/create"
+        for forged in range(3):
+            stray = {
+                "jsonrpc": "2.0",
+                "id": f"elicit-never-asked-{forged}",
+                "result": {"action": "accept", "content": {"x": "y" * 100_000}},
+            }
+            assert rpc(server, stray, session)[0] == 202
+        assert kept_messages(server, session_key, "payload IS NOT NULL") == 0
+        answer = {"jsonrpc": "2.0", "id": question["id"]}
+        answer["result"] = {"action": "decline"}
+        assert rpc(server, answer, session)[0] == 202
+        response = json.loads(stream.next_event()[1])
+    finally:
+        stream.close()
+    assert response["id"] == 2
+    assert "No quotation was made" in response["result"]["content"][0]["text"]
+    assert kept_messages(server, session_key) == 0
 
 
 def test_twenty_streams_raced_by_one_user_take_at_most_its_cap(server):

@@ -135,8 +135,25 @@ class McpSession(models.Model):
         mcp_streams.notify(self.env, self.id)
 
     def _deliver_answer(self, message):
-        """Queue a client's answer for the stream of this session that asked,
-        if one is alive: a late or stray answer is dropped rather than stored."""
+        """Keep a client's answer for the stream of this session that asked:
+        only to a question asked and not answered yet, while that stream is
+        alive. Any other answer (late, stray, to an id never asked, or a
+        second one) is dropped rather than stored."""
         self.ensure_one()
-        if mcp_streams.stream_alive(self.env, self.id):
-            self._push(message)
+        if not mcp_streams.stream_alive(self.env, self.id):
+            return
+        waiting = (
+            self.env["mcp.session.message"]
+            .sudo()
+            .search(
+                [
+                    ("session_id", "=", self.id),
+                    ("request_id", "=", message["id"]),
+                    ("payload", "=", False),
+                ],
+                limit=1,
+            )
+        )
+        if waiting:
+            waiting.payload = _storable(message)
+            mcp_streams.notify(self.env, self.id)

@@ -276,7 +276,7 @@ def sse_stream(held, session, endpoint_url):
         while held.time_left() > 0:
             cr.execute(
                 "DELETE FROM mcp_session_message WHERE session_id = %s "
-                "RETURNING id, payload",
+                "AND request_id IS NULL RETURNING id, payload",
                 [session_id],
             )
             messages = sorted(cr.fetchall())
@@ -303,9 +303,11 @@ def sse_stream(held, session, endpoint_url):
 
 # ---------------------------------------------------------------- elicitation
 class AnswerMailbox:
-    """Where the answers to one stream's questions arrive: ``mcp.session.message``
-    rows of its session, stored by the worker that receives an answer
-    (``mcp.session._deliver_answer``) while this stream holds its lock."""
+    """Where the answers to one stream's questions arrive: a
+    ``mcp.session.message`` row per question asked, which the worker that
+    receives its answer fills (``mcp.session._deliver_answer``) while this
+    stream holds its session's lock; no other answer is kept. The rows go
+    when the asking is over."""
 
     def __init__(self, held, session_id):
         self.held = held
@@ -320,6 +322,12 @@ class AnswerMailbox:
         held.listen()
 
     def ask(self, request_id):
+        cr = self.held.cr
+        cr.execute(
+            "INSERT INTO mcp_session_message (session_id, request_id) VALUES (%s, %s)",
+            [self.session_id, request_id],
+        )
+        cr.commit()  # pylint: disable=invalid-commit
         self.asked.append(request_id)
 
     def wait(self, request_id):
@@ -329,7 +337,7 @@ class AnswerMailbox:
         while True:
             cr.execute(
                 "DELETE FROM mcp_session_message WHERE session_id = %s "
-                "AND payload->>'id' = %s RETURNING payload",
+                "AND request_id = %s AND payload IS NOT NULL RETURNING payload",
                 [self.session_id, request_id],
             )
             row = cr.fetchone()
@@ -352,7 +360,7 @@ class AnswerMailbox:
         def forget(cr):
             cr.execute(
                 "DELETE FROM mcp_session_message WHERE session_id = %s "
-                "AND payload->>'id' = ANY(%s)",
+                "AND request_id = ANY(%s)",
                 [session_id, asked],
             )
 

@@ -72,18 +72,8 @@ class TestMcpStreamCaps(TestUsersMixin, TransactionCase):
         )
         self.assertEqual(second.fetchone()[0], 0, "nothing left held")
 
-    def test_an_answer_is_kept_only_for_a_stream_that_waits_for_it(self):
-        """A client's answer to a question asked on a tool call's stream: a
-        late or stray one (no live stream on its session) is not stored."""
-        session = (
-            self.env["mcp.session"]
-            .with_user(self.ana)
-            ._open("streamable_http", "2025-11-25", asks_forms=True)
-        )
-        answer = {"jsonrpc": "2.0", "id": "elicit-x-line-1", "result": {}}
-        messages = self.env["mcp.session.message"].search
-        session._deliver_answer(answer)
-        self.assertFalse(messages([("session_id", "=", session.id)]))
+    def waiting_stream(self, session):
+        """What a stream that asks holds: its session's lock (shared)."""
         self.env.cr.execute(
             "SELECT pg_advisory_lock_shared(%s, %s)", [SESSION_STREAM, session.id]
         )
@@ -92,5 +82,33 @@ class TestMcpStreamCaps(TestUsersMixin, TransactionCase):
             "SELECT pg_advisory_unlock_shared(%s, %s)",
             [SESSION_STREAM, session.id],
         )
+
+    def ask(self, session, request_id):
+        """What a stream does before it sends a question (``AnswerMailbox.ask``)."""
+        self.env.cr.execute(
+            "INSERT INTO mcp_session_message (session_id, request_id) VALUES (%s, %s)",
+            [session.id, request_id],
+        )
+
+    def test_an_answer_is_kept_only_for_a_question_a_live_stream_asked(self):
+        """A client's answer to a question asked on a tool call's stream: a
+        late or stray one (no live stream on its session), one to an id never
+        asked, or a second one to the same question is not stored."""
+        session = (
+            self.env["mcp.session"]
+            .with_user(self.ana)
+            ._open("streamable_http", "2025-11-25", asks_forms=True)
+        )
+        asked = "elicit-x-line-1"
+        answer = {"jsonrpc": "2.0", "id": asked, "result": {"action": "accept"}}
+        never_asked = {"jsonrpc": "2.0", "id": "elicit-x-line-2", "result": {}}
+        answers = self.env["mcp.session.message"].search
+        self.ask(session, asked)
         session._deliver_answer(answer)
-        self.assertEqual(messages([("session_id", "=", session.id)]).payload, answer)
+        self.assertFalse(answers([("payload", "!=", False)]), "no stream: dropped")
+        self.waiting_stream(session)
+        session._deliver_answer(never_asked)
+        session._deliver_answer(answer)
+        session._deliver_answer({**answer, "result": {"action": "decline"}})
+        kept = answers([("session_id", "=", session.id), ("payload", "!=", False)])
+        self.assertEqual(kept.mapped("payload"), [answer])
