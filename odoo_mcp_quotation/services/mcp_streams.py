@@ -12,7 +12,6 @@ said on an elicitation stream is ``mcp/elicitation.py``'s.
 import logging
 import select
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import odoo
@@ -88,17 +87,6 @@ def take_slots(cr, pools):
 def release_slots(cr, taken):
     for key, holder in taken:
         cr.execute("SELECT pg_advisory_unlock(%s, %s)", [key, holder])
-
-
-@contextmanager
-def slots_held(cr, pools):
-    """Hold a slot of each of ``pools`` on ``cr`` while the block runs; it
-    gets the pool that had none free (then nothing is held), or None."""
-    full, taken = take_slots(cr, pools)
-    try:
-        yield full
-    finally:
-        release_slots(cr, taken)
 
 
 def in_prefork_worker():

@@ -3,6 +3,8 @@ from odoo.tests import TransactionCase, tagged
 
 from ..services.mcp_streams import (
     SESSION_STREAM,
+    STREAMS,
+    STREAMS_OF_USER,
     Pool,
     refusal,
     stream_pools,
@@ -60,10 +62,15 @@ class TestMcpStreamCaps(TestUsersMixin, TransactionCase):
     def test_slots_are_taken_all_or_none_and_one_at_a_time(self):
         """One try takes one slot; a full pool gives back what was taken."""
         first, second = self.connection(), self.connection()
-        pools = [Pool(SESSION_STREAM + 100, 1, self.ana.id), Pool(SESSION_STREAM, 3)]
+        pools = [Pool(STREAMS_OF_USER, 1, self.ana.id), Pool(STREAMS, 3)]
         full, taken = take_slots(first, pools)
         self.assertIsNone(full)
         self.assertEqual(len(taken), 2)
+        first.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+            "AND pid = pg_backend_pid()"
+        )
+        self.assertEqual(first.fetchone()[0], 2, "one lock per pool, no more")
         full, taken = take_slots(second, pools)
         self.assertEqual((full, taken), (pools[0], []))
         second.execute(
