@@ -48,8 +48,9 @@ QUOTATION = {
 # what a read call pays beyond /web/health, Odoo's cheapest request
 READ_CALL_WHY = (
     "/web/health alone takes {health:.1f} ms here; the call's other "
-    "{above_health:.1f} ms are the key check with the rate-limit count shared "
-    "by every server, the task read through its record rules, and the commit"
+    "{above_health:.1f} ms are the key's check, the rate-limit count shared by "
+    "every server, the task, its order and currency read through the ORM and "
+    "its record rules, and the commit"
 )
 TARGETS = [  # (what, numerator, denominator, at most, why when missed)
     (

@@ -15,6 +15,7 @@ import pytest
 from helpers.mcp import (
     TOOLS,
     SseStream,
+    ask_about_a_desk,
     health_answers,
     initialize_message,
     modern_rpc,
@@ -408,28 +409,7 @@ def test_a_question_on_a_prefork_worker_is_bounded_by_the_free_workers(odoo_serv
     """The tools/call's stream asks while a worker is free for it: a declined
     question makes no quotation. With the one worker that may hold a stream
     taken, the call goes on without asking (the task fails with candidates)."""
-    message = initialize_message()
-    message["params"]["capabilities"] = {"elicitation": {}}
-    _status, headers, _body = rpc(odoo_server, message)
-    session = {
-        "Mcp-Session-Id": headers["Mcp-Session-Id"],
-        "MCP-Protocol-Version": "2025-11-25",
-        "Content-Type": "application/json",
-    }
-    call = {
-        "jsonrpc": "2.0",
-        "id": 2,
-        "method": "tools/call",
-        "params": {
-            "name": "create_quotation",
-            "arguments": {
-                "customer_name": "Undecided Buyer",
-                "email": "undecided@example.com",
-                "lines": [{"product": "desk", "quantity": 1}],
-            },
-        },
-    }
-    stream = SseStream(odoo_server, odoo_server.url, call, session)
+    session, call, stream = ask_about_a_desk(odoo_server)
     try:
         question = json.loads(stream.next_event()[1])
         assert question["method"] == "elicitation/create"

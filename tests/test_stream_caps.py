@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import harness
 import pytest
-from helpers.mcp import SseStream, health_answers, initialize_message, port_open, rpc
+from helpers.mcp import ask_about_a_desk, health_answers, port_open, rpc
 from helpers.servers import start_odoo_server, stop_odoo_server
 
 PER_USER = 5
@@ -129,28 +129,8 @@ def test_only_answers_to_the_questions_asked_are_kept_and_none_after(server):
     """While a tools/call waits for its client's answer, answers to ids the
     server never asked are not stored (each could be 1 MiB); once the stream
     ends, its session keeps no row."""
-    message = initialize_message(capabilities={"elicitation": {}})
-    _status, headers, _body = rpc(server, message)
-    session_key = headers["Mcp-Session-Id"]
-    session = {
-        "Mcp-Session-Id": session_key,
-        "MCP-Protocol-Version": "2025-11-25",
-        "Content-Type": "application/json",
-    }
-    call = {
-        "jsonrpc": "2.0",
-        "id": 2,
-        "method": "tools/call",
-        "params": {
-            "name": "create_quotation",
-            "arguments": {
-                "customer_name": "Undecided Buyer",
-                "email": "undecided@example.com",
-                "lines": [{"product": "desk", "quantity": 1}],
-            },
-        },
-    }
-    stream = SseStream(server, server.url, call, session)
+    session, _call, stream = ask_about_a_desk(server)
+    session_key = session["Mcp-Session-Id"]
     try:
         question = json.loads(stream.next_event()[1])
         assert question["method"] == "elicitation/create"

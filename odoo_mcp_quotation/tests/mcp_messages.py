@@ -1,6 +1,16 @@
 """MCP messages as clients send them: for these tests, and (loaded without
 Odoo, ``tests/helpers/pure_modules.py``) for the outside-in ones."""
 
+# the tools an agent set up before finds, by these names (a contract)
+TOOLS = [
+    "create_quotation",
+    "find_customer",
+    "get_quotation",
+    "get_quotation_status",
+    "list_recent_quotations",
+    "search_products",
+]
+
 
 def initialize_message(
     version="2025-11-25", client_name="Claude Code", request_id=1, capabilities=None

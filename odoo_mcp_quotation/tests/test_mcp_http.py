@@ -5,7 +5,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from ..lib.query_schema import QuotationQueued, output_schema
 from ..lib.request_schema import request_json_schema
 from .common import SALESMAN, TestUsersMixin, api_key
-from .mcp_messages import initialize_message
+from .mcp_messages import TOOLS, initialize_message
 
 PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}
 
@@ -144,17 +144,7 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
         tools = {
             t["name"]: t for t in self.call("tools/list").json()["result"]["tools"]
         }
-        self.assertEqual(
-            sorted(tools),
-            [
-                "create_quotation",
-                "find_customer",
-                "get_quotation",
-                "get_quotation_status",
-                "list_recent_quotations",
-                "search_products",
-            ],
-        )
+        self.assertEqual(sorted(tools), TOOLS)
         create = tools["create_quotation"]
         self.assertEqual(create["inputSchema"], request_json_schema())
         self.assertEqual(create["execution"], {"taskSupport": "optional"})

@@ -8,16 +8,8 @@ from urllib.parse import urlsplit
 
 from helpers import pure_modules
 
-initialize_message = pure_modules.load("tests.mcp_messages").initialize_message
-
-TOOLS = [
-    "create_quotation",
-    "find_customer",
-    "get_quotation",
-    "get_quotation_status",
-    "list_recent_quotations",
-    "search_products",
-]
+_messages = pure_modules.load("tests.mcp_messages")
+initialize_message, TOOLS = _messages.initialize_message, _messages.TOOLS
 
 
 def rpc(server, message, headers=None, *, base=None, path="/mcp", method="POST"):
@@ -116,3 +108,31 @@ def health_answers(base, timeout=10):
         return connection.getresponse().status == 200
     finally:
         connection.close()
+
+
+def ask_about_a_desk(server):
+    """A 2025-11-25 session whose client takes forms, and a create_quotation
+    whose "desk" matches several products, posted on the HTTP port: the
+    session's headers, the call, and the stream that answers it (it asks
+    which desk was meant, if a stream may be held)."""
+    message = initialize_message(capabilities={"elicitation": {}})
+    _status, headers, _body = rpc(server, message)
+    session = {
+        "Mcp-Session-Id": headers["Mcp-Session-Id"],
+        "MCP-Protocol-Version": "2025-11-25",
+        "Content-Type": "application/json",
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {
+            "name": "create_quotation",
+            "arguments": {
+                "customer_name": "Undecided Buyer",
+                "email": "undecided@example.com",
+                "lines": [{"product": "desk", "quantity": 1}],
+            },
+        },
+    }
+    return session, call, SseStream(server, server.url, call, session)
