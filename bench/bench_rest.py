@@ -11,11 +11,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "scripts"))
 
-import harness
-from helpers.servers import start_odoo_server, stop_odoo_server
-from loadgen import against_health, drain
+import harness  # noqa: E402
+from helpers.servers import start_odoo_server, stop_odoo_server  # noqa: E402
+from loadgen import against_health, drain  # noqa: E402
 
 PLAN = [(1, 300), (20, 1000)]  # (concurrent clients, requests) per endpoint
 
