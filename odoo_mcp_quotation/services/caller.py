@@ -54,12 +54,12 @@ def identify(env, token, resource=None):
             "Send an Odoo API key as 'Authorization: Bearer <key>' "
             "(Preferences > Account Security > New API Key)."
         )
-    budget = hashlib.sha256(token.encode()).hexdigest()
+    digest = hashlib.sha256(token.encode())
     if token.startswith(ACCESS_PREFIX):
         uid, granted = _oauth_user(env, token, resource)
     else:
-        uid, granted = _api_key_user(env, token)
-    return Caller(uid, frozenset(granted), budget)
+        uid, granted = _api_key_user(env, token, digest.digest())
+    return Caller(uid, frozenset(granted), digest.hexdigest())
 
 
 def identify_webhook(env, signature_header, raw):
@@ -71,7 +71,7 @@ def identify_webhook(env, signature_header, raw):
 
 
 # ---------------------------------------------------------------- API keys
-def _api_key_user(env, token):
+def _api_key_user(env, token, digest):
     """The user and scopes of an API key, as Odoo judges the key.
 
     Odoo checks a key with 6,000 rounds of PBKDF2 on every call; after one
@@ -81,7 +81,7 @@ def _api_key_user(env, token):
     archived user or one made a portal user is refused at once.
     docs/performance.md has the figures.
     """
-    cache_key = (env.cr.dbname, hashlib.sha256(token.encode()).digest())
+    cache_key = (env.cr.dbname, digest)
     uid = _verified_keys.get(cache_key)
     if uid:
         live = _live_key_scopes(env, uid, token)
