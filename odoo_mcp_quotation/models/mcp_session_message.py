@@ -14,7 +14,8 @@ class McpSessionMessage(models.Model):
         "mcp.session", required=True, ondelete="cascade", index=True
     )
     request_id = fields.Char(
+        string="Question ID",
         help="The question this row waits for the answer to; empty for a "
-        "message to send on a legacy SSE stream."
+        "message to send on a legacy SSE stream.",
     )
     payload = fields.Json()

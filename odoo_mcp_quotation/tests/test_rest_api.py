@@ -272,7 +272,7 @@ class TestRestApi(TestUsersMixin, HttpCase):
         health = response.json()
         self.assertTrue(health["ok"])
         self.assertEqual(health["database"], self.env.cr.dbname)
-        self.assertEqual(health["version"], "18.0.1.0.0")
+        self.assertEqual(health["version"], "18.0.1.1.0")
         self.assertGreaterEqual(health["queue"]["pending"], 1)
         self.assertIsNotNone(health["queue"]["oldest_pending_age_s"])
 
