@@ -11,6 +11,7 @@ from odoo.modules.registry import Registry
 from odoo.sql_db import db_connect
 from odoo.tools import SQL, config
 
+from .. import compat
 from ..lib.settings import read_setting
 from ..mcp.framing import SSE_KEEPALIVE, dumps, sse_event
 
@@ -55,6 +56,9 @@ def _client_labels(client_info):
     }
 
 
+@compat.unique_constraints(
+    ("session_key_uniq", "unique(session_key)", "Session keys are unique."),
+)
 class McpSession(models.Model):
     """An MCP client connection, kept in PostgreSQL so that any worker serves it.
 
@@ -93,10 +97,6 @@ class McpSession(models.Model):
         readonly=True, help="The client declared form elicitation (2025-11-25)."
     )
     last_seen = fields.Datetime(readonly=True, default=fields.Datetime.now)
-
-    _sql_constraints = [
-        ("session_key_uniq", "unique(session_key)", "Session keys are unique."),
-    ]
 
     # ------------------------------------------------------------------ sessions
     @api.model
