@@ -840,11 +840,12 @@ Ctrl-C stops the server.
 ODOO_RUNNER_STATS = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
 
 
-def command_odoo_tests(addons_path):
+def command_odoo_tests(addons_path, tags=None):
     """The in-Odoo tests as Odoo.sh and OCA's CI run them: Odoo's own runner
     (``--test-tags``) on one database where the addon was installed by
     ``odoo-bin -i`` with Spanish loaded (a copy of the template, which is
-    exactly that), every test class after the other on that one database."""
+    exactly that), every test class after the other on that one database.
+    ``tags`` narrows them, as Odoo's ``--test-tags`` does."""
     ensure_browser()
     workdir = Path(tempfile.mkdtemp(prefix="omq-odoo-tests-"))
     template, env = prepare_odoo(addons_path, workdir)
@@ -861,7 +862,7 @@ def command_odoo_tests(addons_path):
                 env["ODOO_RC"],
                 "-d",
                 database,
-                f"--test-tags=/{ADDON}",
+                f"--test-tags={tags or '/' + ADDON}",
                 "--stop-after-init",
                 "--http-port",
                 str(_free_port()),
@@ -988,7 +989,10 @@ if __name__ == "__main__":
         "--no-lint", action="store_true", help="test: skip ruff and pylint-odoo"
     )
     parser.add_argument(
-        "args", nargs="*", help="test: extra pytest arguments; bench: benchmark names"
+        "args",
+        nargs="*",
+        help="test: extra pytest arguments; odoo-tests: Odoo's --test-tags; "
+        "bench: benchmark names",
     )
     args = parser.parse_args()
     try:
@@ -998,7 +1002,7 @@ if __name__ == "__main__":
         if args.command == "test":
             sys.exit(command_test(addons_path, args.args, lint=not args.no_lint))
         if args.command == "odoo-tests":
-            sys.exit(command_odoo_tests(addons_path))
+            sys.exit(command_odoo_tests(addons_path, *args.args[:1]))
         if args.command == "bench":
             sys.exit(command_bench(addons_path, args.args))
         if args.command == "run":

@@ -47,6 +47,9 @@ class QuotationBuilder:
             self._assign_salesperson((lead, order), task, partner)
             if read_setting(self.env, "send_quotation_email") and partner.email:
                 self._send_quotation(order)
+        # handed over, the order may be beyond the requester's reach (own
+        # documents only): the engine reads back what it made, never as them
+        order = order.sudo()
         return {
             "line_ids": [
                 Command.update(line.id, {"product_id": product.id})
@@ -288,7 +291,8 @@ class QuotationBuilder:
         Odoo sends chatter e-mails after the commit, so a task that fails
         after this point never leaves an e-mail about a quotation that is gone.
         """
-        order.sudo().with_context(mark_so_as_sent=True).message_post_with_source(
+        order = order.sudo()  # already handed to its salesperson: not the requester's
+        order.with_context(mark_so_as_sent=True).message_post_with_source(
             order._find_mail_template(),
             email_layout_xmlid=QUOTATION_EMAIL_LAYOUT,
             subtype_xmlid="mail.mt_comment",
