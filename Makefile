@@ -24,3 +24,8 @@ bench:
 ## make screenshots: photograph the list, form, kanban, graph and settings from a real server
 screenshots:
 	$(PYTHON) scripts/screenshots.py
+
+## make dist: the installable module per Odoo version (dist/18.0, dist/19.0 and
+## their .zip), with the series in the manifest's version; ODOO_VERSION=19.0 for one
+dist:
+	$(PYTHON) scripts/harness.py dist

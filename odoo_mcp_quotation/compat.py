@@ -26,6 +26,11 @@ def domain_or(domains):
     return list(_domain_or(domains))
 
 
+# (model, name, definition) of every constraint declared below, which
+# tests/test_constraints.py finds in the database
+DECLARED_CONSTRAINTS = []
+
+
 def unique_constraints(*constraints):
     """Class decorator declaring ``(name, definition, message)`` SQL constraints.
 
@@ -37,6 +42,10 @@ def unique_constraints(*constraints):
     """
 
     def declare(model_definition):
+        DECLARED_CONSTRAINTS.extend(
+            (model_definition._name, name, definition)
+            for name, definition, _message in constraints
+        )
         if ODOO_MAJOR < 19:
             model_definition._sql_constraints = [*constraints]
             return model_definition
@@ -77,3 +86,53 @@ def file_groups_under(groups, category, privilege_xmlid):
         ]
     )
     groups.write({"privilege_id": privilege.id})
+
+
+def serves_a_test(env):
+    """Whether ``env``'s cursor is a test's, shared with the server it runs
+    (HttpCase): 18.0 answers ``Registry.in_test_mode()``; 19.0 dropped it and
+    patches ``Registry.cursor`` to hand out ``TestCursor``s instead
+    (odoo/tests/common.py, ``_registry_test_mode_patches``)."""
+    if ODOO_MAJOR < 19:
+        return env.registry.in_test_mode()
+    return type(env.cr).__name__ == "TestCursor"
+
+
+def parameter_index(params, value):
+    """Where ``value`` sits among the parameters of a compiled
+    ``(field, "=", value)``: itself in 18.0 (``= %s``), alone in a tuple in
+    19.0, which compiles it to ``IN %s`` (odoo/orm/domains.py)."""
+    return next(i for i, param in enumerate(params) if param in (value, (value,)))
+
+
+def parameter_like(compiled, value):
+    """``value`` shaped as the parameter it replaces (see ``parameter_index``)."""
+    return (value,) if isinstance(compiled, tuple) else value
+
+
+def report_cron_progress(env, done, remaining):
+    """Tell the running cron how many records were done and how many remain
+    (Odoo calls it again, up to 10 times, while some remain). 18.0 has
+    ``ir.cron._notify_progress``; 19.0 deprecates it for ``_commit_progress``,
+    which also commits, and is a no-op outside a cron run either way
+    (odoo/addons/base/models/ir_cron.py): called after the batch's own commit.
+    """
+    crons = env["ir.cron"]
+    if ODOO_MAJOR < 19:
+        crons._notify_progress(done=done, remaining=remaining)
+    elif env.context.get("ir_cron_progress_id"):
+        crons._commit_progress(done, remaining=remaining)
+
+
+# sale.order.line's unit of measure (odoo/addons/sale/models/sale_order_line.py)
+ORDER_LINE_UOM = "product_uom" if ODOO_MAJOR < 19 else "product_uom_id"
+
+
+def cache_missing(records, field, values):
+    """Put ``values`` of ``field`` in Odoo's cache for ``records`` not cached
+    yet: 18.0's ``env.cache.insert_missing``, which 19.0 deprecates for
+    ``Field._insert_cache`` (odoo/orm/environments.py, odoo/orm/fields.py)."""
+    if ODOO_MAJOR < 19:
+        records.env.cache.insert_missing(records, field, values)
+    else:
+        field._insert_cache(records, values)

@@ -482,9 +482,10 @@ def write_odoo_config(addons_path, path):
         f"db_host = {PG['host']}",
         f"db_port = {PG['port']}",
         f"db_user = {DB_ROLE}",
-        f"db_password = {PG['password'] or False}",
         "http_interface = 127.0.0.1",
         "list_db = False",
+        # (19.0 warns about "db_password = False": only a real one is written)
+        *([f"db_password = {PG['password']}"] if PG["password"] else []),
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -836,6 +837,41 @@ Ctrl-C stops the server.
     os.execv(command[0], command)
 
 
+def addon_version():
+    """The addon's own version, from its manifest (Odoo prefixes the series)."""
+    manifest = (REPO / ADDON / "__manifest__.py").read_text()
+    return re.search(r'"version": "([\d.]+)"', manifest)[1]
+
+
+def command_dist(output=REPO / "dist"):
+    """``make dist``: the installable module for ODOO_VERSION (or each version
+    without it), as the Apps store and Odoo.sh take it, one branch per version:
+    ``dist/<version>/odoo_mcp_quotation/`` with the series in its manifest's
+    version, and the same as ``dist/odoo_mcp_quotation-<version>.zip``."""
+    versions = [os.environ["ODOO_VERSION"]] if os.environ.get("ODOO_VERSION") else []
+    for version in versions or DEFAULT_PYTHON:
+        path = build_dist(version, output)
+        print(f"[harness] {path.relative_to(output.parent)} and its .zip", flush=True)
+    return 0
+
+
+def build_dist(version, output):
+    """Write the module for ``version`` under ``output``; its folder."""
+    own = addon_version()
+    full = f"{version}.{own}"
+    target = output / version / ADDON
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(
+        REPO / ADDON, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    manifest = target / "__manifest__.py"
+    text = manifest.read_text()
+    manifest.write_text(text.replace(f'"version": "{own}"', f'"version": "{full}"'))
+    archive = output / f"{ADDON}-{full}"
+    shutil.make_archive(str(archive), "zip", target.parent, ADDON)
+    return target
+
+
 # Odoo's own runner prints this once, at the end (odoo/tests/result.py)
 ODOO_RUNNER_STATS = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
 
@@ -983,7 +1019,15 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "command",
-        choices=["bootstrap", "test", "test-all", "odoo-tests", "run", "bench"],
+        choices=[
+            "bootstrap",
+            "test",
+            "test-all",
+            "odoo-tests",
+            "run",
+            "bench",
+            "dist",
+        ],
     )
     parser.add_argument(
         "--no-lint", action="store_true", help="test: skip ruff and pylint-odoo"
@@ -998,6 +1042,8 @@ if __name__ == "__main__":
     try:
         if args.command == "test-all":  # runs children, each bootstrapping its own
             sys.exit(command_test_all(args.args))
+        if args.command == "dist":  # the standard library is enough
+            sys.exit(command_dist())
         addons_path = bootstrap()
         if args.command == "test":
             sys.exit(command_test(addons_path, args.args, lint=not args.no_lint))

@@ -11,6 +11,7 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
+from .. import compat
 from ..services.cron_wakeup import wake_cron_workers
 
 _logger = logging.getLogger(__name__)
@@ -331,8 +332,8 @@ class QuotationQueueMixin(models.AbstractModel):
             if commit:
                 self._release_after_lost_connection(records)
             raise
-        self.env["ir.cron"]._notify_progress(
-            done=len(records), remaining=records._count_remaining()
+        compat.report_cron_progress(
+            self.env, done=len(records), remaining=records._count_remaining()
         )
         return records
 

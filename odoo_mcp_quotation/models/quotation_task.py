@@ -314,7 +314,9 @@ class QuotationTask(models.Model):
             tuple(field_names), tuple(order_field_names)
         )
         params = statement.params
-        params[tracking_id_index] = tracking_id
+        params[tracking_id_index] = compat.parameter_like(
+            params[tracking_id_index], tracking_id
+        )
         # SQL() takes one field to flush; the cached statement knows them all
         self.env.flush_query(statement)
         return self._fetch_with_orders(SQL(statement.code, *params), columns)
@@ -334,15 +336,17 @@ class QuotationTask(models.Model):
         columns)``.
 
         Keyed as ``ir.rule._compute_domain`` keys the rules it evaluates, in
-        the ``default`` ormcache, which Odoo 18.0 clears (in every worker,
-        through the registry's cache signaling) whenever they or the rights
-        behind them change: ``ir.rule`` create/write/unlink,
+        the ``default`` ormcache, which Odoo 18.0 and 19.0 clear (in every
+        worker, through the registry's cache signaling) whenever they or the
+        rights behind them change: ``ir.rule`` create/write/unlink,
         ``ir.model.access`` create/write/unlink
-        (``call_cache_clearing_methods``), ``res.groups`` create/write/unlink,
-        ``res.users`` write of ``groups_id``, ``company_id``, ``company_ids``,
-        ``active`` or ``lang`` (``_get_invalidation_fields``). What a rule
-        reads of records to compile (``child_of`` a hierarchy) is read once
-        per cache, as what it reads to evaluate (``user.partner_id``) is.
+        (``call_cache_clearing_methods``; 19.0's ``stable`` cache holds
+        ``default``), ``res.groups`` create/write/unlink, ``res.users`` write
+        of ``groups_id`` (19.0: ``group_ids``), ``company_id``,
+        ``company_ids``, ``active`` or ``lang`` (``_get_invalidation_fields``).
+        What a rule reads of records to compile (``child_of`` a hierarchy) is
+        read once per cache, as what it reads to evaluate (``user.partner_id``)
+        is.
         """
         query = self._search(
             [
@@ -355,7 +359,8 @@ class QuotationTask(models.Model):
         statement, columns = self._select_with_orders(
             query, field_names, order_field_names
         )
-        return statement, statement.params.index(TRACKING_ID_PLACEHOLDER), columns
+        index = compat.parameter_index(statement.params, TRACKING_ID_PLACEHOLDER)
+        return statement, index, columns
 
     @api.model
     def _models_with_orders(self):
@@ -407,7 +412,7 @@ class QuotationTask(models.Model):
             found = {row[start]: row[start + 1 :] for row in rows if row[start]}
             records = model.browse(found)
             for index, name in enumerate(names):
-                self.env.cache.insert_missing(
+                compat.cache_missing(
                     records, model._fields[name], [row[index] for row in found.values()]
                 )
             start += 1 + len(names)

@@ -6,6 +6,7 @@ they never search or write the ORM themselves.
 
 from odoo.exceptions import MissingError
 
+from ..compat import ORDER_LINE_UOM
 from ..lib.query_schema import (
     Customer,
     CustomerList,
@@ -71,7 +72,7 @@ def quotation_lines(order):
             product=line.product_id.name,
             description=line.name,
             quantity=line.product_uom_qty,
-            unit=line.product_uom.name,
+            unit=line[ORDER_LINE_UOM].name,
             unit_price=line.price_unit,
             discount=line.discount,
             subtotal=line.price_subtotal,
