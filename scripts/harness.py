@@ -985,9 +985,31 @@ def command_test_all(pytest_args):
     print("\n[harness] ===== results =====", flush=True)
     for line in results:
         print(f"[harness] {line}", flush=True)
-    say_total = (time.monotonic() - started) / 60
-    print(f"[harness] every flavour in {say_total:.1f} min", flush=True)
-    return 1 if failed else 0
+    minutes = (time.monotonic() - started) / 60
+    print(f"[harness] every flavour in {minutes:.1f} min", flush=True)
+    passed, not_passed = _counts(results)
+    print(f"total: {passed} passed, {not_passed} failed", flush=True)
+    return 1 if failed or not_passed or not passed else 0
+
+
+def _counts(results):
+    """Tests passed and not passed over result lines of pytest and Odoo's runner."""
+    passed = not_passed = 0
+    for line in results:
+        if runner := ODOO_RUNNER_STATS.search(line):
+            failures, errors, total = map(int, runner.groups())
+            passed += total - failures - errors
+            not_passed += failures + errors
+            continue
+        found = re.findall(r"(\d+) (passed|failed|errors?)\b", line)
+        for number, outcome in found:
+            if outcome == "passed":
+                passed += int(number)
+            else:
+                not_passed += int(number)
+        if not found:  # a step that ended before any test result: one failure
+            not_passed += 1
+    return passed, not_passed
 
 
 def _run_child(args, env):
