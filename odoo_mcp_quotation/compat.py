@@ -6,6 +6,7 @@ with what was checked. Nothing else in the addon reads Odoo's version.
 """
 
 from odoo import models, release
+from odoo.tools import config
 
 ODOO_MAJOR = release.version_info[0]
 
@@ -136,3 +137,12 @@ def cache_missing(records, field, values):
         records.env.cache.insert_missing(records, field, values)
     else:
         field._insert_cache(records, values)
+
+
+def configured_database():
+    """The database ``-d`` names, or None: 18.0 keeps the option's string,
+    19.0 a list, ``-d`` taking several names (odoo/tools/config.py)."""
+    name = config["db_name"]
+    if isinstance(name, list):
+        return name[0] if name else None
+    return name or None

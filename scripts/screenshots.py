@@ -200,7 +200,7 @@ def _oauth_quotation(base, config, database):
         raise harness.HarnessError(f"the OAuth MCP client failed:\n{result.stderr}")
     status = json.loads(result.stdout.strip().splitlines()[-1])["status"]
     if "order_reference" not in status:
-        raise harness.HarnessError(f"the MCP client's quotation was not built: {status}")
+        raise harness.HarnessError(f"the MCP client's quotation is not built: {status}")
     harness.say(f"the MCP client's quotation {status['order_reference']} is built")
     found = _shell(
         config,
