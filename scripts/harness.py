@@ -214,12 +214,16 @@ def ensure_odoo_source():
 
 # ---------------------------------------------------------------- virtualenv
 def _python_version_of(path):
-    result = subprocess.run(
-        [path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    """``"3.12"`` for a Python 3.12 at ``path``; None for anything else."""
+    try:
+        result = subprocess.run(
+            [path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:  # no such file, or not executable
+        return None
     return result.stdout.strip() if result.returncode == 0 else None
 
 
