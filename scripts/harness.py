@@ -634,6 +634,31 @@ def ensure_nginx():
         )
 
 
+def run_oauth_mcp_client(python, url, login, password, *args, env=None):
+    """The official MCP SDK connecting to ``url`` through OAuth as Claude's
+    connectors do, the user ``login`` consenting
+    (tests/mcp_clients/sdk_oauth_flow.py, run by ``python``): its process,
+    whose last line is its JSON report."""
+    return subprocess.run(
+        [
+            python,
+            str(REPO / "tests" / "mcp_clients" / "sdk_oauth_flow.py"),
+            "--url",
+            url,
+            "--login",
+            login,
+            "--password",
+            password,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
 # ---------------------------------------------------------------- commands
 def run_linters():
     say("ruff check, ruff format --check, pylint-odoo")

@@ -37,7 +37,6 @@ OAUTH_QUOTATION = (
     / "images"
     / f"screenshot_oauth_quotation_{harness.ODOO_VERSION}.png"
 )
-SDK_OAUTH_FLOW = harness.REPO / "tests" / "mcp_clients" / "sdk_oauth_flow.py"
 CLAUDE_USER = ("claude-user", "claude-user-pw")
 WIDTH, HEIGHT = 1600, 1000
 
@@ -180,22 +179,7 @@ def _oauth_quotation(base, config, database):
     client calls ``create_quotation`` and follows it until it is built.
     Returns the quotation's id."""
     python = harness.ensure_side_venvs()["OMQ_VENV_MCP_CLIENT"]
-    result = subprocess.run(
-        [
-            python,
-            str(SDK_OAUTH_FLOW),
-            "--url",
-            f"{base}/mcp",
-            "--login",
-            CLAUDE_USER[0],
-            "--password",
-            CLAUDE_USER[1],
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    result = harness.run_oauth_mcp_client(python, f"{base}/mcp", *CLAUDE_USER)
     if result.returncode:
         raise harness.HarnessError(f"the OAuth MCP client failed:\n{result.stderr}")
     status = json.loads(result.stdout.strip().splitlines()[-1])["status"]
