@@ -47,6 +47,9 @@ def test_the_packaged_module_installs_on_a_fresh_database_of_its_version(
             ",".join([str(package.parent), *addons_path[1:]]),
         )
     )
+    # without ODOO_RC, which 18.0 reads at import: its addons path would come
+    # first, this checkout on it
+    env = {name: value for name, value in os.environ.items() if name != "ODOO_RC"}
     install = harness.odoo_bin(
         packaged,
         "-d",
@@ -58,6 +61,7 @@ def test_the_packaged_module_installs_on_a_fresh_database_of_its_version(
         "--log-level=warn",
         capture_output=True,
         text=True,
+        env=env,
     )
     assert install.returncode == 0, (install.stdout + install.stderr)[-4000:]
     check = harness.odoo_bin(
@@ -69,6 +73,7 @@ def test_the_packaged_module_installs_on_a_fresh_database_of_its_version(
         input=CHECK_SCRIPT,
         capture_output=True,
         text=True,
+        env=env,
     )
     assert "OMQ_STATE=installed" in check.stdout, check.stdout + check.stderr
     assert f"OMQ_VERSION={version}.1.0.0" in check.stdout
