@@ -947,7 +947,10 @@ def command_odoo_tests(addons_path, tags=None):
             for line in process.stdout:
                 log.write(line)
                 if line[:4].isdigit():  # a new record starts with its date
-                    showing = " ERROR " in line or " CRITICAL " in line
+                    # a test's failure or error, not the errors tests provoke
+                    showing = (": FAIL: " in line or ": ERROR: " in line) or (
+                        " CRITICAL " in line
+                    )
                     if ": Starting " in line and " odoo.addons." in line:
                         started += 1
                         if started % 25 == 0:
