@@ -1,6 +1,9 @@
-# Odoo 18 with this addon's Python dependencies; the addon itself is mounted
-# by docker-compose.yml (or copied in by a derived image for production).
-FROM odoo:18.0
+# Odoo (18.0 or 19.0, the official image) with this addon's Python
+# dependencies; the addon itself is mounted by docker-compose.yml (or copied in
+# by a derived image for production). Both images run Ubuntu Noble's Python
+# 3.12, the one `make test` runs besides 3.11.
+ARG ODOO_VERSION=18.0
+FROM odoo:${ODOO_VERSION}
 
 USER root
 COPY requirements.txt /tmp/odoo_mcp_quotation-requirements.txt

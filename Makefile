@@ -1,10 +1,14 @@
 PYTHON ?= python3
+# ODOO_VERSION=18.0|19.0 and ODOO_PYTHON=3.11|3.12 narrow what these commands use
+# (make passes them on to the harness through the environment).
 
-.PHONY: test run bootstrap bench screenshots
+.PHONY: test run bootstrap bench screenshots dist
 
-## make test: bootstrap Odoo 18 in the user cache, lint, then run every test on a fresh database
+## make test: lint, then for Odoo 18.0 on Python 3.11 and 3.12 and Odoo 19.0 on
+## 3.12 (or the one ODOO_VERSION/ODOO_PYTHON pick), every test on a fresh
+## database and the in-Odoo tests through Odoo's own runner
 test:
-	$(PYTHON) scripts/harness.py test
+	$(PYTHON) scripts/harness.py test-all
 
 ## make run: serve Odoo with the addon on http://127.0.0.1:8069 and print an API key
 run:
@@ -20,3 +24,8 @@ bench:
 ## make screenshots: photograph the list, form, kanban, graph and settings from a real server
 screenshots:
 	$(PYTHON) scripts/screenshots.py
+
+## make dist: the installable module per Odoo version (dist/18.0, dist/19.0 and
+## their .zip), with the series in the manifest's version; ODOO_VERSION=19.0 for one
+dist:
+	$(PYTHON) scripts/harness.py dist

@@ -24,6 +24,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import Registry
 from odoo.tests.common import get_db_name
 
+from odoo.addons.odoo_mcp_quotation.compat import USER_GROUPS
 from odoo.addons.odoo_mcp_quotation.services.quotation_service import (
     QuotationService,
 )
@@ -143,7 +144,7 @@ def test_volume_figures(capsys):
             {
                 "name": "Volume Agent",
                 "login": "volume_agent",
-                "groups_id": [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
+                USER_GROUPS: [(6, 0, [env.ref("sales_team.group_sale_salesman").id])],
             }
         )
         figures = {}

@@ -2,7 +2,7 @@
     "name": "AI Agent Quotations (REST and MCP)",
     "summary": "Voice agents and LLM clients create draft sales quotations in Odoo, "
     "processed reliably in the background",
-    "version": "18.0.1.1.0",
+    "version": "1.1.0",
     "author": "Odoo MCP Quotation contributors",
     "maintainers": ["odoo-mcp-quotation"],
     "website": "https://github.com/odoo-mcp-quotation/odoo_mcp_quotation",

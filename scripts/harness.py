@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Bootstrap Odoo 18 for this addon, then test it or serve it.
+"""Bootstrap Odoo (18.0 or 19.0, on the Python asked for), then test or serve.
 
 Run through ``make test`` / ``make run``. Uses only the standard library until
 the virtualenv exists, then re-executes itself inside it (psycopg2 is needed to
 talk to PostgreSQL). Everything heavy lives in a per-user cache outside the
-repository, so a second run starts in seconds.
+repository, one Odoo tree per version and one virtualenv per version and
+Python, so a second run starts in seconds. ``ODOO_VERSION`` (18.0, 19.0) and
+``ODOO_PYTHON`` (3.11, 3.12) pick what one run uses; ``make test`` runs every
+pair of ``FLAVOURS`` (``test-all``).
 """
 
 import argparse
@@ -12,6 +15,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,11 +33,44 @@ CACHE = Path(
     os.environ.get("ODOO_MCP_CACHE")
     or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / ADDON
 )
-ODOO_DIR = CACHE / "odoo-18.0"
-VENV = CACHE / "venv"
+# Every (Odoo version, Python) pair ``make test`` runs: 18.0 on the Python of
+# Debian 12 and on the one the official images (Ubuntu Noble) run, 19.0 on the
+# latter. Odoo's requirements.txt pins each Python's packages.
+FLAVOURS = (("18.0", "3.11"), ("18.0", "3.12"), ("19.0", "3.12"))
+DEFAULT_PYTHON = {"18.0": "3.11", "19.0": "3.12"}
+
+
+def odoo_tree_version(root):
+    """The series (``"18.0"``) of the Odoo source tree at ``root``, or None."""
+    release = root / "odoo" / "release.py"
+    if not release.is_file():
+        return None
+    found = re.search(r"^version_info = \((\d+), (\d+)", release.read_text(), re.M)
+    return found and f"{found[1]}.{found[2]}"
+
+
+# ODOO_VERSION, else the version of the tree ODOO_SRC names, else 18.0
+ODOO_VERSION = (
+    os.environ.get("ODOO_VERSION")
+    or odoo_tree_version(Path(os.environ.get("ODOO_SRC") or "/nonexistent"))
+    or "18.0"
+)
+if ODOO_VERSION not in DEFAULT_PYTHON:
+    sys.exit(f"error: ODOO_VERSION={ODOO_VERSION}: this addon runs on 18.0 or 19.0")
+PYTHON_VERSION = os.environ.get("ODOO_PYTHON") or DEFAULT_PYTHON[ODOO_VERSION]
+# what names the databases, virtualenvs and configs of this pair
+FLAVOUR = f"{ODOO_VERSION.split('.')[0]}py{PYTHON_VERSION.replace('.', '')}"
+ODOO_DIR = CACHE / f"odoo-{ODOO_VERSION}"
+# 18.0 on 3.11 keeps the cache's first names (``venv``, ``odoo_mcp_dev``):
+# other checkouts may be using them
+FIRST_FLAVOUR = FLAVOURS[0] == (ODOO_VERSION, PYTHON_VERSION)
+VENV = CACHE / ("venv" if FIRST_FLAVOUR else f"venv-{ODOO_VERSION}-py{PYTHON_VERSION}")
 VENV_PYTHON = VENV / "bin" / "python"
 DATA_DIR = CACHE / "data"
-ODOO_ARCHIVE_URL = "https://nightly.odoo.com/18.0/nightly/src/odoo_18.0.latest.tar.gz"
+ODOO_ARCHIVE_URL = (
+    f"https://nightly.odoo.com/{ODOO_VERSION}/nightly/src/"
+    f"odoo_{ODOO_VERSION}.latest.tar.gz"
+)
 # cbor2 needs pkg_resources (setuptools<81); Python's bundled 65.5 cannot read
 # new dist-info names, and gevent's zope.interface lookup then fails.
 SETUPTOOLS = "setuptools>=75,<81"
@@ -42,10 +79,14 @@ PIP_BUILD_CONSTRAINTS = "setuptools<81\n"
 # out spares every machine the LDAP/SASL headers it would need to compile.
 SKIPPED_ODOO_REQUIREMENTS = ("python-ldap",)
 DB_ROLE = os.environ.get("PGUSER") or "odoo_mcp"
-DEV_DATABASE = os.environ.get("ODOO_MCP_DEV_DB", "odoo_mcp_dev")
+DEV_DATABASE = os.environ.get("ODOO_MCP_DEV_DB") or (
+    "odoo_mcp_dev" if FIRST_FLAVOUR else f"odoo_mcp_dev_{FLAVOUR}"
+)
 # English stays the default language; Spanish is installed beside it so that
 # tests can check the shipped translation.
-TEMPLATE_INSTALL_ARGS = ("--without-demo=all", "--load-language=en_US,es_ES")
+# (19.0 reads --without-demo as a boolean and warns about "all")
+WITHOUT_DEMO = "--without-demo=all" if ODOO_VERSION == "18.0" else "--without-demo=1"
+TEMPLATE_INSTALL_ARGS = (WITHOUT_DEMO, "--load-language=en_US,es_ES")
 HTTP_PORT = int(os.environ.get("ODOO_MCP_HTTP_PORT", "8069"))
 GEVENT_PORT = int(os.environ.get("ODOO_MCP_GEVENT_PORT", "8072"))
 
@@ -55,14 +96,13 @@ class HarnessError(Exception):
 
 
 def say(message):
-    print(f"[harness] {message}", flush=True)
+    print(f"[harness {ODOO_VERSION} py{PYTHON_VERSION}] {message}", flush=True)
 
 
 # ---------------------------------------------------------------- Odoo source
 def _odoo_layout(root):
-    """Return the addons path of an Odoo 18.0 tree, or None if it is not one."""
-    release = root / "odoo" / "release.py"
-    if not release.is_file() or "version_info = (18, 0" not in release.read_text():
+    """Return the addons path of an Odoo tree of ODOO_VERSION, or None."""
+    if odoo_tree_version(root) != ODOO_VERSION:
         return None
     if (root / "odoo" / "addons" / "sale").is_dir():  # nightly: all under odoo/
         return [root / "odoo" / "addons"]
@@ -72,17 +112,19 @@ def _odoo_layout(root):
 
 
 def _copy_odoo_source(source):
-    say(f"copying Odoo 18.0 from {source} into {ODOO_DIR} (once)")
+    say(f"copying Odoo {ODOO_VERSION} from {source} into {ODOO_DIR} (once)")
     staging = ODOO_DIR.with_name(ODOO_DIR.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".git")
     nightly = (source / "odoo" / "addons" / "sale").is_dir()
-    for name in ("odoo", "odoo-bin", "requirements.txt", "setup.py", "addons"):
+    names = ("odoo", "odoo-bin", "requirements.txt", "setup.py", "addons")
+    for step, name in enumerate(names, 1):
         path = source / name
         if name == "addons" and nightly:
             continue  # an older duplicate in nightly trees; never on the path
         if path.is_dir():
+            say(f"  {step}/{len(names)} {name}/ (about a minute)")
             shutil.copytree(path, staging / name, ignore=ignore)
         elif path.is_file():
             shutil.copy2(path, staging / name)
@@ -92,9 +134,9 @@ def _copy_odoo_source(source):
 
 
 def _download_odoo_source():
-    say(f"downloading the Odoo 18.0 source from {ODOO_ARCHIVE_URL}")
+    say(f"downloading the Odoo {ODOO_VERSION} source from {ODOO_ARCHIVE_URL}")
     CACHE.mkdir(parents=True, exist_ok=True)
-    archive = CACHE / "odoo_18.0.latest.tar.gz"
+    archive = CACHE / f"odoo_{ODOO_VERSION}.latest.tar.gz"
     try:
         with urllib.request.urlopen(ODOO_ARCHIVE_URL, timeout=30) as response:
             total = int(response.headers.get("Content-Length") or 0)
@@ -107,8 +149,9 @@ def _download_odoo_source():
         print(flush=True)
     except OSError as error:
         raise HarnessError(
-            f"Odoo 18.0 source not found and the download failed ({error}): "
-            "set ODOO_SRC=/path/to/an/odoo-18.0/source/tree and run again"
+            f"no Odoo {ODOO_VERSION} source in {ODOO_DIR} and the download "
+            f"failed ({error}): set {source_variable()}=/path/to/an/odoo-"
+            f"{ODOO_VERSION}/source/tree (copied once into the cache) and run again"
         ) from error
     extract = Path(tempfile.mkdtemp(dir=CACHE))
     with tarfile.open(archive) as tar:
@@ -128,14 +171,38 @@ def _progress(done, total):
         print(f"\r  {done >> 20} MiB", end="", flush=True)
 
 
-def ensure_odoo_source():
+def source_variable(version=ODOO_VERSION):
+    """The variable naming a version's tree: ``ODOO_SRC_19`` for 19.0."""
+    return f"ODOO_SRC_{version.split('.')[0]}"
+
+
+def odoo_source_setting(version=ODOO_VERSION):
+    """The tree the environment names for ``version``: ``ODOO_SRC_<major>``, or
+    ``ODOO_SRC`` when it holds that version; None when neither does."""
+    named = os.environ.get(source_variable(version))
+    if named:
+        return Path(named).expanduser().resolve()
     source = os.environ.get("ODOO_SRC")
+    if source and odoo_tree_version(Path(source).expanduser()) == version:
+        return Path(source).expanduser().resolve()
+    return None
+
+
+def ensure_odoo_source():
+    source = odoo_source_setting()
+    stray = os.environ.get("ODOO_SRC")
+    if not source and stray and os.environ.get("ODOO_VERSION"):
+        raise HarnessError(
+            f"ODOO_SRC={stray} is not an Odoo {ODOO_VERSION} tree (it is "
+            f"{odoo_tree_version(Path(stray)) or 'no Odoo tree'}): point "
+            f"{source_variable()} at an Odoo {ODOO_VERSION} tree"
+        )
     if source:
-        source = Path(source).expanduser().resolve()
         if not _odoo_layout(source):
             raise HarnessError(
-                f"ODOO_SRC={source} is not an Odoo 18.0 source tree (expected "
-                "odoo/release.py of 18.0 and the sale addon): point it at one"
+                f"{source} is not an Odoo {ODOO_VERSION} source tree (expected "
+                f"odoo/release.py of {ODOO_VERSION} and the sale addon): point "
+                f"{source_variable()} (or ODOO_SRC) at one"
             )
         stamp = ODOO_DIR / ".source"
         if not stamp.is_file() or stamp.read_text() != str(source):
@@ -146,26 +213,46 @@ def ensure_odoo_source():
 
 
 # ---------------------------------------------------------------- virtualenv
-def _find_python():
-    for candidate in ("python3.11", "python3.12", "python3.10", "python3"):
-        path = shutil.which(candidate)
-        if not path:
-            continue
-        version = subprocess.run(
-            [
-                path,
-                "-c",
-                "import sys; print(sys.version_info[:2] >= (3, 10) "
-                "and sys.version_info[:2] <= (3, 12))",
-            ],
+def _python_version_of(path):
+    """``"3.12"`` for a Python 3.12 at ``path``; None for anything else."""
+    try:
+        result = subprocess.run(
+            [path, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
             capture_output=True,
             text=True,
             check=False,
-        ).stdout.strip()
-        if version == "True":
+        )
+    except OSError:  # no such file, or not executable
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def find_python(version=PYTHON_VERSION):
+    """A Python ``version`` interpreter: ``PYTHON311``/``PYTHON312``, then
+    pyenv's versions, then PATH (pyenv's shims answer only for its selected
+    versions, so its own folders are looked at directly)."""
+    variable = f"PYTHON{version.replace('.', '')}"
+    if os.environ.get(variable):
+        path = os.environ[variable]
+        if _python_version_of(path) != version:
+            raise HarnessError(f"{variable}={path} is not a Python {version}")
+        return path
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    candidates = [
+        str(path)
+        for path in sorted(
+            pyenv_root.glob(f"versions/{version}.*/bin/python{version}"), reverse=True
+        )
+    ]
+    candidates += filter(None, [shutil.which(f"python{version}")])
+    for path in candidates:
+        if _python_version_of(path) == version:
             return path
     raise HarnessError(
-        "Odoo 18 needs Python 3.10 to 3.12 and none was found: install python3.11"
+        f"Odoo {ODOO_VERSION} on Python {version} needs a Python {version} and "
+        f"none was found: install it (pyenv install {version}, or apt-get install "
+        f"python{version} python{version}-venv python{version}-dev where the "
+        f"distribution has it) or set {variable}=/path/to/python{version}"
     )
 
 
@@ -182,12 +269,15 @@ def ensure_venv():
     stamp = VENV / ".requirements"
     if stamp.is_file() and stamp.read_text() == digest.hexdigest():
         return
-    say(f"building the virtualenv {VENV} (a few minutes, once)")
+    say(
+        f"building the virtualenv {VENV} for Odoo {ODOO_VERSION} on Python "
+        f"{PYTHON_VERSION} (a few minutes, once)"
+    )
     if not VENV_PYTHON.exists():
-        subprocess.run([_find_python(), "-m", "venv", str(VENV)], check=True)
-    constraints = CACHE / "pip-constraints.txt"
+        subprocess.run([find_python(), "-m", "venv", str(VENV)], check=True)
+    constraints = VENV / "pip-constraints.txt"
     constraints.write_text(PIP_BUILD_CONSTRAINTS)
-    odoo_req_file = CACHE / "odoo-requirements.txt"
+    odoo_req_file = VENV / "odoo-requirements.txt"
     odoo_req_file.write_text("\n".join(odoo_requirements) + "\n")
     env = dict(os.environ, PIP_CONSTRAINT=str(constraints))
     pip = [str(VENV_PYTHON), "-m", "pip", "install", "--progress-bar", "on"]
@@ -227,7 +317,8 @@ def ensure_side_venvs(folder=REPO / "tests" / "venvs"):
     """One virtualenv per ``<folder>/<name>.txt``, for tools that clash with Odoo.
 
     The MCP client SDK and the S3 test server need newer idna, Werkzeug or
-    cryptography than Odoo 18 pins; they run as separate processes anyway
+    cryptography than Odoo pins (18.0 and 19.0 alike, on Python 3.11 and 3.12);
+    they run as separate processes anyway, so every flavour shares them
     (``bench/venvs`` holds the benchmarks' own, built when a benchmark asks).
     Returns ``{"OMQ_VENV_<NAME>": python}`` for the tests' environment.
     """
@@ -241,6 +332,15 @@ def ensure_side_venvs(folder=REPO / "tests" / "venvs"):
     return pythons
 
 
+def _side_python():
+    """Side virtualenvs hold client processes that never load Odoo: one set
+    serves every flavour, on Python 3.11 where there is one (as first built)."""
+    for version in ("3.11", "3.12"):
+        with contextlib.suppress(HarnessError):
+            return find_python(version)
+    return find_python()
+
+
 def _side_venv(requirements, venv):
     """The virtualenv's python, built or brought up to date; a venv left
     half-built by an interrupted run is repaired (``venv`` again restores pip)."""
@@ -249,7 +349,7 @@ def _side_venv(requirements, venv):
     digest = hashlib.sha256(requirements.read_bytes()).hexdigest()
     if not (stamp.is_file() and stamp.read_text() == digest):
         say(f"building the side virtualenv {venv} for {requirements.stem}")
-        subprocess.run([_find_python(), "-m", "venv", str(venv)], check=True)
+        subprocess.run([_side_python(), "-m", "venv", str(venv)], check=True)
         result = subprocess.run(
             [str(python), "-m", "pip", "install", "-r", str(requirements)],
             check=False,
@@ -386,9 +486,10 @@ def write_odoo_config(addons_path, path):
         f"db_host = {PG['host']}",
         f"db_port = {PG['port']}",
         f"db_user = {DB_ROLE}",
-        f"db_password = {PG['password'] or False}",
         "http_interface = 127.0.0.1",
         "list_db = False",
+        # (19.0 warns about "db_password = False": only a real one is written)
+        *([f"db_password = {PG['password']}"] if PG["password"] else []),
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -417,6 +518,17 @@ def _addon_digest():
     return digest.hexdigest()[:12]
 
 
+def addon_installed(database):
+    """Odoo skips a module it finds not installable with a mere warning and
+    exits 0: read what it really did."""
+    with pg_connect(database) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM ir_module_module WHERE name = %s AND state = 'installed'",
+            [ADDON],
+        )
+        return bool(cursor.fetchone())
+
+
 def ensure_template(config):
     """Install the addon once per change into a template database.
 
@@ -424,12 +536,15 @@ def ensure_template(config):
     side never prune each other's templates.
     """
     checkout = hashlib.sha256(str(REPO).encode()).hexdigest()[:6]
-    template = f"omq_tmpl_{checkout}_{_addon_digest()}"
+    template = f"omq_tmpl_{checkout}_{FLAVOUR}_{_addon_digest()}"
     if database_exists(template):
         return template
     building = f"{template}_building"
     drop_database(building)
-    say(f"installing {ADDON} into the template database {template} (about a minute)")
+    say(
+        f"installing {ADDON} into the template database {template} "
+        f"(Odoo {ODOO_VERSION}, Python {PYTHON_VERSION}; about a minute)"
+    )
     started = time.monotonic()
     result = odoo_bin(
         config,
@@ -441,16 +556,21 @@ def ensure_template(config):
         "--stop-after-init",
         "--log-level=warn",
     )
-    if result.returncode:
+    if result.returncode or not addon_installed(building):
         drop_database(building)
         raise HarnessError(f"installing {ADDON} failed (see the log above)")
     connection = pg_connect()
     with connection.cursor() as cursor:
         cursor.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
+        # this flavour's older templates, and those named before flavours
         cursor.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE %s "
-            "AND datname <> %s AND datname NOT LIKE '%%_building'",
-            [f"omq_tmpl_{checkout}_%", template],
+            "SELECT datname FROM pg_database WHERE datname <> %s "
+            "AND (datname LIKE %s OR datname ~ %s) AND datname NOT LIKE '%%_building'",
+            [
+                template,
+                f"omq_tmpl_{checkout}_{FLAVOUR}_%",
+                f"^omq_tmpl_{checkout}_[0-9a-f]{{12}}$",
+            ],
         )
         stale = [row[0] for row in cursor.fetchall()]
     connection.close()
@@ -514,6 +634,31 @@ def ensure_nginx():
         )
 
 
+def run_oauth_mcp_client(python, url, login, password, *args, env=None):
+    """The official MCP SDK connecting to ``url`` through OAuth as Claude's
+    connectors do, the user ``login`` consenting
+    (tests/mcp_clients/sdk_oauth_flow.py, run by ``python``): its process,
+    whose last line is its JSON report."""
+    return subprocess.run(
+        [
+            python,
+            str(REPO / "tests" / "mcp_clients" / "sdk_oauth_flow.py"),
+            "--url",
+            url,
+            "--login",
+            login,
+            "--password",
+            password,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+
+
 # ---------------------------------------------------------------- commands
 def run_linters():
     say("ruff check, ruff format --check, pylint-odoo")
@@ -546,14 +691,18 @@ def prepare_odoo(addons_path, workdir):
         ODOO_MCP_ODOO_BIN=str(ODOO_DIR / "odoo-bin"),
         ODOO_MCP_PYTHON=str(VENV_PYTHON),
         ODOO_MCP_CACHE=str(CACHE),
+        # the tests' own harness import must name the same flavour
+        ODOO_VERSION=ODOO_VERSION,
+        ODOO_PYTHON=PYTHON_VERSION,
     )
     return template, env
 
 
-def command_test(addons_path, pytest_args):
+def command_test(addons_path, pytest_args, lint=True):
     ensure_browser()
     ensure_nginx()
-    run_linters()
+    if lint:
+        run_linters()
     workdir = Path(tempfile.mkdtemp(prefix="omq-test-"))
     template, env = prepare_odoo(addons_path, workdir)
     database = f"omq_test_{os.getpid()}"
@@ -636,16 +785,19 @@ def command_run(addons_path):
     ensure_db_role()
     run_dir = CACHE / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = write_odoo_config(addons_path, run_dir / "odoo.conf")
+    config = write_odoo_config(addons_path, run_dir / f"odoo-{FLAVOUR}.conf")
     install = "-u" if database_exists(DEV_DATABASE) else "-i"
-    say(f"{'updating' if install == '-u' else 'creating'} the database {DEV_DATABASE}")
+    say(
+        f"{'updating' if install == '-u' else 'creating'} the database "
+        f"{DEV_DATABASE} (Odoo {ODOO_VERSION}, Python {PYTHON_VERSION})"
+    )
     if odoo_bin(
         config,
         "-d",
         DEV_DATABASE,
         install,
         ADDON,
-        "--without-demo=all",
+        WITHOUT_DEMO,
         "--stop-after-init",
         "--log-level=warn",
     ).returncode:
@@ -671,7 +823,8 @@ def command_run(addons_path):
     gevent = f"http://127.0.0.1:{GEVENT_PORT}"
     print(
         f"""
-Odoo is starting on {base} (database {DEV_DATABASE}; log in as admin / admin).
+Odoo {ODOO_VERSION} (Python {PYTHON_VERSION}) is starting on {base}
+(database {DEV_DATABASE}; log in as admin / admin).
 Integration user ai_agent, API key (shown once, a new one each run):
 
     export OMQ_KEY={key}
@@ -713,17 +866,243 @@ Ctrl-C stops the server.
     os.execv(command[0], command)
 
 
+def addon_version():
+    """The addon's own version, from its manifest (Odoo prefixes the series)."""
+    manifest = (REPO / ADDON / "__manifest__.py").read_text()
+    return re.search(r'"version": "([\d.]+)"', manifest)[1]
+
+
+def command_dist(output=REPO / "dist"):
+    """``make dist``: the installable module for ODOO_VERSION (or each version
+    without it), as the Apps store and Odoo.sh take it, one branch per version:
+    ``dist/<version>/odoo_mcp_quotation/`` with the series in its manifest's
+    version, and the same as ``dist/odoo_mcp_quotation-<version>.zip``."""
+    versions = [os.environ["ODOO_VERSION"]] if os.environ.get("ODOO_VERSION") else []
+    for version in versions or DEFAULT_PYTHON:
+        path = build_dist(version, output)
+        print(f"[harness] {path.relative_to(output.parent)} and its .zip", flush=True)
+    return 0
+
+
+def build_dist(version, output):
+    """Write the module for ``version`` under ``output``; its folder."""
+    own = addon_version()
+    full = f"{version}.{own}"
+    target = output / version / ADDON
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(
+        REPO / ADDON, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    manifest = target / "__manifest__.py"
+    text = manifest.read_text()
+    manifest.write_text(text.replace(f'"version": "{own}"', f'"version": "{full}"'))
+    archive = output / f"{ADDON}-{full}"
+    shutil.make_archive(str(archive), "zip", target.parent, ADDON)
+    return target
+
+
+# Odoo's own runner prints this once, at the end (odoo/tests/result.py)
+ODOO_RUNNER_STATS = re.compile(r"(\d+) failed, (\d+) error\(s\) of (\d+) tests")
+
+
+def command_odoo_tests(addons_path, tags=None):
+    """The in-Odoo tests as Odoo.sh and OCA's CI run them: Odoo's own runner
+    (``--test-tags``) on one database where the addon was installed by
+    ``odoo-bin -i`` with Spanish loaded (a copy of the template, which is
+    exactly that), every test class after the other on that one database.
+    ``tags`` narrows them, as Odoo's ``--test-tags`` does."""
+    ensure_browser()
+    workdir = Path(tempfile.mkdtemp(prefix="omq-odoo-tests-"))
+    template, env = prepare_odoo(addons_path, workdir)
+    database = f"omq_runner_{os.getpid()}"
+    copy_database(template, database)
+    log_path = workdir / "odoo.log"
+    say(f"Odoo's own runner: --test-tags /{ADDON} on {database} (a few minutes)")
+    try:
+        process = subprocess.Popen(
+            [
+                str(VENV_PYTHON),
+                str(ODOO_DIR / "odoo-bin"),
+                "-c",
+                env["ODOO_RC"],
+                "-d",
+                database,
+                f"--test-tags={tags or '/' + ADDON}",
+                "--stop-after-init",
+                "--http-port",
+                str(_free_port()),
+                "--gevent-port",
+                str(_free_port()),
+                "--workers=0",
+                "--max-cron-threads=0",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        stats, started, showing = None, 0, False
+        with log_path.open("w") as log:
+            for line in process.stdout:
+                log.write(line)
+                if line[:4].isdigit():  # a new record starts with its date
+                    # a test's failure or error, not the errors tests provoke
+                    showing = (": FAIL: " in line or ": ERROR: " in line) or (
+                        " CRITICAL " in line
+                    )
+                    if ": Starting " in line and " odoo.addons." in line:
+                        started += 1
+                        if started % 25 == 0:
+                            say(f"  {started} tests started")
+                if showing:  # failures and their tracebacks
+                    print(line, end="", flush=True)
+                stats = ODOO_RUNNER_STATS.search(line) or stats
+        returncode = process.wait()
+    finally:
+        drop_database(database)
+    shutil.rmtree(workdir, ignore_errors=True)
+    if not stats:
+        say(f"Odoo's runner printed no test statistics (exit {returncode}): a failure")
+        return 1
+    failed, errors, total = map(int, stats.groups())
+    say(f"Odoo's runner: {failed} failed, {errors} error(s) of {total} tests")
+    if not total:
+        say("Odoo's runner ran no test: that is a failure here, never a pass")
+        return 1
+    return 1 if returncode or failed or errors else 0
+
+
+def _free_port():
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# pytest's closing line, e.g. "==== 1012 passed, 3 skipped in 512.30s ===="
+PYTEST_SUMMARY = re.compile(r"^=+ (.*\bin [\d.]+s.*?) =+$")
+
+
+def command_test_all(pytest_args):
+    """``make test``: lint once, then for each flavour (or those ODOO_VERSION
+    and ODOO_PYTHON select) the whole suite and Odoo's own runner, each in a
+    child harness; a summary of every result line at the end."""
+    version, python = os.environ.get("ODOO_VERSION"), os.environ.get("ODOO_PYTHON")
+    flavours = [
+        (v, p)
+        for v, p in FLAVOURS
+        if (not version or v == version) and (not python or p == python)
+    ] or [(version or "18.0", python or DEFAULT_PYTHON.get(version or "18.0"))]
+    started, results, failed = time.monotonic(), [], False
+    for index, (flavour_version, flavour_python) in enumerate(flavours):
+        env = dict(os.environ, ODOO_VERSION=flavour_version, ODOO_PYTHON=flavour_python)
+        source = odoo_source_setting(flavour_version)
+        env.pop("ODOO_SRC", None)
+        if source:
+            env[source_variable(flavour_version)] = str(source)
+        label = f"Odoo {flavour_version} on Python {flavour_python}"
+        steps = [
+            ("suite", [*(["--no-lint"] if index else []), "test", "--", *pytest_args]),
+            ("Odoo's runner", ["odoo-tests"]),
+        ]
+        for name, args in steps:
+            print(f"\n[harness] ===== {label}: {name} =====", flush=True)
+            step_started = time.monotonic()
+            returncode, summary = _run_child(args, env)
+            minutes = (time.monotonic() - step_started) / 60
+            results.append(f"{label}, {name}: {summary} ({minutes:.1f} min)")
+            failed |= bool(returncode)
+    print("\n[harness] ===== results =====", flush=True)
+    for line in results:
+        print(f"[harness] {line}", flush=True)
+    minutes = (time.monotonic() - started) / 60
+    print(f"[harness] every flavour in {minutes:.1f} min", flush=True)
+    passed, not_passed = _counts(results)
+    print(f"total: {passed} passed, {not_passed} failed", flush=True)
+    return 1 if failed or not_passed or not passed else 0
+
+
+def _counts(results):
+    """Tests passed and not passed over result lines of pytest and Odoo's runner."""
+    passed = not_passed = 0
+    for line in results:
+        if runner := ODOO_RUNNER_STATS.search(line):
+            failures, errors, total = map(int, runner.groups())
+            passed += total - failures - errors
+            not_passed += failures + errors
+            continue
+        found = re.findall(r"(\d+) (passed|failed|errors?)\b", line)
+        for number, outcome in found:
+            if outcome == "passed":
+                passed += int(number)
+            else:
+                not_passed += int(number)
+        if not found:  # a step that ended before any test result: one failure
+            not_passed += 1
+    return passed, not_passed
+
+
+def _run_child(args, env):
+    """Run ``harness.py <args>`` in ``env``, its output shown as it comes; its
+    exit code and the result line it ended with."""
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve()), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    summary = None
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        found = PYTEST_SUMMARY.match(line.strip())
+        if found:
+            summary = found[1]
+        elif "Odoo's runner: " in line:
+            summary = line.split("Odoo's runner: ", 1)[1].strip()
+        elif line.startswith("error: "):
+            summary = line.strip()
+    returncode = process.wait()
+    return returncode, summary or f"no result line (exit {returncode})"
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=["bootstrap", "test", "run", "bench"])
     parser.add_argument(
-        "args", nargs="*", help="test: extra pytest arguments; bench: benchmark names"
+        "command",
+        choices=[
+            "bootstrap",
+            "test",
+            "test-all",
+            "odoo-tests",
+            "run",
+            "bench",
+            "dist",
+        ],
+    )
+    parser.add_argument(
+        "--no-lint", action="store_true", help="test: skip ruff and pylint-odoo"
+    )
+    parser.add_argument(
+        "args",
+        nargs="*",
+        help="test: extra pytest arguments; odoo-tests: Odoo's --test-tags; "
+        "bench: benchmark names",
     )
     args = parser.parse_args()
     try:
+        if args.command == "test-all":  # runs children, each bootstrapping its own
+            sys.exit(command_test_all(args.args))
+        if args.command == "dist":  # the standard library is enough
+            sys.exit(command_dist())
         addons_path = bootstrap()
         if args.command == "test":
-            sys.exit(command_test(addons_path, args.args))
+            sys.exit(command_test(addons_path, args.args, lint=not args.no_lint))
+        if args.command == "odoo-tests":
+            sys.exit(command_odoo_tests(addons_path, *args.args[:1]))
         if args.command == "bench":
             sys.exit(command_bench(addons_path, args.args))
         if args.command == "run":

@@ -21,8 +21,23 @@ from pathlib import Path
 import harness
 from seed_data import DEMO_CATALOGUE, seed_script
 
-OUTPUT = harness.REPO / harness.ADDON / "static" / "description"
+# 18.0's shots illustrate the Apps page and the guides; another version's go
+# beside them, in a folder of their own
+OUTPUT = (
+    harness.REPO / harness.ADDON / "static" / "description"
+    if harness.ODOO_VERSION == "18.0"
+    else harness.REPO / "docs" / "images" / harness.ODOO_VERSION
+)
 CALL_OUTPUT = harness.REPO / "docs" / "images"
+if harness.ODOO_VERSION != "18.0":
+    CALL_OUTPUT = OUTPUT
+OAUTH_QUOTATION = (
+    harness.REPO
+    / "docs"
+    / "images"
+    / f"screenshot_oauth_quotation_{harness.ODOO_VERSION}.png"
+)
+CLAUDE_USER = ("claude-user", "claude-user-pw")
 WIDTH, HEIGHT = 1600, 1000
 
 CALL = "conv_01jz8x3m5wfe5s7b2k9q4n6c1d"
@@ -32,6 +47,12 @@ SEED_SCRIPT = (
         {
             "voice_agent": {"name": "Voice Agent"},
             "claude_connector": {"name": "Claude Connector"},
+            # who connects Claude through OAuth, logging in with a password
+            CLAUDE_USER[0]: {
+                "name": "Claire Connor",
+                "password": CLAUDE_USER[1],
+                "ai_agent_scopes": "quotations:create quotations:read",
+            },
         },
     )
     + f"CALL = {CALL!r}\n"
@@ -150,6 +171,28 @@ def _deliver_call(base, config, database, deliveries):
     land = _shell(config, database, LAND_SCRIPT)
     call_id, lead_id = _printed(land, "OMQ_CALL").split(",")
     return call_id, lead_id
+
+
+def _oauth_quotation(base, config, database):
+    """A quotation asked for through OAuth, as Claude's connectors ask: the
+    official MCP SDK registers, the user logs in to Odoo and consents, the
+    client calls ``create_quotation`` and follows it until it is built.
+    Returns the quotation's id."""
+    python = harness.ensure_side_venvs()["OMQ_VENV_MCP_CLIENT"]
+    result = harness.run_oauth_mcp_client(python, f"{base}/mcp", *CLAUDE_USER)
+    if result.returncode:
+        raise harness.HarnessError(f"the OAuth MCP client failed:\n{result.stderr}")
+    status = json.loads(result.stdout.strip().splitlines()[-1])["status"]
+    if "order_reference" not in status:
+        raise harness.HarnessError(f"the MCP client's quotation is not built: {status}")
+    harness.say(f"the MCP client's quotation {status['order_reference']} is built")
+    found = _shell(
+        config,
+        database,
+        'print("OMQ_ORDER=%s" % env["sale.order"].search('
+        f'[("name", "=", {status["order_reference"]!r})]).id)',
+    )
+    return _printed(found, "OMQ_ORDER")
 
 
 def _free_port():
@@ -291,7 +334,8 @@ def command_screenshots(addons_path):
                 database,  # no --db-filter: see docs/performance.md
                 "--http-port",
                 str(port),
-                "--max-cron-threads=0",
+                # builds the quotation the MCP client asks for, as in production
+                "--max-cron-threads=1",
                 "--log-level=warn",
                 "--logfile",
                 str(workdir / "odoo.log"),
@@ -299,6 +343,7 @@ def command_screenshots(addons_path):
         )
         _wait_for(f"{base}/web/health")
         call_id, lead_id = _deliver_call(base, config, database, deliveries)
+        oauth_order = _oauth_quotation(base, config, database)
         browser = Browser(workdir / "chromium")
         browser.call("Page.enable")
         browser.call(
@@ -353,6 +398,11 @@ def command_screenshots(addons_path):
             ".o_field_widget[name=ai_quotation_elevenlabs_webhook_url]",
             CALL_OUTPUT / "screenshot_call_settings.png",
             scroll_to=".o_field_widget[name=ai_quotation_elevenlabs_webhook_url]",
+        )
+        browser.shoot(
+            f"{base}/odoo/action-sale.action_quotations_with_onboarding/{oauth_order}",
+            ".o_form_view .o-mail-Chatter .o-mail-Message",
+            OAUTH_QUOTATION,
         )
     finally:
         if browser:

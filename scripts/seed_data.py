@@ -20,6 +20,7 @@ TEST_CATALOGUE = ("DESK-STD", "CHAIR-ERG", "DESK-XL")
 # Runs after ``SEED = {...}``; idempotent, so ``make run`` may seed its database
 # again. Leaves ``users`` ({login: record}) to the code that follows.
 _SEED_CODE = """
+from odoo.addons.odoo_mcp_quotation.compat import USER_GROUPS
 Product = env["product.product"]
 for code, name, price in SEED["products"]:
     if not Product.search([("default_code", "=", code)]):
@@ -30,7 +31,7 @@ for login, values in SEED["users"].items():
     if not user:
         values = dict(values, login=login)
         group = env.ref(values.pop("group", "sales_team.group_sale_salesman"))
-        user = env["res.users"].create(dict(values, groups_id=[(6, 0, group.ids)]))
+        user = env["res.users"].create({**values, USER_GROUPS: [(6, 0, group.ids)]})
     users[login] = user
 if SEED["api_key"]:
     login, key_name = SEED["api_key"]

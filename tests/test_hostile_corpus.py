@@ -38,6 +38,7 @@ COUNTED_TABLES = (
     "mcp_oauth_client",
 )
 SETUP = """
+from odoo.addons.odoo_mcp_quotation.compat import USER_GROUPS
 from odoo.addons.odoo_mcp_quotation.lib.request_schema import parse_request
 for lane in ("tasks", "tasks_lane2"):
     env.ref("odoo_mcp_quotation.ir_cron_process_quotation_" + lane).active = False
@@ -52,15 +53,15 @@ def new_task(person, name, **context):
     tasks = env["quotation.task"].with_user(person).with_context(**context)
     return tasks._create_from_request(parse_request(payload), "rest", name)
 other = Users.create({"name": "Other Seller", "login": "other",
-                      "groups_id": [(6, 0, [seller.id])]})
-manager = Users.create({"name": "AI Manager", "login": "manager", "groups_id": [
+                      USER_GROUPS: [(6, 0, [seller.id])]})
+manager = Users.create({"name": "AI Manager", "login": "manager", USER_GROUPS: [
     (6, 0, [env.ref("odoo_mcp_quotation.group_quotation_task_manager").id])]})
 portal = Users.create({"name": "Portal Customer", "login": "portal",
-                       "groups_id": [(6, 0, [env.ref("base.group_portal").id])]})
+                       USER_GROUPS: [(6, 0, [env.ref("base.group_portal").id])]})
 company_b = env["res.company"].create({"name": "Company B"})
 b_seller = Users.create({"name": "B Seller", "login": "b_seller",
     "company_id": company_b.id, "company_ids": [(6, 0, [company_b.id])],
-    "groups_id": [(6, 0, [seller.id])]})
+    USER_GROUPS: [(6, 0, [seller.id])]})
 expired = new_key(user, "expired")
 env.cr.execute("UPDATE res_users_apikeys SET expiration_date = now() - interval '1 day'"
                " WHERE name = 'expired'")

@@ -18,7 +18,7 @@ print("OMQ_STATE=" + module.state)
 print("OMQ_LEFT=%s" % env["ir.model.data"].search_count(
     [("module", "=", "odoo_mcp_quotation")]))
 print("OMQ_GROUP_LINKS=%s" % bool(env.ref("sales_team.group_sale_salesman")
-      .implied_ids.filtered(lambda g: "Quotation" in (g.category_id.name or ""))))
+      .implied_ids.filtered(lambda g: "AI Quotations" in g.full_name)))
 """
 
 

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 ADDON = Path(__file__).resolve().parent.parent / "odoo_mcp_quotation"
-LAYERS = {"controllers": 3, "models": 3, "services": 2, "mcp": 1, "lib": 0}
+LAYERS = {
+    "controllers": 3,
+    "models": 3,
+    "services": 2,
+    "compat": 2,
+    "mcp": 1,
+    "lib": 0,
+}
 
 
 def addon_files():

@@ -16,7 +16,6 @@ import subprocess
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import harness
@@ -34,7 +33,6 @@ from helpers.oauth_client import (
 )
 from helpers.servers import free_port, start_odoo_server, stop_odoo_server
 
-OAUTH_SCRIPT = Path(__file__).parent / "mcp_clients" / "sdk_oauth_flow.py"
 PORTAL_USER = ("portal-user", "portal-user-pw")
 
 
@@ -469,23 +467,8 @@ def run_oauth_sdk(server, *args, env=None):
     python = os.environ.get("OMQ_VENV_MCP_CLIENT")
     if not python:
         pytest.fail("OMQ_VENV_MCP_CLIENT is not set: run the tests with `make test`")
-    result = subprocess.run(
-        [
-            python,
-            str(OAUTH_SCRIPT),
-            "--url",
-            f"{server.url}/mcp",
-            "--login",
-            CLAUDE_USER[0],
-            "--password",
-            CLAUDE_USER[1],
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-        env={**os.environ, **(env or {})},
+    result = harness.run_oauth_mcp_client(
+        python, f"{server.url}/mcp", *CLAUDE_USER, *args, env=env
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

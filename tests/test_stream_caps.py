@@ -21,10 +21,11 @@ PER_USER = 5
 HEALTH_WITHIN_SECONDS = 1.0
 ANSWER_WITHIN_SECONDS = 10
 SECOND_AGENT = """
+from odoo.addons.odoo_mcp_quotation.compat import USER_GROUPS
 second = env["res.users"].create({
     "name": "Second Agent",
     "login": "second-agent",
-    "groups_id": [(6, 0, user.groups_id.ids)],
+    USER_GROUPS: [(6, 0, user[USER_GROUPS].ids)],
     "ai_agent_scopes": user.ai_agent_scopes,
 })
 keys = env["res.users.apikeys"].with_user(second).sudo()

@@ -3,6 +3,8 @@ build the quotation itself (REST and MCP alike)."""
 
 from odoo.http import request
 
+from .. import compat
+
 
 def build_after_answer(response):
     """``response``, which, once sent, lets this HTTP worker build what the
@@ -11,7 +13,7 @@ def build_after_answer(response):
     holds nothing else: under load the HTTP workers keep answering and the
     crons build. Never in tests, whose cursor the server shares."""
     tasks = request.env["quotation.task"]
-    if request.registry.in_test_mode() or not tasks._may_build_after_answer():
+    if compat.serves_a_test(request.env) or not tasks._may_build_after_answer():
         return response
     body, dbname = response.get_data(), request.env.cr.dbname
 

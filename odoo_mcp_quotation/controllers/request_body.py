@@ -1,5 +1,7 @@
 """Read a request body without letting a client decide how much is read."""
 
+from werkzeug.exceptions import ClientDisconnected
+
 from ..lib.json_body import JsonBodyError
 
 
@@ -26,10 +28,14 @@ def read_body(httprequest, limit):
                 break
             parts.append(part)
             size += len(part)
-    except OSError as error:  # werkzeug's chunk decoder, or the client gone
+    except (OSError, ClientDisconnected) as error:
+        # werkzeug's chunk decoder, or the client gone: Werkzeug 2.2 (Odoo's
+        # pin on Python 3.11) lets the decoder's OSError through, Werkzeug 3
+        # (3.12) wraps it into ClientDisconnected, a 400 of its own in HTML
+        cause = error.__context__ if isinstance(error, ClientDisconnected) else error
         raise JsonBodyError(
-            f"The body could not be read ({error}): send it with a "
-            "Content-Length, or as valid chunks."
+            f"The body could not be read ({cause or 'the client went away'}): "
+            "send it with a Content-Length, or as valid chunks."
         ) from None
     if size > limit:
         raise JsonBodyError.too_large_for(limit)

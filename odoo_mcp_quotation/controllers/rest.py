@@ -11,8 +11,8 @@ from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import request
 from odoo.modules.module import get_manifest
-from odoo.tools import config
 
+from .. import compat
 from ..lib import scopes
 from ..lib.elevenlabs_tools import elevenlabs_tools
 from ..lib.json_body import JsonBodyError, parse_json
@@ -119,7 +119,7 @@ class QuotationRestController(http.Controller):
         """
         registry_up = request.db and "quotation.task" in request.env.registry
         tasks = request.env["quotation.task"] if registry_up else None
-        database = request.db or config["db_name"] or None
+        database = request.db or compat.configured_database()
         health = database_health(database, addon_version(), tasks)
         status = 200 if health["ok"] else 503
         if not self._is_operator():

@@ -18,3 +18,4 @@ from . import mcp_oauth_token
 from . import res_users
 from . import elevenlabs_call
 from . import elevenlabs_webhook_delivery
+from . import res_groups

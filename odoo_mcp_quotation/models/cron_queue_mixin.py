@@ -11,8 +11,8 @@ from odoo import _, api, fields, models
 from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
+from .. import compat
 from ..services.cron_wakeup import wake_cron_workers
-from ..services.domains import any_of
 
 _logger = logging.getLogger(__name__)
 
@@ -226,7 +226,7 @@ class CronQueueMixin(models.AbstractModel):
     def _due_domain(self):
         return [
             ("state", "=", PENDING),
-            *any_of(
+            *compat.any_of(
                 [("next_attempt_at", "=", False)],
                 [("next_attempt_at", "<=", fields.Datetime.now())],
             ),
@@ -333,8 +333,8 @@ class CronQueueMixin(models.AbstractModel):
             if commit:
                 self._release_after_lost_connection(records)
             raise
-        self.env["ir.cron"]._notify_progress(
-            done=len(records), remaining=records._count_remaining()
+        compat.report_cron_progress(
+            self.env, done=len(records), remaining=records._count_remaining()
         )
         return records
 

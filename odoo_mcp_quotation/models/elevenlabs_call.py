@@ -5,6 +5,7 @@ from markupsafe import Markup
 from odoo import Command, _, api, fields, models
 from odoo.exceptions import UserError
 
+from .. import compat
 from ..lib.elevenlabs_webhook import (
     TRANSCRIPTION,
     Analysis,
@@ -30,6 +31,13 @@ def _clock(seconds):
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+@compat.unique_constraints(
+    (
+        "conversation_id_uniq",
+        "unique(conversation_id)",
+        "One call per ElevenLabs conversation.",
+    ),
+)
 class ElevenlabsCall(models.Model):
     """A voice agent's call, as ElevenLabs reports it after hanging up.
 
@@ -116,14 +124,6 @@ class ElevenlabsCall(models.Model):
         string="Webhook Deliveries",
         groups="odoo_mcp_quotation.group_quotation_task_manager",
     )
-
-    _sql_constraints = [
-        (
-            "conversation_id_uniq",
-            "unique(conversation_id)",
-            "One call per ElevenLabs conversation.",
-        ),
-    ]
 
     @api.depends("caller_name", "partner_id", "caller_number", "caller_email")
     def _compute_name(self):

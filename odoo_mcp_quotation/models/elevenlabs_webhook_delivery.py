@@ -5,6 +5,7 @@ from psycopg2 import IntegrityError
 
 from odoo import api, fields, models
 
+from .. import compat
 from ..lib.elevenlabs_webhook import AUDIO, HANDLED_TYPES, PostCallEvent
 from ..lib.settings import read_setting
 from .cron_queue_mixin import DONE, FAILED
@@ -24,6 +25,18 @@ class ReplayedDelivery(Exception):
     """This very signature was received before: a replay, never a new delivery."""
 
 
+@compat.unique_constraints(
+    (
+        "conversation_type_uniq",
+        "unique(conversation_id, event_type)",
+        "This conversation's event was already received.",
+    ),
+    (
+        "signature_uniq",
+        "unique(signature_digest)",
+        "This signature was already used.",
+    ),
+)
 class ElevenlabsWebhookDelivery(models.Model):
     """A signed post-call webhook as received: queued, then landed by a cron.
 
@@ -63,19 +76,6 @@ class ElevenlabsWebhookDelivery(models.Model):
     )
     call_id = fields.Many2one("elevenlabs.call", readonly=True, ondelete="set null")
     company_id = fields.Many2one(related="call_id.company_id", store=True)
-
-    _sql_constraints = [
-        (
-            "conversation_type_uniq",
-            "unique(conversation_id, event_type)",
-            "This conversation's event was already received.",
-        ),
-        (
-            "signature_uniq",
-            "unique(signature_digest)",
-            "This signature was already used.",
-        ),
-    ]
 
     # ------------------------------------------------------------------ receiving
     @api.model

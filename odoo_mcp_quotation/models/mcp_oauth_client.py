@@ -5,6 +5,7 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from .. import compat
 from ..lib import client_metadata, scopes
 from ..services.oauth_server import secret_hash
 
@@ -12,6 +13,9 @@ METADATA_CACHE = timedelta(hours=1)
 UNUSED_REGISTRATION_TTL = timedelta(days=1)
 
 
+@compat.unique_constraints(
+    ("client_id_unique", "UNIQUE(client_id)", "This client ID already exists."),
+)
 class McpOauthClient(models.Model):
     """An application that connects to the MCP server through OAuth.
 
@@ -52,10 +56,6 @@ class McpOauthClient(models.Model):
     )
     grant_ids = fields.One2many("mcp.oauth.grant", "client_id", string="Grants")
     grant_count = fields.Integer(compute="_compute_grant_count")
-
-    _sql_constraints = [
-        ("client_id_unique", "UNIQUE(client_id)", "This client ID already exists."),
-    ]
 
     @api.constrains("allowed_scopes")
     def _check_allowed_scopes(self):

@@ -1,8 +1,12 @@
 from odoo import api, fields, models
 
+from .. import compat
 from ..services.oauth_server import secret_hash
 
 
+@compat.unique_constraints(
+    ("token_hash_unique", "UNIQUE(token_hash)", "Token collision."),
+)
 class McpOauthToken(models.Model):
     """An authorization code, access token or refresh token, stored only as
     the SHA-256 of its value: the value itself exists only in the answer."""
@@ -23,10 +27,6 @@ class McpOauthToken(models.Model):
     used_at = fields.Datetime(help="When a code or refresh token was redeemed.")
     code_challenge = fields.Char()
     redirect_uri = fields.Char()
-
-    _sql_constraints = [
-        ("token_hash_unique", "UNIQUE(token_hash)", "Token collision."),
-    ]
 
     @api.model
     def _issue(self, grant, kind, secret, lifetime, **values):

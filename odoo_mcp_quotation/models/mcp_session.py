@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from .. import compat
 from ..services import mcp_streams
 
 SESSION_KEY = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
@@ -30,6 +31,9 @@ def _client_labels(client_info):
     }
 
 
+@compat.unique_constraints(
+    ("session_key_uniq", "unique(session_key)", "Session keys are unique."),
+)
 class McpSession(models.Model):
     """An MCP client connection, kept in PostgreSQL so that any worker serves it.
 
@@ -69,10 +73,6 @@ class McpSession(models.Model):
         readonly=True, help="The client declared form elicitation (2025-11-25)."
     )
     last_seen = fields.Datetime(readonly=True, default=fields.Datetime.now)
-
-    _sql_constraints = [
-        ("session_key_uniq", "unique(session_key)", "Session keys are unique."),
-    ]
 
     # ------------------------------------------------------------------ sessions
     @api.model

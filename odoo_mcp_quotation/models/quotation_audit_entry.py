@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from .. import compat
 from ..lib.audit_store import (
     KEY_SEGMENT,
     AuditStoreError,
@@ -43,6 +44,9 @@ def audit_user(user):
     return {"id": user.id, "login": user.login, "name": user.name} if user else None
 
 
+@compat.unique_constraints(
+    ("key_uniq", "unique(key)", "Two audit documents cannot share one key."),
+)
 class QuotationAuditEntry(models.Model):
     """One audit document waiting for, or done with, its trip to S3: an outbox.
 
@@ -78,10 +82,6 @@ class QuotationAuditEntry(models.Model):
     state = fields.Selection(selection_add=[(SENT, "Sent")], ondelete={SENT: "cascade"})
     error = fields.Text(string="Last Error")
     sent_at = fields.Datetime(readonly=True, index=True)
-
-    _sql_constraints = [
-        ("key_uniq", "unique(key)", "Two audit documents cannot share one key."),
-    ]
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_pending(self):

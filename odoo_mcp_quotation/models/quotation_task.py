@@ -12,9 +12,9 @@ from odoo.modules.registry import Registry
 from odoo.tools import SQL
 from odoo.tools.sql import create_index, drop_index, make_index_name
 
+from .. import compat
 from ..lib.request_schema import TRACKING_ID
 from ..lib.settings import read_setting
-from ..services.domains import any_of
 from ..services.health import queue_figures
 from ..services.quotation_builder import (
     QuotationBuilder,
@@ -39,6 +39,14 @@ CRON_LANES = (
 )
 
 
+@compat.unique_constraints(
+    ("tracking_id_uniq", "unique(tracking_id)", "The tracking ID must be unique."),
+    (
+        "idempotency_key_uniq",
+        "unique(requested_by_id, idempotency_key)",
+        "This idempotency key was already used by this user.",
+    ),
+)
 class QuotationTask(models.Model):
     """A quotation asked for by an agent: durable, retried, processed by cron.
 
@@ -145,15 +153,6 @@ class QuotationTask(models.Model):
     team_id = fields.Many2one(
         related="sale_order_id.team_id", string="Sales Team", store=True
     )
-
-    _sql_constraints = [
-        ("tracking_id_uniq", "unique(tracking_id)", "The tracking ID must be unique."),
-        (
-            "idempotency_key_uniq",
-            "unique(requested_by_id, idempotency_key)",
-            "This idempotency key was already used by this user.",
-        ),
-    ]
 
     @api.constrains("tracking_id")
     def _check_tracking_id(self):
@@ -447,7 +446,7 @@ class QuotationTask(models.Model):
         keep answering and the crons build), unless switched off."""
         if not read_setting(self.env, "build_when_idle"):
             return False
-        busy = any_of([("state", "=", PROCESSING)], self._due_domain())
+        busy = compat.any_of([("state", "=", PROCESSING)], self._due_domain())
         return self.sudo().search_count(busy, limit=2) <= 1
 
     @api.model

@@ -10,8 +10,8 @@ import zlib
 from odoo import Command, _
 from odoo.tools import email_normalize, escape_psql
 
+from .. import compat
 from ..lib.settings import read_setting
-from .domains import any_of
 
 CHANNEL_MEDIUMS = {
     "rest": "odoo_mcp_quotation.utm_medium_voice_agent",
@@ -44,6 +44,9 @@ class QuotationBuilder:
             self._assign_salesperson((lead, order), task, partner)
             if read_setting(self.env, "send_quotation_email") and partner.email:
                 self._send_quotation(order)
+        # handed over, the order may be beyond the requester's reach (own
+        # documents only): the engine reads back what it made, never as them
+        order = order.sudo()
         return {
             "line_ids": [
                 Command.update(line.id, {"product_id": product.id})
@@ -105,7 +108,7 @@ class QuotationBuilder:
             [("default_code", "=", reference)],
             [("barcode", "=", reference)],
             [("name", "=", reference)],
-            any_of(
+            compat.any_of(
                 [("default_code", "=ilike", escaped)], [("name", "=ilike", escaped)]
             ),
             [("name", "ilike", reference)],
@@ -124,7 +127,7 @@ class QuotationBuilder:
         words = [word for word in reference.split() if len(word) >= 3]
         if not words:
             return self.env["product.product"]
-        named = any_of(*([("name", "ilike", word)] for word in words))
+        named = compat.any_of(*([("name", "ilike", word)] for word in words))
         return self.env["product.product"].search(
             [("sale_ok", "=", True), *named], limit=AMBIGUOUS_SHOWN
         )
@@ -307,7 +310,8 @@ class QuotationBuilder:
         Odoo sends chatter e-mails after the commit, so a task that fails
         after this point never leaves an e-mail about a quotation that is gone.
         """
-        order.sudo().with_context(mark_so_as_sent=True).message_post_with_source(
+        order = order.sudo()  # already handed to its salesperson: not the requester's
+        order.with_context(mark_so_as_sent=True).message_post_with_source(
             order._find_mail_template(),
             email_layout_xmlid=QUOTATION_EMAIL_LAYOUT,
             subtype_xmlid="mail.mt_comment",

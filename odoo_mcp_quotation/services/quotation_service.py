@@ -6,6 +6,7 @@ they never search or write the ORM themselves.
 
 from odoo.exceptions import MissingError
 
+from .. import compat
 from ..lib.query_schema import (
     Customer,
     CustomerList,
@@ -20,7 +21,6 @@ from ..lib.query_schema import (
 )
 from ..lib.request_schema import TRACKING_ID, parse_idempotency_key, parse_request
 from . import agent_messages as messages
-from .domains import any_of
 from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
 
 STATUS_PATH = "/api/quotation/status/"
@@ -72,7 +72,7 @@ def quotation_lines(order):
             product=line.product_id.name,
             description=line.name,
             quantity=line.product_uom_qty,
-            unit=line.product_uom.name,
+            unit=line[compat.ORDER_LINE_UOM].name,
             unit_price=line.price_unit,
             discount=line.discount,
             subtotal=line.price_subtotal,
@@ -250,7 +250,7 @@ class QuotationService:
         products = catalog.search(
             [
                 ("sale_ok", "=", True),
-                *any_of(
+                *compat.any_of(
                     [("default_code", "ilike", query)],
                     [("name", "ilike", query)],
                     [("barcode", "=", query)],
@@ -281,7 +281,7 @@ class QuotationService:
         if sum(char.isdigit() for char in query) >= 5:
             matches.append([("phone_mobile_search", "ilike", query)])
         partners = self.env["res.partner"].search(
-            any_of(*matches),
+            compat.any_of(*matches),
             order="customer_rank desc, id desc",
             limit=limit,
         )

@@ -12,7 +12,6 @@ from odoo.tests import BaseCase, TransactionCase, get_db_name, tagged
 from odoo.tools import SQL
 from odoo.tools.sql import make_index_name
 
-from odoo.addons.base.models import ir_cron
 from odoo.addons.base.models.ir_cron import ODOO_NOTIFY_FUNCTION
 
 from ..models.cron_queue_mixin import backoff_seconds
@@ -28,6 +27,18 @@ def _entry_values(name):
         "key": f"queue-test/{name}.json",
         "document": "{}",
     }
+
+
+def odoos_own_notifydb(cron):
+    """Odoo's own ``ir.cron._notifydb``, not this addon's override of it (its
+    class is ``ir_cron`` in 18.0, ``IrCron`` in 19.0: found by its module)."""
+    odoos = next(
+        cls
+        for cls in type(cron).__mro__
+        if cls.__module__ == "odoo.addons.base.models.ir_cron"
+        and "_notifydb" in vars(cls)
+    )
+    return odoos._notifydb(cron)
 
 
 @tagged("post_install", "-at_install")
@@ -143,7 +154,7 @@ class TestQueueRunner(TransactionCase):
             listener.cursor().execute("LISTEN cron_trigger")
             received = []
             for wake in (
-                lambda: ir_cron.ir_cron._notifydb(self.cron),  # Odoo's own
+                lambda: odoos_own_notifydb(self.cron),
                 lambda: cron_wakeup.wake_cron_workers(dbname),
             ):
                 wake()
@@ -162,7 +173,7 @@ class TestQueueRunner(TransactionCase):
             cron_wakeup.wake_cron_workers(dbname)  # the kept-open one, opened
             _next_notification(listener, dbname)
             with patch.object(
-                ir_cron.odoo.sql_db,
+                sql_db,
                 "db_connect",
                 side_effect=AssertionError("a new connection per wake-up"),
             ):

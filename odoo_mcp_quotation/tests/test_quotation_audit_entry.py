@@ -20,6 +20,17 @@ KEY_PATTERN = re.compile(
 )
 
 
+def logged(logs):
+    """What ``assertLogs`` caught, but for Odoo's SQL debug log: that one prints
+    every query's parameters by design, so a secret the settings store shows
+    there to whoever runs Odoo with ``--log-sql`` (docs/audit-log.md)."""
+    return "\n".join(
+        line
+        for line, record in zip(logs.output, logs.records, strict=True)
+        if record.name != "odoo.sql_db"
+    )
+
+
 class AuditLogCase(QuotationTaskCase):
     """Tasks with the audit log enabled and pointed at a live moto server."""
 
@@ -403,7 +414,7 @@ class TestAuditLogCredentials(AuditLogCase):
         self.assertIn("credentials were refused", str(refused.exception))
         real_secret = self.s3.access_key["aws_secret_access_key"]
         for secret in (wrong_secret, real_secret):
-            self.assertNotIn(secret, "\n".join(logs.output))
+            self.assertNotIn(secret, logged(logs))
             self.assertNotIn(secret, str(refused.exception))
             for entry in failed:
                 self.assertNotIn(secret, entry.error)
@@ -414,7 +425,7 @@ class TestAuditLogCredentials(AuditLogCase):
         with self.assertLogs(level=logging.DEBUG) as logs:
             sent, failed = self.send()
         self.assertEqual(sent, self.entries(task))
-        self.assertNotIn(real_secret, "\n".join(logs.output))
+        self.assertNotIn(real_secret, logged(logs))
 
     def test_unknown_access_key_is_refused(self):
         failed = self.failed_to_send(s3_access_key_id="AKIAUNKNOWN000000000")

@@ -4,6 +4,7 @@ from odoo import fields
 from odoo.exceptions import MissingError
 from odoo.tests import tagged
 
+from ..compat import USER_GROUPS
 from ..lib.request_schema import RequestInvalid
 from ..models.quotation_task import _last_wake_up
 from ..services.quotation_service import QuotationService
@@ -156,7 +157,7 @@ class TestQuotationTask(QuotationTaskCase):
     def test_unexpected_error_is_retried_with_exponential_backoff(self):
         task = self.submit()
         # the requester lost the right to create quotations: an error from the ORM
-        self.api_user.groups_id = self.env.ref("base.group_user")
+        self.api_user[USER_GROUPS] = self.env.ref("base.group_user")
         task.max_attempts = 3
         delays = []
         for attempt in range(1, 4):
@@ -240,7 +241,7 @@ class TestQuotationTask(QuotationTaskCase):
 
     def test_a_retry_is_scheduled_at_its_backoff(self):
         task = self.submit()
-        self.api_user.groups_id = self.env.ref("base.group_user")
+        self.api_user[USER_GROUPS] = self.env.ref("base.group_user")
         self.process()
         lane = self.env.ref("odoo_mcp_quotation.ir_cron_process_quotation_tasks")
         self.assertEqual(task.state, "pending")

@@ -272,7 +272,12 @@ class TestRestApi(TestUsersMixin, HttpCase):
         health = response.json()
         self.assertTrue(health["ok"])
         self.assertEqual(health["database"], self.env.cr.dbname)
-        self.assertEqual(health["version"], "18.0.1.1.0")
+        # the manifest's version, prefixed by Odoo with its series
+        module = self.env["ir.module.module"].search(
+            [("name", "=", "odoo_mcp_quotation")]
+        )
+        self.assertEqual(health["version"], module.latest_version)
+        self.assertRegex(health["version"], r"^(18|19)\.0\.1\.1\.0$")
         self.assertGreaterEqual(health["queue"]["pending"], 1)
         self.assertIsNotNone(health["queue"]["oldest_pending_age_s"])
 

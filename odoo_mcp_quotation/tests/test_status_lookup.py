@@ -2,6 +2,7 @@ from odoo import Command
 from odoo.exceptions import AccessError, MissingError
 from odoo.tests import tagged
 
+from ..compat import USER_GROUPS
 from ..services.quotation_service import (
     ORDER_FIELDS,
     SUMMARY_FIELDS,
@@ -82,7 +83,7 @@ class TestStatusLookup(TestUsersMixin, QuotationTaskCase):
     def test_a_user_out_of_the_sales_groups_is_refused_at_once(self):
         task = self.submit()
         self.service.find_task(task.tracking_id)
-        self.api_user.groups_id = [Command.set(self.env.ref("base.group_user").ids)]
+        self.api_user[USER_GROUPS] = [Command.set(self.env.ref("base.group_user").ids)]
         with self.assertRaises(AccessError):
             self.service.find_task(task.tracking_id)
 
