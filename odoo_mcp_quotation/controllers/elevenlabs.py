@@ -15,7 +15,6 @@ from ..lib.elevenlabs_webhook import (
     SIGNATURE_HEADER,
     SignatureInvalid,
     parse_event,
-    signature_digest,
     verify_signature,
 )
 from ..lib.json_body import JsonBodyError
@@ -65,7 +64,7 @@ class ElevenlabsWebhookController(http.Controller):
         secret = read_setting(env, "elevenlabs_webhook_secret")
         header = httprequest.headers.get(SIGNATURE_HEADER, "")
         try:
-            signed_at = verify_signature(header, raw, secret)
+            signature = verify_signature(header, raw, secret)
         except SignatureInvalid as error:
             _logger.info("ElevenLabs webhook refused: %s", error)
             raise WebhookRefused(401, "invalid_signature", str(error)) from None
@@ -80,7 +79,7 @@ class ElevenlabsWebhookController(http.Controller):
         try:
             with env.cr.savepoint():
                 env["elevenlabs.webhook.delivery"]._receive(
-                    event, raw, signature_digest(header), signed_at
+                    event, raw, signature.replay_key, signature.timestamp
                 )
         except ReplayedDelivery:
             raise WebhookRefused(
