@@ -17,7 +17,8 @@ set. Each path is one way to hurt the server that fetches:
 - ``/headers.json``: header lines without end;
 
 and ``stall_url``: a port that accepts connections and never answers the TLS
-handshake. ``requests`` counts the requests that reached the server by path.
+handshake. A query string changes nothing but the URL (a distinct client_id);
+``requests`` counts the requests that reached the server by path and query.
 """
 
 import gzip
@@ -143,8 +144,9 @@ class HostileHttpsServer:
                 if not part:
                     return
                 request += part
-            path = request.split(b" ", 2)[1].decode().split("?")[0]
-            self.requests[path] += 1
+            target = request.split(b" ", 2)[1].decode()
+            self.requests[target] += 1
+            path = target.split("?")[0]
             if path in self.documents or path.startswith("/client"):
                 handler = self._client
             else:
@@ -173,7 +175,8 @@ class HostileHttpsServer:
             time.sleep(TRICKLE_SECONDS)
 
     def _client(self, tls, path):
-        body = json.dumps(self.documents.get(path) or self.document(path)).encode()
+        document = self.documents.get(path) or self.document(path)
+        body = json.dumps(document).encode()
         self._send(
             tls,
             "200 OK",

@@ -149,7 +149,7 @@ class OauthController(http.Controller):
         if isinstance(error, client_metadata.ClientMetadataError):
             return self._error_page(str(error))
         if isinstance(error, errors.FatalClientError):
-            return self._error_page(error.description)
+            return self._error_page(self._description(error))
         return self._redirect(error.in_uri(redirect_uri or error.redirect_uri), policy)
 
     def _before_login(self, uri, policy, client_id):
@@ -165,7 +165,7 @@ class OauthController(http.Controller):
         except client_metadata.ClientMetadataError as error:
             return self._error_page(str(error))
         except errors.OAuth2Error as error:
-            return self._error_page(error.description)
+            return self._error_page(self._description(error))
         login = {"redirect": uri[len(policy.issuer) :]}
         return request.redirect(f"/web/login?{urlencode(login)}", 303)
 
@@ -215,6 +215,11 @@ class OauthController(http.Controller):
         response = request.render("odoo_mcp_quotation.oauth_consent", values)
         response.headers.extend(PAGE_HEADERS)
         return response
+
+    @staticmethod
+    def _description(error):
+        """What oauthlib says, or at least which OAuth error it is."""
+        return error.description or f"The app's request is refused ({error.error})."
 
     def _error_page(self, message, status=400):
         response = request.render(

@@ -373,7 +373,6 @@ class TestElevenlabsPostCall(HttpCase):
         before = self.counts()
         for header in (
             f"t={timestamp}, v0={v0}",
-            f" t={timestamp},v0={v0}",
             f"t=\u00b2,v0={v0}",
             f"t={'9' * 5000},v0={v0}",
             f"t={timestamp},v0={not_ascii}",
