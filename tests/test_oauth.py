@@ -103,7 +103,14 @@ def test_discovery_starts_from_the_401(odoo_server):
     assert alias == resource
     metadata = connector.metadata
     assert metadata["issuer"] == server.url
+    # from the endpoints themselves (oauthlib's MetadataEndpoint)
     assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert metadata["response_types_supported"] == ["code"]
+    assert sorted(metadata["grant_types_supported"]) == [
+        "authorization_code",
+        "refresh_token",
+    ]
+    assert metadata["response_modes_supported"] == ["query"]
     assert "none" in metadata["token_endpoint_auth_methods_supported"]
     assert metadata["client_id_metadata_document_supported"] is True
     assert set(metadata["scopes_supported"]) == set(ALL_SCOPES.split())
