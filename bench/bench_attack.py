@@ -14,9 +14,13 @@ idle, then during each attack, in the same run:
 - ``flood``: the same 50 clients without a pause (closed loop);
 - ``logged-in``: 50 clients sharing a logged-in user's session, paced, each
   an authorization request for a hostile document (the only way to make
-  Odoo fetch one).
+  Odoo fetch one);
+- ``control`` and ``control flood``: the same 50 clients sending Odoo's own
+  ``GET /web/health`` at the same pace, the yardstick of what any 50 clients
+  cost, whatever door they knock at.
 
-Printed: p99 of each probed request against its idle p99 (target at most 2x),
+Printed: p99 of each probed request against its idle p99 (target at most 2x,
+and the control's ratio beside it),
 each worker's peak memory (target: at most 64 MiB above idle), the rows each
 OAuth table grew by (target: at most one minute's registration budget), and
 for a target missed, by how much and why.
@@ -82,9 +86,9 @@ def random_address():
 class Attack:
     """``CLIENTS`` threads sending hostile requests until stopped."""
 
-    def __init__(self, server, hostile, *, paced, cookie=None):
+    def __init__(self, server, hostile, *, paced, cookie=None, control=False):
         self.server, self.hostile = server, hostile
-        self.paced, self.cookie = paced, cookie
+        self.paced, self.cookie, self.control = paced, cookie, control
         self.stop = threading.Event()
         self.statuses = {}
         self.lock = threading.Lock()
@@ -142,13 +146,19 @@ class Attack:
         }
         return send(f"{self.server.url}/oauth/register", "POST", body, headers)
 
+    def health(self):
+        return send(f"{self.server.url}/web/health")
+
     def client(self, number):
-        kinds = (
-            [self.authorize]
-            if self.cookie
-            else [self.authorize, self.token, self.revoke, self.register]
-        )
+        if self.control:
+            kinds = [self.health]
+        elif self.cookie:
+            kinds = [self.authorize]
+        else:
+            kinds = [self.authorize, self.token, self.revoke, self.register]
         turn = number
+        if self.paced:  # out of step with one another, as strangers are
+            self.stop.wait(random.uniform(0, 1))
         while not self.stop.is_set():
             started = time.monotonic()
             kind = kinds[turn % len(kinds)]
@@ -157,8 +167,9 @@ class Attack:
             with self.lock:
                 key = f"{kind.__name__} {status}"
                 self.statuses[key] = self.statuses.get(key, 0) + 1
-            if self.paced:
-                self.stop.wait(max(0.0, 1 - (time.monotonic() - started)))
+            if self.paced:  # one a second on average
+                pause = random.uniform(0.5, 1.5) - (time.monotonic() - started)
+                self.stop.wait(max(0.0, pause))
 
     def __enter__(self):
         for thread in self.threads:
@@ -251,6 +262,7 @@ class Measured:
     memory: dict = field(default_factory=dict)
     grown: dict = field(default_factory=dict)
     statuses: dict = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 def run_phase(server, hostile, *, seconds, memory, **attack):
@@ -258,7 +270,9 @@ def run_phase(server, hostile, *, seconds, memory, **attack):
     memory.reset()
     with Attack(server, hostile, **attack) as running:
         time.sleep(3)  # every client under way
+        started = time.monotonic()
         timings, failures = probe(server, seconds, memory)
+    elapsed = time.monotonic() - started + 3
     after = row_counts(server)
     return Measured(
         timings,
@@ -266,25 +280,42 @@ def run_phase(server, hostile, *, seconds, memory, **attack):
         memory.reset(),
         {table: after[table] - before[table] for table in after},
         running.statuses,
+        elapsed,
     )
 
 
-def report(name, idle, phase):
-    """Print the phase against idle; return the targets missed, and by how much."""
+def ratio_of(idle, phase, probe_name):
+    return p99(phase.timings[probe_name]) / p99(idle.timings[probe_name])
+
+
+def report(name, idle, phase, control=None):
+    """Print the phase against idle (and against the ``control`` phase, the
+    same load on Odoo's own /web/health); return the targets missed, and by
+    how much."""
     print(f"\n== {name}")
     print(f"   requests sent by the attackers: {dict(sorted(phase.statuses.items()))}")
+    print(f"   answered: {sum(phase.statuses.values()) / phase.seconds:.0f} req/s")
     misses = []
     for probe_name, values in phase.timings.items():
-        ratio = p99(values) / p99(idle.timings[probe_name])
+        ratio = ratio_of(idle, phase, probe_name)
+        versus = ""
+        if control:
+            versus = f", control {ratio_of(idle, control, probe_name):.2f}x"
         print(
             f"   {probe_name:<28} p99 {p99(values) * 1000:7.1f} ms  idle p99 "
             f"{p99(idle.timings[probe_name]) * 1000:6.1f} ms  ratio {ratio:5.2f}x  "
-            f"(target <= {RATIO_TARGET}x, n={len(values)})"
+            f"(target <= {RATIO_TARGET}x{versus}; n={len(values)})"
         )
         if ratio > RATIO_TARGET:
             misses.append(
                 f"{probe_name} p99 is {ratio:.1f}x idle, {ratio / RATIO_TARGET:.1f}x "
                 "the target"
+                + (
+                    f" (the same load on /web/health: "
+                    f"{ratio_of(idle, control, probe_name):.1f}x idle)"
+                    if control
+                    else ""
+                )
             )
     if phase.failures:
         misses.append(f"the probe got {len(phase.failures)} failures")
@@ -356,19 +387,41 @@ def main():
         for name, values in idle.timings.items():
             print(f"   {name:<28} p99 {p99(values) * 1000:7.1f} ms (n={len(values)})")
         cookie = log_in(server)
-        for name, attack in (
-            ("paced: 50 anonymous clients, 1 request/s each", {"paced": True}),
-            ("flood: 50 anonymous clients, closed loop", {"paced": False}),
+        phases = {}
+        for name, control, attack in (
+            (
+                "control: 50 clients, 1 GET /web/health/s each (no OAuth)",
+                None,
+                {"paced": True, "control": True},
+            ),
+            (
+                "paced: 50 anonymous clients, 1 request/s each",
+                "control: 50 clients, 1 GET /web/health/s each (no OAuth)",
+                {"paced": True},
+            ),
+            (
+                "control flood: 50 clients of GET /web/health, closed loop",
+                None,
+                {"paced": False, "control": True},
+            ),
+            (
+                "flood: 50 anonymous clients, closed loop",
+                "control flood: 50 clients of GET /web/health, closed loop",
+                {"paced": False},
+            ),
             (
                 "logged-in: 50 clients of one user's session, 1 authorize/s each",
+                "control: 50 clients, 1 GET /web/health/s each (no OAuth)",
                 {"paced": True, "cookie": cookie},
             ),
         ):
             print(f"\n{name}: {args.seconds} s...", flush=True)
-            phase = run_phase(
+            phases[name] = run_phase(
                 server, hostile, seconds=args.seconds, memory=memory, **attack
             )
-            misses[name] = report(name, idle, phase)
+            misses[name] = report(
+                name, idle, phases[name], phases.get(control) if control else None
+            )
             time.sleep(6)  # the last fetches end (their deadline)
     finally:
         stop_odoo_server(server)
@@ -380,14 +433,15 @@ def main():
     if not any(misses.values()):
         print("   none")
     print(
-        "\nWhy a miss can happen: every request, refused or not, takes an HTTP "
-        "worker for its Odoo dispatch (a few ms of CPU on this 2-core machine, "
-        "which the load generator shares); a probe waits behind the requests "
-        "queued before it. Under 'flood' the 50 clients keep both workers busy "
-        "all the time, so the probe's p99 is the queue, not a held worker. "
-        "Under 'logged-in' one of the two workers may be fetching a document "
-        "(one slot: never more than half of the workers) for up to its 5 s "
-        "deadline."
+        "\nWhy: every request, refused or not, takes an HTTP worker for its "
+        "Odoo dispatch (milliseconds of CPU on this 2-core machine, which the "
+        "load generator shares), and a probe waits behind the requests queued "
+        "before it: the control phases show what the same load costs on "
+        "Odoo's cheapest route. Under 'flood' both workers are busy all the "
+        "time, so the probe's p99 is the queue, not a held worker. Under "
+        "'logged-in' one of the two workers may be fetching a document (one "
+        "slot: never more than half of the workers) for up to its 5 s "
+        "deadline, and the other serves everything else."
     )
 
 

@@ -331,18 +331,22 @@ class OauthController(http.Controller):
     # ------------------------------------------------------------ helpers
     def _registration_wait(self, address):
         """Seconds to wait before registering from ``address``: counted per
-        IPv4 address or IPv6 /64, then, for what that allows, against every
-        address at once (so that many addresses cannot grow the table)."""
+        IPv4 address or IPv6 /64, then against every address at once. Once the
+        budget of everyone is spent, a registration writes nothing, not even
+        its address's count: many addresses cannot grow any table."""
         limits = request.env["quotation.rate.limit"].sudo()
-        for where, setting in (
-            (counted_network(address), "oauth_registrations_per_minute"),
-            ("everyone", "oauth_registrations_per_minute_total"),
-        ):
-            key = hashlib.sha256(f"oauth-register:{where}".encode()).hexdigest()
-            wait = limits._hit(key, read_setting(request.env, setting))
-            if wait:
-                return wait
-        return 0
+        network, everyone = (
+            hashlib.sha256(f"oauth-register:{where}".encode()).hexdigest()
+            for where in (counted_network(address), "everyone")
+        )
+        total = read_setting(request.env, "oauth_registrations_per_minute_total")
+        return (
+            limits._hit(everyone, total, count=0)  # only read
+            or limits._hit(
+                network, read_setting(request.env, "oauth_registrations_per_minute")
+            )
+            or limits._hit(everyone, total)
+        )
 
     def _policy(self):
         return OauthPolicy(request.env, request.httprequest.host_url)
