@@ -154,6 +154,8 @@ def test_public_addresses_are_allowed(address):
         (f"https://{'a' * 70}.example/client.json", "not a valid host name"),
         ("https://exa_mple.com/client.json", "not a valid host name"),
         ("https://example.com/", "with a path"),
+        ("https://example.com/cli\u00e9nt.json", "percent-encode"),
+        ("https://example.com/a b.json", "percent-encode"),
         ("https://user@example.com/client.json", "no user info"),
         ("https://example.com/client.json#x", "no user info or fragment"),
     ],

@@ -12,6 +12,7 @@ import html
 import re
 import threading
 import time
+import xmlrpc.client
 from pathlib import Path
 
 import harness
@@ -28,6 +29,7 @@ REDIRECT_URI = "http://127.0.0.1:33418/callback"
 DEADLINE = client_metadata.TIMEOUT_SECONDS
 SLACK_SECONDS = 3
 FETCH_SLOT_LOCK = 0x4D435004
+FETCHES_PER_USER = "odoo_mcp_quotation.oauth_metadata_fetches_per_user_per_minute"
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,7 @@ def server(tmp_path_factory, hostile):
     server = start_odoo_server(
         tmp_path_factory.mktemp("odoo-cimd"),
         env={"ODOO_MCP_OAUTH_TEST_MODE": "1", "SSL_CERT_FILE": str(hostile.cert)},
+        params={FETCHES_PER_USER: "1000"},  # one user runs every test here
     )
     yield server
     stop_odoo_server(server)
@@ -318,3 +321,35 @@ def slot_holders(server, state):
         "AND a.datname = %s AND a.state = %s",
         [FETCH_SLOT_LOCK, server.database, state],
     )
+
+
+def as_admin(server, model, method, *args):
+    common = xmlrpc.client.ServerProxy(f"{server.url}/xmlrpc/2/common")
+    uid = common.authenticate(server.database, "admin", "admin", {})
+    models = xmlrpc.client.ServerProxy(f"{server.url}/xmlrpc/2/object")
+    return models.execute_kw(server.database, uid, "admin", model, method, list(args))
+
+
+def test_one_user_makes_odoo_fetch_a_few_documents_a_minute(server, hostile):
+    """A link clicked in a loop by a logged-in user: a few fetches a minute,
+    then 503 with Retry-After, and the document server hears nothing more."""
+    as_admin(
+        server,
+        "res.users",
+        "create",
+        {"name": "Clicker", "login": "clicker", "password": "clicker-pw"},
+    )
+    as_admin(server, "ir.config_parameter", "set_param", FETCHES_PER_USER, "2")
+    try:
+        clicker = Connector(server, user=("clicker", "clicker-pw"))
+        clicker.discover()
+        assert clicker.log_in("/odoo").status_code == 303
+        pages = [
+            authorize(clicker, f"{hostile.url}/client-clicker-{n}.json")
+            for n in range(3)
+        ]
+        assert [page.status_code for page in pages] == [200, 200, 503]
+        assert int(pages[2].headers["Retry-After"]) > 0
+        assert hostile.requests["/client-clicker-2.json"] == 0
+    finally:
+        as_admin(server, "ir.config_parameter", "set_param", FETCHES_PER_USER, "1000")

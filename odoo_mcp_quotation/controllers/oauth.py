@@ -45,7 +45,6 @@ NO_STORE = (("Cache-Control", "no-store"),)
 # discovery and tokens may be read by a web page's script; registration may
 # not (a page would register clients through its visitors' browsers)
 JSON_HEADERS = (*NO_STORE, ("Access-Control-Allow-Origin", "*"))
-FETCH_BUSY_RETRY_SECONDS = 5
 
 
 def _json(body, status=200, headers=NO_STORE):
@@ -144,7 +143,7 @@ class OauthController(http.Controller):
         validated, the OAuth error sent back to the client."""
         if isinstance(error, FetchBusy):
             response = self._error_page(str(error), 503)
-            response.headers["Retry-After"] = str(FETCH_BUSY_RETRY_SECONDS)
+            response.headers["Retry-After"] = str(error.wait)
             return response
         if isinstance(error, client_metadata.ClientMetadataError):
             return self._error_page(str(error))

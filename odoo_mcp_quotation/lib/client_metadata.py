@@ -139,8 +139,11 @@ def parse_client_id(url):
         raise ClientIdInvalid("A client_id URL carries no user info or fragment.")
     host = _ascii_host(parts.hostname)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
-    if not target.isprintable() or " " in target:
-        raise ClientIdInvalid("The client_id URL's path holds spaces or controls.")
+    if not (target.isascii() and target.isprintable()) or " " in target:
+        raise ClientIdInvalid(
+            "The client_id URL's path must be ASCII without spaces or controls "
+            "(percent-encode the rest)."
+        )
     authority = f"[{host}]" if ":" in host else host
     if port:
         authority += f":{port}"

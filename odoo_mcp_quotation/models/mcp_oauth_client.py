@@ -9,6 +9,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools import config
 
 from ..lib import client_metadata, scopes
+from ..lib.settings import read_setting
 from ..services.oauth_server import secret_hash
 
 METADATA_CACHE = timedelta(hours=1)
@@ -163,18 +164,29 @@ class McpOauthClient(models.Model):
     @api.model
     def _metadata_document(self, url):
         """The validated document at ``url``: remembered by this process, or
-        fetched under the locks that bound how many fetches run at once."""
+        fetched under the locks that bound how many fetches run at once, and
+        within the user's budget of fetches a minute."""
         remembered = RECENT_FETCHES.get(url)
         if isinstance(remembered, client_metadata.ClientMetadataError):
             raise remembered
         if remembered:
             return remembered
+        limits = self.env["quotation.rate.limit"].sudo()
+        key = f"oauth-metadata-fetch:{self.env.uid}"
+        per_minute = read_setting(
+            self.env, "oauth_metadata_fetches_per_user_per_minute"
+        )
+        wait = limits._hit(key, per_minute, count=0)  # only read
+        if wait:
+            raise FetchBusy(wait)
         with self._fetch_slot(url):
             try:
                 document = client_metadata.fetch(url)
             except client_metadata.ClientMetadataError as error:
                 RECENT_FETCHES.remember(url, error)
                 raise
+            finally:  # counted once the transaction is a new one (see below)
+                limits._hit(key, per_minute)
         RECENT_FETCHES.remember(url, document)
         return document
 
