@@ -340,7 +340,7 @@ class OauthController(http.Controller):
         )
         total = read_setting(request.env, "oauth_registrations_per_minute_total")
         return (
-            limits._hit(everyone, total, count=0)  # only read
+            limits._hit(everyone, total - 1, count=0)  # only read: all spent?
             or limits._hit(
                 network, read_setting(request.env, "oauth_registrations_per_minute")
             )

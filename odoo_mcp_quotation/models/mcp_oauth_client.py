@@ -25,12 +25,15 @@ RECENT_FETCHES = client_metadata.RecentFetches()
 
 
 class FetchBusy(client_metadata.ClientMetadataError):
-    """Too many documents are being fetched right now (or this very one)."""
+    """Too many documents are being fetched right now (or this very one), or
+    by this user in the last minute; ``wait``: seconds before trying again."""
 
-    def __init__(self):
+    def __init__(self, wait=5):
         super().__init__(
-            "Too many apps are being identified right now: try again in a few seconds."
+            f"Too many apps are being identified right now: try again in {wait} "
+            "seconds."
         )
+        self.wait = wait
 
 
 def fetch_slots():
@@ -176,7 +179,8 @@ class McpOauthClient(models.Model):
         per_minute = read_setting(
             self.env, "oauth_metadata_fetches_per_user_per_minute"
         )
-        wait = limits._hit(key, per_minute, count=0)  # only read
+        # only read: is the minute's budget already spent?
+        wait = limits._hit(key, per_minute - 1, count=0)
         if wait:
             raise FetchBusy(wait)
         with self._fetch_slot(url):
