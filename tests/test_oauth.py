@@ -23,6 +23,7 @@ import harness
 import pytest
 import requests
 from conftest import free_port, start_odoo_server, stop_odoo_server
+from hostile_https import make_certificate
 from oauth_client import (
     ALL_SCOPES,
     CLAUDE_USER,
@@ -557,30 +558,7 @@ class MetadataDocument(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def metadata_document_host(tmp_path_factory):
     """An https server on 127.0.0.1 with its own certificate authority."""
-    folder = tmp_path_factory.mktemp("cimd")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = make_certificate(tmp_path_factory.mktemp("cimd"))
     port = free_port()
     url = f"https://127.0.0.1:{port}/oauth/client.json"
     MetadataDocument.document = json.dumps(
