@@ -330,21 +330,18 @@ class OauthController(http.Controller):
     # ------------------------------------------------------------ helpers
     def _registration_wait(self, address):
         """Seconds to wait before registering from ``address``: counted per
-        IPv4 address or IPv6 /64, then against every address at once. Once the
-        budget of everyone is spent, a registration writes nothing, not even
-        its address's count: many addresses cannot grow any table."""
+        IPv4 address or IPv6 /64, then, for what that allows, against every
+        address at once (so that one address cannot spend everyone's budget,
+        and many addresses cannot grow the table past it)."""
         limits = request.env["quotation.rate.limit"].sudo()
         network, everyone = (
             hashlib.sha256(f"oauth-register:{where}".encode()).hexdigest()
             for where in (counted_network(address), "everyone")
         )
-        total = read_setting(request.env, "oauth_registrations_per_minute_total")
-        return (
-            limits._hit(everyone, total - 1, count=0)  # only read: all spent?
-            or limits._hit(
-                network, read_setting(request.env, "oauth_registrations_per_minute")
-            )
-            or limits._hit(everyone, total)
+        return limits._hit(
+            network, read_setting(request.env, "oauth_registrations_per_minute")
+        ) or limits._hit(
+            everyone, read_setting(request.env, "oauth_registrations_per_minute_total")
         )
 
     def _policy(self):

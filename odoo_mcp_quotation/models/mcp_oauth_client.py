@@ -179,8 +179,7 @@ class McpOauthClient(models.Model):
         per_minute = read_setting(
             self.env, "oauth_metadata_fetches_per_user_per_minute"
         )
-        # only read: is the minute's budget already spent?
-        wait = limits._hit(key, per_minute - 1, count=0)
+        wait = limits._hit(key, per_minute)
         if wait:
             raise FetchBusy(wait)
         with self._fetch_slot(url):
@@ -189,7 +188,7 @@ class McpOauthClient(models.Model):
             except client_metadata.ClientMetadataError as error:
                 RECENT_FETCHES.remember(url, error)
                 raise
-            finally:  # counted once the transaction is a new one (see below)
+            finally:  # counted again: the slot rolled the first count back
                 limits._hit(key, per_minute)
         RECENT_FETCHES.remember(url, document)
         return document
