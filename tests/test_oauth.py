@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import ssl
-import subprocess
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 import harness
 import pytest
 import requests
+from helpers.hostile_https import make_certificate
 from helpers.oauth_client import (
     ALL_SCOPES,
     CLAUDE_USER,
@@ -101,7 +101,14 @@ def test_discovery_starts_from_the_401(odoo_server):
     assert alias == resource
     metadata = connector.metadata
     assert metadata["issuer"] == server.url
+    # from the endpoints themselves (oauthlib's MetadataEndpoint)
     assert metadata["code_challenge_methods_supported"] == ["S256"]
+    assert metadata["response_types_supported"] == ["code"]
+    assert sorted(metadata["grant_types_supported"]) == [
+        "authorization_code",
+        "refresh_token",
+    ]
+    assert metadata["response_modes_supported"] == ["query"]
     assert "none" in metadata["token_endpoint_auth_methods_supported"]
     assert metadata["client_id_metadata_document_supported"] is True
     assert set(metadata["scopes_supported"]) == set(ALL_SCOPES.split())
@@ -123,8 +130,9 @@ def test_claude_connects_end_to_end_and_loses_access_when_revoked(odoo_server):
     assert page.status_code == 200
     assert page.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
-    for shown in ("Claude (pytest)", "127.0.0.1:45111", "Claude User", "My Company"):
+    for shown in ("Claude (pytest)", "Claude User", "My Company"):
         assert shown in page.text, shown
+    assert 'font-monospace">127.0.0.1</strong>' in page.text, "the bare host"
     assert "Find customers" in page.text and 'name="csrf_token"' in page.text
 
     answer = connector.decide(page)
@@ -310,8 +318,40 @@ def test_authorize_never_redirects_to_an_unregistered_uri(odoo_server):
     assert issued(odoo_server) == before
 
 
-def test_plain_pkce_or_none_is_refused(odoo_server):
+@pytest.mark.parametrize(
+    ("overrides", "says"),
+    [
+        ({"code_challenge_method": "plain"}, "algorithm not supported"),
+        ({"code_challenge_method": None}, "algorithm not supported"),
+        ({"code_challenge": None}, "Code challenge required"),
+        ({"resource": "https://other.example/mcp"}, "issues tokens for"),
+        ({"scope": "everything"}, "scope"),
+    ],
+)
+def test_errors_before_login_are_shown_never_redirected(odoo_server, overrides, says):
+    """Before the user has logged in, nothing goes to the client's redirect
+    URI (it answered 302 there): Odoo shows the error instead."""
     connector = Connector(odoo_server).connect()
+    before = issued(odoo_server)
+    params = {"code_challenge": "x" * 43, **overrides}
+    answer = connector.browser.get(
+        connector.authorization_url(params.pop("code_challenge"), **params),
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert answer.status_code == 400, answer.headers.get("Location")
+    assert "Location" not in answer.headers
+    assert "cannot connect" in answer.text
+    assert says.lower() in answer.text.lower()
+    assert issued(odoo_server) == before
+
+
+def test_after_login_a_validated_client_gets_its_error_back(odoo_server):
+    """Once the user has logged in and the client and its redirect URI are
+    validated, errors go back to the client as OAuth 2.1 says."""
+    connector = Connector(odoo_server).connect()
+    page = connector.open_consent(connector.authorization_url(pkce()[1]))
+    assert page.status_code == 200
     before = issued(odoo_server)
     for method in ("plain", None):
         answer = connector.browser.get(
@@ -322,10 +362,12 @@ def test_plain_pkce_or_none_is_refused(odoo_server):
         query = redirect_query(answer)
         assert query["error"] == "invalid_request"
         assert "code" not in query
-    missing = connector.browser.get(
-        connector.authorization_url(None), allow_redirects=False, timeout=30
+    other = connector.browser.get(
+        connector.authorization_url(pkce()[1], resource="https://other.example/mcp"),
+        allow_redirects=False,
+        timeout=30,
     )
-    assert redirect_query(missing)["error"] == "invalid_request"
+    assert redirect_query(other)["error"] == "invalid_target"
     assert issued(odoo_server) == before
 
 
@@ -384,15 +426,6 @@ def test_a_reused_refresh_token_revokes_its_family(odoo_server):
 
 def test_tokens_are_bound_to_the_resource(odoo_server):
     connector = Connector(odoo_server).connect()
-    before = issued(odoo_server)
-    _verifier, challenge = pkce()
-    other = connector.browser.get(
-        connector.authorization_url(challenge, resource="https://other.example/mcp"),
-        allow_redirects=False,
-        timeout=30,
-    )
-    assert redirect_query(other)["error"] == "invalid_target"
-    assert issued(odoo_server) == before
     # a token issued for http://127.0.0.1:<port>/mcp is not one for localhost's
     access = connector.tokens()["access_token"]
     port = urlsplit(odoo_server.url).port
@@ -507,30 +540,7 @@ class MetadataDocument(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def metadata_document_host(tmp_path_factory):
     """An https server on 127.0.0.1 with its own certificate authority."""
-    folder = tmp_path_factory.mktemp("cimd")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = make_certificate(tmp_path_factory.mktemp("cimd"))
     port = free_port()
     url = f"https://127.0.0.1:{port}/oauth/client.json"
     MetadataDocument.document = json.dumps(
@@ -577,15 +587,16 @@ def test_metadata_documents_on_loopback_are_refused_outside_test_mode(
     connector = Connector(odoo_server)
     connector.discover()
     connector.client = {"client_id": url}
-    before = count(odoo_server, "mcp_oauth_client"), issued(odoo_server)
-    page = connector.browser.get(
-        connector.authorization_url(
-            pkce()[1], redirect_uri="http://127.0.0.1:33418/callback"
-        ),
-        allow_redirects=False,
-        timeout=30,
+    authorization_url = connector.authorization_url(
+        pkce()[1], redirect_uri="http://127.0.0.1:33418/callback"
     )
+    before = count(odoo_server, "mcp_oauth_client"), issued(odoo_server)
+    anonymous = connector.browser.get(authorization_url, allow_redirects=False)
+    assert anonymous.status_code == 303, "no fetch for an anonymous visitor"
+    assert "/web/login" in anonymous.headers["Location"]
+    page = connector.open_consent(authorization_url)
     assert page.status_code == 400
     assert "Location" not in page.headers
-    assert "private or reserved address" in page.text
+    assert "could not be fetched" in page.text
+    assert "127.0.0.1" not in page.text.split("could not be fetched")[1][:300]
     assert (count(odoo_server, "mcp_oauth_client"), issued(odoo_server)) == before

@@ -15,7 +15,6 @@ from ..lib.elevenlabs_webhook import (
     SIGNATURE_HEADER,
     SignatureInvalid,
     parse_event,
-    signature_digest,
 )
 from ..lib.json_body import JsonBodyError
 from ..lib.request_schema import RequestInvalid
@@ -63,7 +62,7 @@ class ElevenlabsWebhookController(http.Controller):
         env = request.env(su=True)
         header = httprequest.headers.get(SIGNATURE_HEADER, "")
         try:
-            signed_at = identify_webhook(env, header, raw)
+            signature = identify_webhook(env, header, raw)
         except SignatureInvalid as error:
             _logger.info("ElevenLabs webhook refused: %s", error)
             raise WebhookRefused(401, "invalid_signature", str(error)) from None
@@ -78,7 +77,7 @@ class ElevenlabsWebhookController(http.Controller):
         try:
             with env.cr.savepoint():
                 env["elevenlabs.webhook.delivery"]._receive(
-                    event, raw, signature_digest(header), signed_at
+                    event, raw, signature.replay_key, signature.timestamp
                 )
         except ReplayedDelivery:
             raise WebhookRefused(

@@ -17,14 +17,20 @@ from oauthlib.oauth2.rfc6749 import errors
 from odoo import http
 from odoo.http import request
 
-from ..lib import scopes
-from ..lib.client_registration import RegistrationError, validate_registration
+from ..lib import client_metadata, scopes
+from ..lib.client_registration import (
+    RegistrationError,
+    counted_network,
+    validate_registration,
+)
 from ..lib.json_body import JsonBodyError, parse_json
 from ..lib.settings import read_setting
+from ..models.mcp_oauth_client import FetchBusy
 from ..services.oauth_server import (
     AUTHORIZE_PATH,
     McpAuthorizationServer,
     OauthPolicy,
+    metadata_endpoint,
 )
 from .request_body import read_body
 
@@ -35,20 +41,18 @@ PAGE_HEADERS = [
     ("Content-Security-Policy", "frame-ancestors 'none'"),
     ("Cache-Control", "no-store"),
 ]
-JSON_HEADERS = [
-    ("Cache-Control", "no-store"),
-    ("Access-Control-Allow-Origin", "*"),
-]
+NO_STORE = (("Cache-Control", "no-store"),)
+# discovery and tokens may be read by a web page's script; registration may
+# not (a page would register clients through its visitors' browsers)
+JSON_HEADERS = (*NO_STORE, ("Access-Control-Allow-Origin", "*"))
 
 
-def _json(body, status=200, headers=()):
-    return request.make_json_response(
-        body, status=status, headers=[*JSON_HEADERS, *headers]
-    )
+def _json(body, status=200, headers=NO_STORE):
+    return request.make_json_response(body, status=status, headers=headers)
 
 
-def _oauth_error(error, description, status=400):
-    return _json({"error": error, "error_description": description}, status)
+def _oauth_error(error, description, status=400, headers=NO_STORE):
+    return _json({"error": error, "error_description": description}, status, headers)
 
 
 class OauthController(http.Controller):
@@ -68,7 +72,7 @@ class OauthController(http.Controller):
         policy = self._policy()
         if not policy.enabled:
             return request.not_found()
-        return _json(policy.protected_resource_metadata())
+        return _json(policy.protected_resource_metadata(), headers=JSON_HEADERS)
 
     @http.route(
         "/.well-known/oauth-authorization-server",
@@ -82,7 +86,10 @@ class OauthController(http.Controller):
         policy = self._policy()
         if not policy.enabled:
             return request.not_found()
-        return _json(policy.authorization_server_metadata())
+        endpoint = metadata_endpoint(request.env, policy)
+        return self._oauthlib_response(
+            *endpoint.create_metadata_response(policy.issuer)
+        )
 
     # ------------------------------------------------------------ consent
     @http.route(
@@ -94,39 +101,82 @@ class OauthController(http.Controller):
     )
     def authorize(self, **params):
         """GET: check the request, log in, show the consent page.
-        POST (the consent form, CSRF-checked by Odoo): Allow or Deny."""
+        POST (the consent form, CSRF-checked by Odoo): Allow or Deny.
+
+        Nothing is sent to the client's redirect URI before the user has
+        logged in and the client and that URI are validated: until then every
+        error is shown here (OAuth 2.1, RFC 9700's open redirector)."""
         policy = self._policy()
         if not policy.enabled:
             return request.not_found()
         decision = params.pop("decision", None)
         params.pop("csrf_token", None)
         uri = f"{policy.issuer}{AUTHORIZE_PATH}?{urlencode(params)}"
-        server = McpAuthorizationServer(request.env, policy)
-        redirect_uri = None
+        if request.env.user._is_public():
+            return self._before_login(uri, policy, params.get("client_id"))
+        validated = {}
         try:
+            client = self._authorizing_client(params.get("client_id"))
+            server = McpAuthorizationServer(
+                request.env, policy, {client.client_id: client}
+            )
             requested, info = server.validate_authorization_request(uri)
-            redirect_uri = info["redirect_uri"]
-            if request.env.user._is_public():
-                login = {"redirect": uri[len(policy.issuer) :]}
-                return request.redirect(f"/web/login?{urlencode(login)}", 303)
-            client = request.env["mcp.oauth.client"].sudo()._lookup(params["client_id"])
+            validated["redirect_uri"] = info["redirect_uri"]
             granted = self._granted_scopes(requested, params.get("state"), client)
             if request.httprequest.method == "GET":
-                return self._consent_page(params, redirect_uri, granted, client)
+                return self._consent_page(params, info["redirect_uri"], granted, client)
             if decision != "allow":
                 raise errors.AccessDeniedError(
                     description="The user denied the access.", state=params.get("state")
                 )
-        except errors.FatalClientError as error:
-            return self._error_page(error.description)
-        except errors.OAuth2Error as error:
-            return self._redirect(
-                error.in_uri(redirect_uri or error.redirect_uri), policy
-            )
+        except (client_metadata.ClientMetadataError, errors.OAuth2Error) as error:
+            return self._refusal(error, validated.get("redirect_uri"), policy)
+        client = client._store_metadata()
+        server = McpAuthorizationServer(request.env, policy, {client.client_id: client})
         headers, _body, _status = server.create_authorization_response(
             uri, scopes=granted.split(), credentials={"user": request.env.user}
         )
         return self._redirect(headers["Location"], policy)
+
+    def _refusal(self, error, redirect_uri, policy):
+        """An error page, or, once the client and its redirect URI are
+        validated, the OAuth error sent back to the client."""
+        if isinstance(error, FetchBusy):
+            response = self._error_page(str(error), 503)
+            response.headers["Retry-After"] = str(error.wait)
+            return response
+        if isinstance(error, client_metadata.ClientMetadataError):
+            return self._error_page(str(error))
+        if isinstance(error, errors.FatalClientError):
+            return self._error_page(self._description(error))
+        return self._redirect(error.in_uri(redirect_uri or error.redirect_uri), policy)
+
+    def _before_login(self, uri, policy, client_id):
+        """Check what can be checked without the user, then on to Odoo's login
+        page. A client known by a metadata document is not fetched for an
+        anonymous visitor: its redirect URI is held to the allow-list now,
+        and to its document after login."""
+        try:
+            if client_metadata.is_metadata_url(client_id):
+                client_metadata.parse_client_id(client_id)
+            server = McpAuthorizationServer(request.env, policy, defer_documents=True)
+            server.validate_authorization_request(uri)
+        except client_metadata.ClientMetadataError as error:
+            return self._error_page(str(error))
+        except errors.OAuth2Error as error:
+            return self._error_page(self._description(error))
+        login = {"redirect": uri[len(policy.issuer) :]}
+        return request.redirect(f"/web/login?{urlencode(login)}", 303)
+
+    def _authorizing_client(self, client_id):
+        """The client the logged-in user is asked about; a portal user, who
+        can connect nothing, never makes Odoo fetch a document."""
+        clients = request.env["mcp.oauth.client"].sudo()
+        if request.env.user.share and client_metadata.is_metadata_url(client_id):
+            raise client_metadata.ClientMetadataError(
+                "Portal users cannot connect AI agents."
+            )
+        return clients._authorizing(client_id) if client_id else clients
 
     def _granted_scopes(self, requested, state, client):
         """What the user may let the app do: the scopes asked for, within the
@@ -151,7 +201,9 @@ class OauthController(http.Controller):
     def _consent_page(self, params, redirect_uri, granted, client):
         values = {
             "client": client,
-            "redirect_host": urlsplit(redirect_uri).netloc,
+            "redirect_host": urlsplit(redirect_uri).hostname,
+            "document_host": client.kind == "metadata_document"
+            and client_metadata.host_of(client.client_id),
             "scopes": [
                 (name, request.env._(scopes.SCOPES[name])) for name in granted.split()
             ],
@@ -163,9 +215,14 @@ class OauthController(http.Controller):
         response.headers.extend(PAGE_HEADERS)
         return response
 
-    def _error_page(self, message):
+    @staticmethod
+    def _description(error):
+        """What oauthlib says, or at least which OAuth error it is."""
+        return error.description or f"The app's request is refused ({error.error})."
+
+    def _error_page(self, message, status=400):
         response = request.render(
-            "odoo_mcp_quotation.oauth_error", {"message": message}, status=400
+            "odoo_mcp_quotation.oauth_error", {"message": message}, status=status
         )
         response.headers.extend(PAGE_HEADERS)
         return response
@@ -226,14 +283,14 @@ class OauthController(http.Controller):
         if not policy.enabled:
             return _oauth_error("invalid_request", "OAuth is disabled.", 403)
         httprequest = request.httprequest
-        address = hashlib.sha256(
-            f"oauth-register:{httprequest.remote_addr}".encode()
-        ).hexdigest()
-        wait = (
-            request.env["quotation.rate.limit"]
-            .sudo()
-            ._hit(address, read_setting(request.env, "oauth_registrations_per_minute"))
-        )
+        if httprequest.mimetype != "application/json":
+            return _oauth_error(
+                "invalid_client_metadata",
+                "Send the client metadata as a JSON object, with "
+                "Content-Type: application/json.",
+                415,
+            )
+        wait = self._registration_wait(httprequest.remote_addr)
         if wait:
             response = _oauth_error(
                 "temporarily_unavailable",
@@ -271,6 +328,22 @@ class OauthController(http.Controller):
         return _json(body, 201)
 
     # ------------------------------------------------------------ helpers
+    def _registration_wait(self, address):
+        """Seconds to wait before registering from ``address``: counted per
+        IPv4 address or IPv6 /64, then, for what that allows, against every
+        address at once (so that one address cannot spend everyone's budget,
+        and many addresses cannot grow the table past it)."""
+        limits = request.env["quotation.rate.limit"].sudo()
+        network, everyone = (
+            hashlib.sha256(f"oauth-register:{where}".encode()).hexdigest()
+            for where in (counted_network(address), "everyone")
+        )
+        return limits._hit(
+            network, read_setting(request.env, "oauth_registrations_per_minute")
+        ) or limits._hit(
+            everyone, read_setting(request.env, "oauth_registrations_per_minute_total")
+        )
+
     def _policy(self):
         return OauthPolicy(request.env, request.httprequest.host_url)
 
@@ -284,6 +357,6 @@ class OauthController(http.Controller):
     def _oauthlib_response(self, headers, body, status):
         return request.make_response(
             body or "",
-            headers=[*JSON_HEADERS, *headers.items()],
+            headers=list((dict(JSON_HEADERS) | headers).items()),
             status=status,
         )

@@ -1,18 +1,24 @@
 """Dynamic client registration (RFC 7591): what may register, free of Odoo.
 
 Registration is open to anyone on the internet, so it is only as open as the
-redirect-URI allow-list that administrators keep: a client can only ever send
-codes back to a place on that list.
+redirect-URI allow-list that administrators keep: a client, registered or
+known by a metadata document, can only ever send codes back to a place on
+that list.
 
 Allow-list entries, separated by spaces, commas or lines: ``https://claude.ai/api/mcp/auth_callback``
 matches that URL exactly; ``http://127.0.0.1:*`` matches any port and any path
 on that host (loopback clients such as Claude Code pick a free port).
 """
 
+import ipaddress
 import re
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
 from .json_body import FORBIDDEN_IN_LINE
+from .request_schema import problems_of
 
 DEFAULT_ALLOWED_REDIRECTS = (
     "https://claude.ai/api/mcp/auth_callback",
@@ -22,12 +28,15 @@ DEFAULT_ALLOWED_REDIRECTS = (
 )
 ENTRY = re.compile(r"^(https?)://([^/:?#\s]+)(?::(\d{1,5}|\*))?(/[^?#\s]*)?$", re.I)
 AUTH_METHODS = ("none", "client_secret_post", "client_secret_basic")
-GRANT_TYPES = {"authorization_code", "refresh_token"}
 MAX_NAME = 200
-MAX_REDIRECT_URIS = 10
-MAX_URI = 2000
+# a stored client is at most about 2 KB: five URIs of 400 characters
+MAX_REDIRECT_URIS = 5
+MAX_URI = 400
 # a URI holds no whitespace (RFC 3986), and a stored list is split on it
 NOT_IN_URI = re.compile(r"\s")
+# registrations are counted per IPv4 address and per IPv6 /64, the block a
+# single customer line usually gets
+IPV6_COUNTED_PREFIX = 64
 
 
 class RegistrationError(Exception):
@@ -103,55 +112,88 @@ def _default_port(scheme):
     return 443 if scheme == "https" else 80
 
 
+def _storable_uri(uri):
+    if not is_storable_uri(uri):
+        raise ValueError(
+            f"A redirect URI holds 1 to {MAX_URI} characters, without spaces or "
+            "control characters."
+        )
+    return uri
+
+
+def _client_name(name):
+    if not is_client_name(name):
+        raise ValueError(
+            f"A string of at most {MAX_NAME} characters, without control characters."
+        )
+    return name
+
+
+StorableUri = Annotated[str, AfterValidator(_storable_uri)]
+ClientName = Annotated[str, AfterValidator(_client_name)]
+GrantType = Literal["authorization_code", "refresh_token"]
+
+
+class ClientRegistration(BaseModel):
+    """The RFC 7591 metadata Odoo reads; other metadata is ignored, as the RFC
+    asks of a server that does not support it."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    redirect_uris: Annotated[
+        list[StorableUri], Field(min_length=1, max_length=MAX_REDIRECT_URIS)
+    ]
+    token_endpoint_auth_method: Literal[AUTH_METHODS] = "client_secret_basic"
+    grant_types: list[GrantType] = ["authorization_code"]
+    response_types: Annotated[
+        list[Literal["code"]], Field(min_length=1, max_length=1)
+    ] = ["code"]
+    client_name: ClientName | None = None
+
+
 def validate_registration(metadata, entries):
     """The client to register from RFC 7591 ``metadata``, or RegistrationError."""
     if not isinstance(metadata, dict):
         raise RegistrationError(
             "invalid_client_metadata", "Send the client metadata as a JSON object."
         )
-    redirect_uris = metadata.get("redirect_uris")
-    if (
-        not isinstance(redirect_uris, list)
-        or not redirect_uris
-        or len(redirect_uris) > MAX_REDIRECT_URIS
-    ):
+    try:
+        client = ClientRegistration.model_validate(metadata)
+    except ValidationError as error:
+        problem = problems_of(error)[0]
+        if problem["field"].startswith("redirect_uris"):
+            raise RegistrationError(
+                "invalid_redirect_uri",
+                f"List 1 to {MAX_REDIRECT_URIS} redirect_uris: {problem['message']}",
+            ) from None
         raise RegistrationError(
-            "invalid_redirect_uri",
-            f"List 1 to {MAX_REDIRECT_URIS} redirect_uris.",
-        )
-    refused = [uri for uri in redirect_uris if not redirect_allowed(uri, entries)]
+            "invalid_client_metadata", f"{problem['field']}: {problem['message']}"
+        ) from None
+    refused = [
+        uri for uri in client.redirect_uris if not redirect_allowed(uri, entries)
+    ]
     if refused:
         raise RegistrationError(
             "invalid_redirect_uri",
-            f"Redirect URI not allowed here: {str(refused[0])[:200]}. An Odoo "
+            f"Redirect URI not allowed here: {refused[0]}. An Odoo "
             "administrator can add it to the OAuth redirect allow-list in Settings.",
         )
-    method = metadata.get("token_endpoint_auth_method", "client_secret_basic")
-    if method not in AUTH_METHODS:
-        raise RegistrationError(
-            "invalid_client_metadata",
-            f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}.",
-        )
-    grant_types = metadata.get("grant_types", ["authorization_code"])
-    if not isinstance(grant_types, list) or not set(grant_types) <= GRANT_TYPES:
-        raise RegistrationError(
-            "invalid_client_metadata",
-            "grant_types may only hold authorization_code and refresh_token.",
-        )
-    if metadata.get("response_types", ["code"]) != ["code"]:
-        raise RegistrationError(
-            "invalid_client_metadata", "response_types must be ['code']."
-        )
-    name = metadata.get("client_name")
-    if name is not None and not is_client_name(name):
-        raise RegistrationError(
-            "invalid_client_metadata",
-            f"client_name must be a string of at most {MAX_NAME} characters, "
-            "without control characters.",
-        )
     return {
-        "client_name": name or urlsplit(redirect_uris[0]).hostname,
-        "redirect_uris": redirect_uris,
-        "token_endpoint_auth_method": method,
-        "grant_types": sorted(set(grant_types) | {"authorization_code"}),
+        "client_name": client.client_name or urlsplit(client.redirect_uris[0]).hostname,
+        "redirect_uris": client.redirect_uris,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "grant_types": sorted(set(client.grant_types) | {"authorization_code"}),
     }
+
+
+def counted_network(address):
+    """Where a registration comes from, as its limit counts it: the IPv4
+    address, or the IPv6 /64 (an IPv4-mapped IPv6 address is its IPv4 one)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return "unknown"
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    prefix = IPV6_COUNTED_PREFIX if ip.version == 6 else 32
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -28,23 +28,56 @@ HANDLED_TYPES = (TRANSCRIPTION, AUDIO)
 OUTCOMES = ("success", "failure", "unknown")
 # ElevenLabs ids (conv_..., agent_...): also safe in S3 keys and file names
 CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
-SIGNATURE_PART = re.compile(r"^\s*(t|v0)=([^,\s]+)\s*$")
+# ``t=<unix seconds>,v0=<64 hex>``, more than one v0 while a secret rotates:
+# ASCII digits and hex only (``\d`` would take ``²``, ``int()`` 5,000 digits)
+SIGNATURE_PART = re.compile(r"(t)=([0-9]{1,12})|(v0)=([0-9a-fA-F]{64})", re.ASCII)
+MAX_SIGNATURES = 8
 
 
 class SignatureInvalid(Exception):
     """The delivery cannot be shown to come from ElevenLabs; the message says why."""
 
 
-def signature_digest(header):
-    """A fingerprint of a signature, to recognise a replay without keeping it."""
-    return hashlib.sha256(header.strip().encode()).hexdigest()
+class Signature(NamedTuple):
+    """A verified signature: its timestamp and the ``v0`` that matched."""
+
+    timestamp: int
+    v0: str
+
+    @property
+    def replay_key(self):
+        """What a replay repeats, however its header is written: a SHA-256 of
+        the timestamp and the matching signature, never the header itself."""
+        return hashlib.sha256(f"{self.timestamp}.{self.v0}".encode()).hexdigest()
+
+
+def parse_signature_header(header):
+    """``(timestamp, [v0, ...])`` of a well-formed header, else SignatureInvalid."""
+    timestamps, signatures = [], []
+    parts = (header or "").split(",")
+    for part in parts[: 1 + MAX_SIGNATURES + 1]:
+        match = SIGNATURE_PART.fullmatch(part)
+        if not match:
+            break
+        if match[1]:
+            timestamps.append(int(match[2]))
+        else:
+            signatures.append(match[4].lower())
+    else:
+        if len(timestamps) == 1 and 0 < len(signatures) <= MAX_SIGNATURES:
+            return timestamps[0], signatures
+    raise SignatureInvalid(
+        f"Missing or malformed {SIGNATURE_HEADER} header: expected "
+        "t=<unix seconds>,v0=<64 hex digits>, without spaces."
+    )
 
 
 def verify_signature(header, body, secret, now=None):
-    """Check ``ElevenLabs-Signature`` over the raw ``body``; return its timestamp.
+    """Check ``ElevenLabs-Signature`` over the raw ``body``; return the
+    :class:`Signature` that matched (any listed ``v0`` may).
 
     Raises SignatureInvalid for a missing or malformed header, a timestamp out
-    of the 30-minute window, or a signature that does not match (compared in
+    of the 30-minute window, or no signature that matches (each compared in
     constant time).
     """
     if not secret:
@@ -52,17 +85,7 @@ def verify_signature(header, body, secret, now=None):
             "No webhook secret is configured in Odoo: paste the secret ElevenLabs "
             "shows for the webhook in Sales > Settings > AI Quotations."
         )
-    parts = dict(
-        match.groups()
-        for match in map(SIGNATURE_PART.match, (header or "").split(","))
-        if match
-    )
-    if "t" not in parts or "v0" not in parts or not parts["t"].isdigit():
-        raise SignatureInvalid(
-            f"Missing or malformed {SIGNATURE_HEADER} header: "
-            "expected t=<unix>,v0=<hex>."
-        )
-    timestamp = int(parts["t"])
+    timestamp, signatures = parse_signature_header(header)
     now = time.time() if now is None else now
     if timestamp < now - TOLERANCE_SECONDS or timestamp > now + CLOCK_SKEW_SECONDS:
         raise SignatureInvalid(
@@ -70,9 +93,10 @@ def verify_signature(header, body, secret, now=None):
         )
     signed = f"{timestamp}.".encode() + body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, parts["v0"]):
-        raise SignatureInvalid("The signature does not match the webhook secret.")
-    return timestamp
+    for v0 in signatures:
+        if hmac.compare_digest(expected, v0):
+            return Signature(timestamp, v0)
+    raise SignatureInvalid("The signature does not match the webhook secret.")
 
 
 # ---------------------------------------------------------------------- payload

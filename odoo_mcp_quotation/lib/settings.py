@@ -130,8 +130,13 @@ SETTINGS = {
         Setting("oauth_enabled", False, flag),
         Setting("oauth_access_token_minutes", 60, at_least(1)),
         Setting("oauth_refresh_token_days", 30, at_least(1)),
-        # Claude registers a client on each fresh connection: per address
+        # Claude registers a client on each fresh connection: per IPv4 address
+        # or IPv6 /64, and from every address at once
         Setting("oauth_registrations_per_minute", 20, at_least(1)),
+        Setting("oauth_registrations_per_minute_total", 200, at_least(1)),
+        # client metadata documents one user may have fetched a minute:
+        # connecting an app takes one or two
+        Setting("oauth_metadata_fetches_per_user_per_minute", 6, at_least(1)),
         Setting(
             "oauth_redirect_allow_list",
             " ".join(DEFAULT_ALLOWED_REDIRECTS),

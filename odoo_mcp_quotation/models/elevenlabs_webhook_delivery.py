@@ -62,7 +62,9 @@ class ElevenlabsWebhookDelivery(models.Model):
     event_timestamp = fields.Integer(readonly=True)
     signed_at = fields.Datetime(readonly=True, help="The signature's timestamp.")
     signature_digest = fields.Char(
-        readonly=True, help="SHA-256 of the signature header, to refuse replays."
+        readonly=True,
+        help="SHA-256 of the signature's timestamp and matching v0, to refuse "
+        "replays however the header is written.",
     )
     payload = fields.Text(
         readonly=True,

@@ -63,8 +63,8 @@ def identify(env, token, resource=None):
 
 
 def identify_webhook(env, signature_header, raw):
-    """When an ElevenLabs delivery was signed, if its signature holds with
-    the configured secret; else ``SignatureInvalid``. Nothing runs as its
+    """The :class:`Signature` of an ElevenLabs delivery that holds with the
+    configured secret; else ``SignatureInvalid``. Nothing runs as its
     sender: the delivery is queued, then landed by the webhook queue."""
     secret = read_setting(env, "elevenlabs_webhook_secret")
     return verify_signature(signature_header, raw, secret)

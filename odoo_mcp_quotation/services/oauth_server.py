@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from oauthlib.oauth2 import (
     AuthorizationEndpoint,
     BearerToken,
+    MetadataEndpoint,
     RefreshTokenGrant,
     RequestValidator,
     RevocationEndpoint,
@@ -31,7 +32,7 @@ from oauthlib.oauth2.rfc6749.grant_types.authorization_code import (
 )
 
 from ..lib import client_metadata, scopes
-from ..lib.client_registration import redirect_allowed
+from ..lib.client_registration import AUTH_METHODS, redirect_allowed
 from ..lib.settings import read_setting
 
 # oauthlib logs codes and tokens at DEBUG: never let them reach a log file
@@ -92,8 +93,9 @@ class OauthPolicy:
     def redirect_allow_list(self):
         return read_setting(self.env, "oauth_redirect_allow_list")
 
-    def authorization_server_metadata(self):
-        """RFC 8414."""
+    def authorization_server_claims(self):
+        """RFC 8414: what oauthlib cannot tell from the endpoints themselves
+        (it adds the response types, grant types and PKCE methods)."""
         return {
             "issuer": self.issuer,
             "authorization_endpoint": self.issuer + AUTHORIZE_PATH,
@@ -101,20 +103,9 @@ class OauthPolicy:
             "registration_endpoint": self.issuer + REGISTER_PATH,
             "revocation_endpoint": self.issuer + REVOKE_PATH,
             "scopes_supported": sorted(scopes.ALL),
-            "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": [
-                "none",
-                "client_secret_post",
-                "client_secret_basic",
-            ],
-            "revocation_endpoint_auth_methods_supported": [
-                "none",
-                "client_secret_post",
-                "client_secret_basic",
-            ],
+            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+            "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "client_id_metadata_document_supported": True,
             "authorization_response_iss_parameter_supported": True,
         }
@@ -137,13 +128,20 @@ class OdooRequestValidator(RequestValidator):
     """What oauthlib asks of the storage, answered from Odoo's tables.
 
     Each call gets oauthlib's ``request``; the Odoo records found on the way
-    ride on it (``odoo_client``, ``odoo_grant``, ``odoo_secret``).
+    ride on it (``odoo_client``, ``odoo_grant``, ``odoo_secret``). Clients are
+    the stored ones, or those the caller resolved (``clients``: a client known
+    by a metadata document, fetched for a logged-in user); nothing here
+    fetches. With ``defer_documents`` (before login) a metadata document
+    client passes for now, its redirect URI checked against the allow-list
+    only: the document is fetched once the user has logged in.
     """
 
-    def __init__(self, env, policy):
+    def __init__(self, env, policy, clients=None, defer_documents=False):
         super().__init__()
         self.env = env
         self.policy = policy
+        self.resolved = clients or {}
+        self.defer_documents = defer_documents
         self.clients = env["mcp.oauth.client"].sudo()
         self.tokens = env["mcp.oauth.token"].sudo()
 
@@ -151,14 +149,16 @@ class OdooRequestValidator(RequestValidator):
     def _client(self, client_id, request):
         client = getattr(request, "odoo_client", None)
         if client is None or client.client_id != client_id:
-            try:
-                client = self.clients._lookup(client_id) if client_id else None
-            except client_metadata.ClientMetadataError as error:
-                raise errors.InvalidClientIdError(
-                    description=str(error), request=request
-                ) from None
+            client = self.resolved.get(client_id) or self.clients._lookup(client_id)
             request.odoo_client = client
         return client or None
+
+    def _deferred(self, client_id):
+        return (
+            self.defer_documents
+            and client_metadata.is_metadata_url(client_id)
+            and client_id not in self.resolved
+        )
 
     def _basic_credentials(self, request):
         header = request.headers.get("Authorization") or ""
@@ -197,21 +197,25 @@ class OdooRequestValidator(RequestValidator):
         return True
 
     def validate_client_id(self, client_id, request, *args, **kwargs):
-        return bool(self._client(client_id, request))
+        return self._deferred(client_id) or bool(self._client(client_id, request))
 
     def validate_redirect_uri(self, client_id, redirect_uri, request, *args, **kwargs):
-        client = self._client(client_id, request)
-        if not client or redirect_uri not in client._redirect_uri_list():
+        # the allow-list binds every client, even after it shrinks
+        if not redirect_allowed(redirect_uri, self.policy.redirect_allow_list):
             return False
-        # the allow-list binds registered clients even after it shrinks
-        return client.kind != "registered" or redirect_allowed(
-            redirect_uri, self.policy.redirect_allow_list
-        )
+        if self._deferred(client_id):
+            return True
+        client = self._client(client_id, request)
+        return bool(client) and redirect_uri in client._redirect_uri_list()
 
     def get_default_redirect_uri(self, client_id, request, *args, **kwargs):
-        client = self._client(client_id, request)
+        client = None if self._deferred(client_id) else self._client(client_id, request)
         uris = client._redirect_uri_list() if client else []
-        return uris[0] if len(uris) == 1 else None
+        if len(uris) == 1 and redirect_allowed(
+            uris[0], self.policy.redirect_allow_list
+        ):
+            return uris[0]
+        return None
 
     def validate_response_type(
         self, client_id, response_type, client, request, *args, **kwargs
@@ -333,8 +337,8 @@ class McpAuthorizationServer(AuthorizationEndpoint, TokenEndpoint, RevocationEnd
     """Authorization code with S256 PKCE, rotating refresh tokens, revocation;
     every grant checks the ``resource`` (RFC 8707)."""
 
-    def __init__(self, env, policy):
-        validator = OdooRequestValidator(env, policy)
+    def __init__(self, env, policy, clients=None, defer_documents=False):
+        validator = OdooRequestValidator(env, policy, clients, defer_documents)
 
         def check_resource(request):
             _check_resource(request, policy)
@@ -368,3 +372,14 @@ class McpAuthorizationServer(AuthorizationEndpoint, TokenEndpoint, RevocationEnd
             default_token_type=bearer,
         )
         RevocationEndpoint.__init__(self, validator)
+
+
+def metadata_endpoint(env, policy):
+    """RFC 8414 authorization server metadata, built by oauthlib from the
+    endpoints that serve the requests (the claims are this module's own, so
+    oauthlib's checks, which want an https issuer, are left to the tests)."""
+    return MetadataEndpoint(
+        [McpAuthorizationServer(env, policy)],
+        claims=policy.authorization_server_claims(),
+        raise_errors=False,
+    )

@@ -359,6 +359,47 @@ class TestElevenlabsPostCall(HttpCase):
         self.land()
         self.assertEqual(self.counts(), before)
 
+    def test_signature_headers_are_parsed_strictly_and_never_fail(self):
+        """``t`` is 1 to 12 ASCII digits and each ``v0`` 64 hex digits, without
+        spaces: anything else is a 401 that writes nothing, never a 500 (``²``
+        passed ``isdigit()``, 5,000 digits broke ``int()``, a non-ASCII ``v0``
+        broke ``compare_digest``)."""
+        self.quotation_task("conv_12sig")
+        raw, headers = payloads.signed(payloads.transcription("conv_12sig"))
+        timestamp, v0 = (
+            part.split("=")[1] for part in headers["ElevenLabs-Signature"].split(",")
+        )
+        not_ascii = "\u00e9" * 64
+        before = self.counts()
+        for header in (
+            f"t={timestamp}, v0={v0}",
+            f"t=\u00b2,v0={v0}",
+            f"t={'9' * 5000},v0={v0}",
+            f"t={timestamp},v0={not_ascii}",
+            f"t={timestamp},v0={v0[:63]}",
+            f"t={timestamp},t={timestamp},v0={v0}",
+            f"t={timestamp}",
+        ):
+            with self.subTest(header[:40]):
+                response = self.post(
+                    raw=raw, headers={**headers, "ElevenLabs-Signature": header}
+                )
+                self.assert_refused(response, 401, "invalid_signature")
+        self.assertEqual(self.counts(), before)
+        # while ElevenLabs rotates a secret it lists two: either may match (only
+        # the last one counted)
+        rotating = f"t={timestamp},v0={v0},v0={'0' * 64}"
+        accepted = self.post(
+            raw=raw, headers={**headers, "ElevenLabs-Signature": rotating}
+        )
+        self.assertEqual(accepted.json(), {"status": "queued"})
+        # the same signature written otherwise is the same delivery: a replay
+        for replayed in (f"t={timestamp},v0={v0.upper()}", f"t={timestamp},v0={v0}"):
+            response = self.post(
+                raw=raw, headers={**headers, "ElevenLabs-Signature": replayed}
+            )
+            self.assert_refused(response, 401, "replayed")
+
     def test_oversized_body_is_refused_unread(self):
         before = self.counts()
         raw, headers = payloads.signed(

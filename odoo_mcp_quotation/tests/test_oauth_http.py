@@ -7,7 +7,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, HttpCase, tagged
 from odoo.tools import config
 
-from ..lib import client_metadata
+from ..lib.client_registration import MAX_REDIRECT_URIS, MAX_URI
 from ..lib.settings import SETTINGS
 from ..services.oauth_server import ACCESS_PREFIX, secret_hash
 from .common import SALESMAN, TestUsersMixin, api_key
@@ -119,6 +119,14 @@ class TestOauthHttp(TestUsersMixin, HttpCase):
         unused, used, recent, abandoned = (
             Client._register_client(PUBLIC_CLIENT)[0] for _ in range(4)
         )
+        documented = Client.create(
+            {
+                "name": "Known by its document",
+                "client_id": "https://app.example/client.json",
+                "kind": "metadata_document",
+                "redirect_uris": CLAUDE_CALLBACK,
+            }
+        )
         grant, _token = self.connect(self.user, used)
         never_exchanged, _token = self.connect(self.user, abandoned)
         never_exchanged.connected = False  # allowed, its code never exchanged
@@ -127,7 +135,7 @@ class TestOauthHttp(TestUsersMixin, HttpCase):
         )
         self.env.flush_all()
         for table, ids in (
-            ("mcp_oauth_client", (unused.id, used.id, abandoned.id)),
+            ("mcp_oauth_client", (unused.id, used.id, abandoned.id, documented.id)),
             ("mcp_oauth_grant", (grant.id, never_exchanged.id)),
         ):
             self.env.cr.execute(
@@ -136,7 +144,9 @@ class TestOauthHttp(TestUsersMixin, HttpCase):
                 [ids],
             )
         self.env.ref("odoo_mcp_quotation.ir_cron_vacuum_oauth").method_direct_trigger()
-        self.assertEqual((unused | used | recent | abandoned).exists(), used | recent)
+        self.assertEqual(
+            (unused | used | recent | abandoned | documented).exists(), used | recent
+        )
         self.assertFalse(never_exchanged.exists())
         self.assertFalse(
             self.env["mcp.oauth.token"].search(
@@ -210,33 +220,92 @@ class TestOauthHttp(TestUsersMixin, HttpCase):
         self.assertEqual(self.register(CLAUDE_CALLBACK).status_code, 403)
         self.assertEqual(self.initialize(api_key(self.user)).status_code, 200)
 
-    def test_a_metadata_document_is_fetched_once_and_binds_its_redirect_uris(self):
-        url = "https://app.example/client.json"
-        body = {"client_id": url, "redirect_uris": ["https://app.example/cb"]}
-        document = client_metadata.validate(url, json.dumps(body).encode())
-        with self.assertRaisesRegex(client_metadata.ClientMetadataError, "JSON"):
-            client_metadata.validate(
-                url, json.dumps({**body, "pad": "x" * 6000}).encode()
-            )
-        with self.assertRaisesRegex(client_metadata.ClientMetadataError, "https"):
-            client_metadata.fetch("http://app.example/client.json")
+    def test_registration_takes_json_only_and_no_web_page_can_read_it(self):
+        """A web page can POST text/plain cross-origin without asking first:
+        with ``Access-Control-Allow-Origin: *`` any page registered clients
+        through its visitors' browsers."""
+        Client = self.env["mcp.oauth.client"]
+        before = Client.search_count([])
+        plain = self.url_open(
+            "/oauth/register",
+            data=json.dumps(PUBLIC_CLIENT),
+            headers={"Content-Type": "text/plain", "Origin": "https://evil.example"},
+        )
+        self.assertEqual(plain.status_code, 415)
+        self.assertEqual(plain.json()["error"], "invalid_client_metadata")
+        self.assertNotIn("Access-Control-Allow-Origin", plain.headers)
+        self.assertEqual(Client.search_count([]), before)
+        registered = self.register(CLAUDE_CALLBACK)
+        self.assertEqual(registered.status_code, 201)
+        self.assertNotIn("Access-Control-Allow-Origin", registered.headers)
+
+    def test_registrations_are_counted_per_ipv6_64_and_in_all(self):
+        Params = self.env["ir.config_parameter"]
+        Params.set_param("odoo_mcp_quotation.oauth_registrations_per_minute", 3)
+        Params.set_param("odoo_mcp_quotation.oauth_registrations_per_minute_total", 5)
+
+        def register_from(address):
+            return self.url_open(
+                "/oauth/register",
+                data=json.dumps(PUBLIC_CLIENT),
+                headers={
+                    "Content-Type": "application/json",
+                    "X-Forwarded-For": address,
+                    "X-Forwarded-Host": "odoo.example.com",
+                },
+            ).status_code
+
+        with patch.dict(config.options, proxy_mode=True):
+            one_line = [register_from(f"2001:db8:0:1::{n}") for n in range(1, 5)]
+            others = [register_from(f"2001:db8:0:{n}::1") for n in range(2, 5)]
+        self.assertEqual(one_line, [201, 201, 201, 429], "one /64, one budget")
+        self.assertEqual(others, [201, 201, 429], "and all of them one budget")
+
+    def test_a_registered_client_is_a_few_kilobytes_at_most(self):
+        loopback = "http://127.0.0.1:8080/"
+        longest = loopback + "p" * (MAX_URI - len(loopback))
+        for uris in ([longest] * (MAX_REDIRECT_URIS + 1), [longest + "p"]):
+            refused = self.register_uris(uris)
+            self.assertEqual(refused.status_code, 400)
+            self.assertEqual(refused.json()["error"], "invalid_redirect_uri")
+        largest = self.register_uris(
+            [longest] * MAX_REDIRECT_URIS, client_name="n" * 200
+        )
+        self.assertEqual(largest.status_code, 201, largest.text)
+        self.env.cr.execute(
+            "SELECT pg_column_size(c.*) FROM mcp_oauth_client c WHERE client_id = %s",
+            [largest.json()["client_id"]],
+        )
+        self.assertLess(self.env.cr.fetchone()[0], 2600)
+
+    def register_uris(self, uris, **extra):
+        return self.url_open(
+            "/oauth/register",
+            data=json.dumps({**PUBLIC_CLIENT, "redirect_uris": uris, **extra}),
+            headers={"Content-Type": "application/json"},
+        )
+
+    def test_the_allow_list_binds_the_default_redirect_uri_too(self):
+        """A client registered with one URI, which the administrator then took
+        off the allow-list: a request naming no redirect_uri went there."""
+        client = self.env["mcp.oauth.client"]._register_client(PUBLIC_CLIENT)[0]
+        self.env["ir.config_parameter"].set_param(
+            "odoo_mcp_quotation.oauth_redirect_allow_list",
+            "https://claude.ai/api/mcp/auth_callback",
+        )
+        self.authenticate(self.user.login, self.user.login)
         query = {
             "response_type": "code",
-            "client_id": url,
-            "state": "s",
-            "code_challenge": "x" * 43,
+            "client_id": client.client_id,
+            "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
             "code_challenge_method": "S256",
+            "scope": "quotations:create",
+            "state": "s",
         }
-        with patch.object(client_metadata, "fetch", return_value=document) as fetch:
-            listed, unlisted = (
-                self.url_open(
-                    f"/oauth/authorize?{urlencode({**query, 'redirect_uri': uri})}",
-                    allow_redirects=False,
-                )
-                for uri in ("https://app.example/cb", "https://evil.example/cb")
+        for extra in ({}, {"redirect_uri": CLAUDE_CALLBACK}):
+            answer = self.url_open(
+                f"/oauth/authorize?{urlencode({**query, **extra})}",
+                allow_redirects=False,
             )
-        fetch.assert_called_once_with(url)
-        self.assertEqual(listed.status_code, 303)  # on to Odoo's login page
-        self.assertIn("/web/login", listed.headers["Location"])
-        self.assertEqual(unlisted.status_code, 400)
-        self.assertNotIn("Location", unlisted.headers)
+            self.assertEqual(answer.status_code, 400, answer.headers.get("Location"))
+            self.assertNotIn("Location", answer.headers)

@@ -41,6 +41,11 @@ KEYS_OF_18_0_1_0_0 = {
     "odoo_mcp_quotation.elevenlabs_webhook_secret",
     "odoo_mcp_quotation.elevenlabs_delivery_retention_days",
 }
+# keys added since, with defaults that apply to databases that lack them
+KEYS_ADDED_SINCE = {
+    "odoo_mcp_quotation.oauth_registrations_per_minute_total",
+    "odoo_mcp_quotation.oauth_metadata_fetches_per_user_per_minute",
+}
 
 
 @tagged("post_install", "-at_install")
@@ -50,7 +55,8 @@ class TestSettingsRegistry(TransactionCase):
 
     def test_keys_are_those_databases_already_hold(self):
         self.assertEqual(
-            {setting.key for setting in SETTINGS.values()}, KEYS_OF_18_0_1_0_0
+            {setting.key for setting in SETTINGS.values()},
+            KEYS_OF_18_0_1_0_0 | KEYS_ADDED_SINCE,
         )
 
     def test_stored_values_are_parsed_once_for_every_reader(self):
