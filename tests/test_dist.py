@@ -33,10 +33,11 @@ def test_the_packaged_module_installs_on_a_fresh_database_of_its_version(
     tmp_path, fresh_database
 ):
     version = harness.ODOO_VERSION
+    full_version = f"{version}.{harness.addon_version()}"
     package = harness.build_dist(version, tmp_path / "dist")
     manifest = (package / "__manifest__.py").read_text()
     assert SERIES_VERSION.search(manifest)[1] == version
-    assert (tmp_path / "dist" / f"{harness.ADDON}-{version}.1.0.0.zip").is_file()
+    assert (tmp_path / "dist" / f"{harness.ADDON}-{full_version}.zip").is_file()
     # Odoo's own addons and the package, not this checkout
     config = Path(os.environ["ODOO_RC"]).read_text()
     addons_path = re.search(r"^addons_path = (.*)$", config, re.M)[1].split(",")
@@ -76,5 +77,5 @@ def test_the_packaged_module_installs_on_a_fresh_database_of_its_version(
         env=env,
     )
     assert "OMQ_STATE=installed" in check.stdout, check.stdout + check.stderr
-    assert f"OMQ_VERSION={version}.1.0.0" in check.stdout
+    assert f"OMQ_VERSION={full_version}" in check.stdout
     assert f"OMQ_PATH={package}" in check.stdout, "installed from the package"
