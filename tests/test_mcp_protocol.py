@@ -26,6 +26,7 @@ PROTOCOL_MODULES = [
     "sse",
     "transport_security",
     "framing",
+    "apps",
 ]
 (
     _versions,
@@ -38,6 +39,7 @@ PROTOCOL_MODULES = [
     sse,
     security,
     framing,
+    apps,
 ) = (pure_modules.load(f"mcp.{name}") for name in PROTOCOL_MODULES)
 MODERN = "2026-07-28"
 
@@ -48,15 +50,20 @@ class MemorySessions:
         self.sessions = {}
         self.client_infos = {}
         self.forms = set()
+        self.apps = set()
         self.streams_free = True
         self.delivered = []
 
-    def initialized(self, session_id, version, client_info, asks_forms=False):
+    def initialized(
+        self, session_id, version, client_info, asks_forms=False, shows_apps=False
+    ):
         session_id = session_id or f"s{len(self.sessions) + 1}"
         self.sessions[session_id] = version
         self.client_infos[session_id] = client_info
         if asks_forms:
             self.forms.add(session_id)
+        if shows_apps:
+            self.apps.add(session_id)
         return session_id
 
     def protocol_version(self, session_id):
@@ -64,6 +71,9 @@ class MemorySessions:
 
     def asks_forms(self, session_id):
         return session_id in self.forms
+
+    def shows_apps(self, session_id):
+        return session_id in self.apps
 
     def reserve_stream(self):
         return self.streams_free
@@ -696,6 +706,23 @@ def test_modern_requests_need_their_meta_envelope(server, sessions):
     assert mismatch.body["error"]["code"] == errors.HEADER_MISMATCH
 
 
+def test_claude_traffic_under_an_older_header_is_served_as_the_body_says(server):
+    """Claude's connectors (claude-code issue 93290) send 2026-07-28 requests
+    under ``MCP-Protocol-Version: 2025-11-25``: the body's ``_meta`` wins."""
+    old = {"MCP-Protocol-Version": "2025-11-25"}
+    discovered = modern(server, "server/discover", **old)
+    assert discovered.status == 200, discovered.body
+    assert MODERN in discovered.body["result"]["supportedVersions"]
+    listed = modern(server, "tools/list", **old).body["result"]
+    assert listed["resultType"] == "complete"
+    assert [tool["name"] for tool in listed["tools"]] == ["greet", "echo"]
+    called = modern(
+        server, "tools/call", {"name": "greet", "arguments": {"name": "Ana"}}, **old
+    ).body["result"]
+    assert called["structuredContent"]["greeting"] == "Hello Ana"
+    assert "Mcp-Session-Id" not in discovered.headers
+
+
 def test_modern_drops_the_handshake_its_batches_and_its_ping(server):
     assert modern(server, "initialize").status == 404
     assert modern(server, "ping").status == 404
@@ -1059,3 +1086,130 @@ def test_sse_event_framing():
     assert framing.sse_event("/mcp/messages?session_id=x", "endpoint").startswith(
         b"event: endpoint\n"
     )
+
+
+# ---------------------------------------------------------------- MCP Apps
+CARD_URI = "ui://test/card"
+SHOWS_APPS = {"extensions": {apps.UI_EXTENSION: {"mimeTypes": [apps.MIME_TYPE]}}}
+
+
+@pytest.fixture
+def app_server():
+    card = apps.App(
+        uri=CARD_URI,
+        name="card",
+        title="Card",
+        description="A greeting as a card.",
+        html=lambda: "<!DOCTYPE html><p>card</p>",
+        tools=("greet",),
+    )
+    return server_module.McpServer(
+        name="test",
+        version="1.0",
+        title="Test",
+        instructions="",
+        tools=[GREET, ECHO],
+        apps=apps.Apps([card]),
+    )
+
+
+def session_of(reply):
+    return {
+        "MCP-Protocol-Version": reply.body["result"]["protocolVersion"],
+        "Mcp-Session-Id": reply.headers["Mcp-Session-Id"],
+    }
+
+
+def test_a_client_that_announces_apps_is_offered_the_card(app_server, sessions):
+    opened = initialize(app_server, sessions, capabilities=SHOWS_APPS)
+    capabilities = opened.body["result"]["capabilities"]
+    assert capabilities["extensions"] == {
+        apps.UI_EXTENSION: {"mimeTypes": ["text/html;profile=mcp-app"]}
+    }
+    assert "resources" in capabilities
+    session = session_of(opened)
+    tools = post(app_server, sessions, request("tools/list"), **session).body
+    by_name = {tool["name"]: tool for tool in tools["result"]["tools"]}
+    assert by_name["greet"]["_meta"]["ui"] == {"resourceUri": CARD_URI}
+    assert "_meta" not in by_name["echo"]
+    listed = post(app_server, sessions, request("resources/list"), **session).body
+    assert listed["result"]["resources"] == [
+        {
+            "uri": CARD_URI,
+            "name": "card",
+            "title": "Card",
+            "description": "A greeting as a card.",
+            "mimeType": "text/html;profile=mcp-app",
+        }
+    ]
+    read = post(
+        app_server, sessions, request("resources/read", {"uri": CARD_URI}), **session
+    ).body["result"]["contents"][0]
+    assert read["mimeType"] == "text/html;profile=mcp-app"
+    assert read["text"].startswith("<!DOCTYPE html>")
+    assert read["_meta"]["ui"]["csp"] == {
+        "connectDomains": [],
+        "resourceDomains": [],
+        "frameDomains": [],
+    }
+    # the text result stays complete for the model and for text-only clients
+    called = post(
+        app_server,
+        sessions,
+        request("tools/call", {"name": "greet", "arguments": {"name": "Ana"}}),
+        **session,
+    ).body["result"]
+    assert json.loads(called["content"][0]["text"]) == called["structuredContent"]
+
+
+def test_a_client_that_does_not_announce_apps_sees_no_card(app_server, sessions):
+    opened = initialize(app_server, sessions)
+    assert opened.body["result"]["capabilities"] == {"tools": {"listChanged": False}}
+    session = session_of(opened)
+    tools = post(app_server, sessions, request("tools/list"), **session).body
+    assert all("_meta" not in tool for tool in tools["result"]["tools"])
+    listed = post(app_server, sessions, request("resources/list"), **session).body
+    assert listed["result"]["resources"] == []
+    read = post(
+        app_server, sessions, request("resources/read", {"uri": CARD_URI}), **session
+    ).body
+    assert read["error"]["code"] == apps.RESOURCE_NOT_FOUND
+    assert "resources/list" in read["error"]["message"]
+
+
+def test_the_2026_07_28_revision_offers_the_card_per_request(app_server):
+    shown = modern(app_server, "server/discover", capabilities=SHOWS_APPS)
+    assert apps.UI_EXTENSION in shown.body["result"]["capabilities"]["extensions"]
+    plain = modern(app_server, "server/discover").body["result"]["capabilities"]
+    assert "extensions" not in plain and "resources" not in plain
+    tools = modern(app_server, "tools/list", capabilities=SHOWS_APPS).body["result"]
+    assert tools["tools"][0]["_meta"]["ui"]["resourceUri"] == CARD_URI
+    plain_tools = modern(app_server, "tools/list").body["result"]["tools"]
+    assert "_meta" not in plain_tools[0]
+    read = modern(
+        app_server, "resources/read", {"uri": CARD_URI}, capabilities=SHOWS_APPS
+    )
+    assert read.status == 200
+    assert read.body["result"]["contents"][0]["uri"] == CARD_URI
+    hidden = modern(app_server, "resources/read", {"uri": CARD_URI}).body
+    assert hidden["error"]["code"] == apps.RESOURCE_NOT_FOUND
+
+
+def test_a_server_without_apps_has_no_resources_methods(server, sessions):
+    reply = call(server, sessions, "2025-11-25", "resources/list")
+    assert reply.body["error"]["code"] == errors.METHOD_NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    "capabilities",
+    [
+        None,
+        {},
+        {"extensions": {apps.UI_EXTENSION: {}}},
+        {"extensions": {apps.UI_EXTENSION: {"mimeTypes": ["text/html"]}}},
+        {"extensions": ["io.modelcontextprotocol/ui"]},
+        "ui",
+    ],
+)
+def test_only_the_extension_with_its_html_profile_counts(capabilities):
+    assert not apps.shows_apps(capabilities)

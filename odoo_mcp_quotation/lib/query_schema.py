@@ -165,6 +165,9 @@ class Quotation(_Answer):
     amount_total: float
     currency: str
     portal_url: str
+    odoo_url: str | None = Field(
+        default=None, description="The quotation in Odoo, for the salesperson."
+    )
 
 
 class QuotationSummary(_Answer):

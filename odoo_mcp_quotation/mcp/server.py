@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from ..lib.json_body import FORBIDDEN_IN_LINE
 from . import elicitation
+from .apps import Apps, shows_apps
 from .errors import (
     HEADER_MISMATCH,
     INTERNAL_ERROR,
@@ -66,15 +67,21 @@ CLIENT_INFO_MAX_CHARS = 128
 class SessionStore(Protocol):
     """Where a transport keeps sessions (PostgreSQL in Odoo, a dict in tests)."""
 
-    def initialized(self, session_id, version, client_info, asks_forms=False):
+    def initialized(
+        self, session_id, version, client_info, asks_forms=False, shows_apps=False
+    ):
         """Record a negotiated session; return its id (a new one if None).
-        ``asks_forms``: the client may be asked with form elicitation."""
+        ``asks_forms``: the client may be asked with form elicitation;
+        ``shows_apps``: it announced MCP Apps (``apps.py``)."""
 
     def protocol_version(self, session_id):
         """The session's negotiated version, or None if it is unknown or ended."""
 
     def asks_forms(self, session_id):
         """Whether the session's client declared form elicitation."""
+
+    def shows_apps(self, session_id):
+        """Whether the session's client announced MCP Apps."""
 
     def reserve_stream(self):
         """Take the slot of one more event stream now; False when none is free
@@ -95,7 +102,8 @@ class Exchange:
     request came with; ``client_capabilities`` are read from its ``_meta``.
     ``open_stream`` is set when the client may be asked on an event stream
     (it takes the stream's slot, if one is free); ``preamble`` holds the
-    messages to send on an event stream before the response.
+    messages to send on an event stream before the response. ``shows_apps``:
+    the client announced MCP Apps.
     """
 
     version: str
@@ -109,6 +117,7 @@ class Exchange:
     open_stream: Callable[[], bool] | None = None
     request_id: Any = None
     preamble: list = field(default_factory=list)
+    shows_apps: bool = False
 
 
 @dataclass
@@ -121,6 +130,7 @@ class McpServer:
     instructions: str
     tools: list
     tasks: TaskStore | None = None
+    apps: Apps | None = None
     _by_name: dict = field(init=False, repr=False)
     _static: dict = field(init=False, repr=False, default_factory=dict)
 
@@ -137,6 +147,8 @@ class McpServer:
             "tools/list": (self._list_tools, handshake | modern),
             "tools/call": (self._call_tool, handshake | modern),
             "subscriptions/listen": (self._listen, modern),
+            "resources/list": (self._list_resources, handshake | modern),
+            "resources/read": (self._read_resource, handshake | modern),
             **self._task_requests.methods({TASKS_SINCE}, modern),
         }
 
@@ -213,6 +225,7 @@ class McpServer:
         exchange.client_capabilities = (
             capabilities if isinstance(capabilities, dict) else {}
         )
+        exchange.shows_apps = shows_apps(capabilities)
 
     def _dispatch(self, method, params, exchange):
         handler, versions = self._methods.get(method, (None, ()))
@@ -220,6 +233,7 @@ class McpServer:
             handler is None
             or exchange.version not in versions
             or (method.startswith("tasks/") and not self.tasks)
+            or (method.startswith("resources/") and not self.apps)
         ):
             raise McpError(
                 METHOD_NOT_FOUND,
@@ -234,12 +248,13 @@ class McpServer:
         except ValidationError as error:
             raise invalid_params(method, error) from None
 
-    def _cached(self, method, version, build):
-        """Results that only depend on the method and revision are built and
-        serialised once per process."""
-        key = (method, version)
+    def _cached(self, method, version, build, shown=False):
+        """Results that only depend on the method, the revision and whether
+        the client shows apps are built and serialised once per process:
+        ``build`` returns the serialised result."""
+        key = (method, version, shown)
         if key not in self._static:
-            self._static[key] = serialize(method, version, build())
+            self._static[key] = build()
         return self._static[key]
 
     def _capabilities(self, version):
@@ -258,6 +273,13 @@ class McpServer:
             )
         return capabilities
 
+    def _declared(self, serialized, exchange):
+        """A serialised result whose capabilities declare the apps, for a
+        client that shows them."""
+        if self.apps and exchange.shows_apps:
+            self.apps.declare(serialized["capabilities"])
+        return serialized
+
     def _server_info(self):
         return types.Implementation(
             name=self.name, title=self.title, version=self.version
@@ -269,6 +291,7 @@ class McpServer:
         requested = request.params.protocol_version
         supported = exchange.supported_versions
         version = requested if requested in supported else LATEST_HANDSHAKE_VERSION
+        exchange.shows_apps = shows_apps(params.get("capabilities"))
         if exchange.sessions is not None:
             client = request.params.client_info
             exchange.new_session_id = exchange.sessions.initialized(
@@ -278,6 +301,7 @@ class McpServer:
                 asks_forms=elicitation.session_asks_forms(
                     version, params.get("capabilities")
                 ),
+                shows_apps=exchange.shows_apps,
             )
         result = types.InitializeResult(
             protocol_version=version,
@@ -286,7 +310,7 @@ class McpServer:
             instructions=self.instructions,
         )
         exchange.version = version
-        return serialize("initialize", version, result)
+        return self._declared(serialize("initialize", version, result), exchange)
 
     def _ping(self, params, exchange):
         self._parse("ping", params or None, exchange)
@@ -299,31 +323,60 @@ class McpServer:
         return self._cached(
             "server/discover",
             version,
-            lambda: types.DiscoverResult(
-                supported_versions=list(STREAMABLE_HTTP_VERSIONS),
-                capabilities=self._capabilities(version),
-                instructions=self.instructions,
-                ttl_ms=LIST_TTL_MS,
-                cache_scope=LIST_CACHE_SCOPE,
-                meta={types.SERVER_INFO_META_KEY: self._server_info()},
+            lambda: self._declared(
+                serialize(
+                    "server/discover",
+                    version,
+                    types.DiscoverResult(
+                        supported_versions=list(STREAMABLE_HTTP_VERSIONS),
+                        capabilities=self._capabilities(version),
+                        instructions=self.instructions,
+                        ttl_ms=LIST_TTL_MS,
+                        cache_scope=LIST_CACHE_SCOPE,
+                        meta={types.SERVER_INFO_META_KEY: self._server_info()},
+                    ),
+                ),
+                exchange,
             ),
+            exchange.shows_apps,
         )
 
     # ------------------------------------------------------------ tools
     def _list_tools(self, params, exchange):
         self._parse("tools/list", params or None, exchange)
         version = exchange.version
-        return self._cached(
-            "tools/list",
-            version,
-            lambda: types.ListToolsResult.model_validate(
-                {
-                    "tools": [tool.definition(version) for tool in self.tools],
-                    "ttlMs": LIST_TTL_MS,
-                    "cacheScope": LIST_CACHE_SCOPE,
-                }
-            ),
+        shown = bool(self.apps) and exchange.shows_apps
+
+        def build():
+            result = serialize(
+                "tools/list",
+                version,
+                types.ListToolsResult.model_validate(
+                    {
+                        "tools": [tool.definition(version) for tool in self.tools],
+                        "ttlMs": LIST_TTL_MS,
+                        "cacheScope": LIST_CACHE_SCOPE,
+                    }
+                ),
+            )
+            if shown:
+                self.apps.name_views(result["tools"])
+            return result
+
+        return self._cached("tools/list", version, build, shown)
+
+    # ------------------------------------------------------------ resources
+    def _list_resources(self, params, exchange):
+        """The apps' views, for a client that shows them (none for others)."""
+        self._parse("resources/list", params or None, exchange)
+        resources = self.apps.list_resources(exchange.shows_apps)
+        return _resource_result("resources/list", exchange, {"resources": resources})
+
+    def _read_resource(self, params, exchange):
+        contents = self.apps.read_resource(
+            "resources/read", exchange.version, params, exchange.shows_apps
         )
+        return _resource_result("resources/read", exchange, {"contents": contents})
 
     def _call_tool(self, params, exchange):
         request = self._parse("tools/call", params, exchange).params
@@ -376,6 +429,15 @@ class McpServer:
             exchange.version,
             {"resultType": "complete", "_meta": meta},
         )
+
+
+def _resource_result(method, exchange, result):
+    """A resources result as ``exchange``'s revision carries it; the card only
+    changes when the module is upgraded."""
+    if is_modern(exchange.version):
+        result.update(resultType="complete", ttlMs=LIST_TTL_MS)
+        result.update(cacheScope=LIST_CACHE_SCOPE)
+    return mcp_methods.serialize_server_result(method, exchange.version, result)
 
 
 def _label(reported):

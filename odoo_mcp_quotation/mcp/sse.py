@@ -27,6 +27,7 @@ def serve_sse_message(server, payload, context, sessions, session_id):
         supported_versions=LEGACY_SSE_VERSIONS,
         sessions=sessions,
         session_id=session_id,
+        shows_apps=sessions.shows_apps(session_id),
     )
     if isinstance(payload, list):
         responses, reply = serve_batch(server, payload, exchange)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import mcp_types as types
 from mcp_types.version import LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
 from ..lib.json_body import JsonBodyError, parse_json
@@ -150,9 +151,26 @@ def _handshake_version(headers, payload, sessions):
     return requested, None
 
 
+def body_version(payload):
+    """The 2026-07-28 (or later) revision a request's ``_meta`` names, or None.
+
+    Claude's connectors send such requests under an older
+    ``MCP-Protocol-Version`` header (claude-code issue 93290): the body says
+    what the client speaks, so it wins over the header.
+    """
+    params = payload.get("params") if isinstance(payload, dict) else None
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    named = (
+        meta.get(types.PROTOCOL_VERSION_META_KEY) if isinstance(meta, dict) else None
+    )
+    return named if named in MODERN_PROTOCOL_VERSIONS else None
+
+
 def serve_post(server, headers, payload, context, sessions=None):
     """Streamable HTTP POST: one message or a batch in, JSON (or 202) out."""
     requested = header(headers, PROTOCOL_VERSION_HEADER)
+    if requested not in MODERN_PROTOCOL_VERSIONS:
+        requested = body_version(payload) or requested
     if requested in MODERN_PROTOCOL_VERSIONS:
         reply = _serve_modern(server, headers, payload, context, requested)
     else:
@@ -177,12 +195,14 @@ def _serve_handshake(server, headers, payload, context, sessions):
         sessions=sessions,
         session_id=None,  # initialize always opens a new session
     )
+    session_id = header(headers, SESSION_HEADER) if sessions else None
+    if session_id and not is_initialize(payload):
+        exchange.shows_apps = sessions.shows_apps(session_id)
     if isinstance(payload, list):
         responses, reply = serve_batch(server, payload, exchange)
         if reply:
             return reply
     else:
-        session_id = header(headers, SESSION_HEADER) if sessions else None
         if session_id and elicitation.is_answer(payload):
             sessions.deliver(session_id, payload)
         else:

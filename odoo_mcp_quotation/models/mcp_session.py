@@ -72,11 +72,23 @@ class McpSession(models.Model):
     client_asks_forms = fields.Boolean(
         readonly=True, help="The client declared form elicitation (2025-11-25)."
     )
+    client_shows_apps = fields.Boolean(
+        readonly=True,
+        help="The client announced MCP Apps (io.modelcontextprotocol/ui): it is "
+        "offered the quotation card.",
+    )
     last_seen = fields.Datetime(readonly=True, default=fields.Datetime.now)
 
     # ------------------------------------------------------------------ sessions
     @api.model
-    def _open(self, transport, protocol_version, client_info=None, asks_forms=False):
+    def _open(
+        self,
+        transport,
+        protocol_version,
+        client_info=None,
+        asks_forms=False,
+        shows_apps=False,
+    ):
         client_info = client_info or {}
         return self.sudo().create(
             {
@@ -84,6 +96,7 @@ class McpSession(models.Model):
                 "transport": transport,
                 "protocol_version": protocol_version,
                 "client_asks_forms": asks_forms,
+                "client_shows_apps": shows_apps,
                 **_client_labels(client_info),
             }
         )
@@ -106,11 +119,14 @@ class McpSession(models.Model):
             session.last_seen = fields.Datetime.now()
         return session
 
-    def _record_initialize(self, protocol_version, client_info, asks_forms=False):
+    def _record_initialize(
+        self, protocol_version, client_info, asks_forms=False, shows_apps=False
+    ):
         self.write(
             {
                 "protocol_version": protocol_version,
                 "client_asks_forms": asks_forms,
+                "client_shows_apps": shows_apps,
                 **_client_labels(client_info),
             }
         )

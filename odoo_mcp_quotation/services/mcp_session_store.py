@@ -24,12 +24,16 @@ class McpSessionStore:
             self._found[session_id] = self.model._find(session_id, self.transport)
         return self._found[session_id]
 
-    def initialized(self, session_id, version, client_info, asks_forms=False):
+    def initialized(
+        self, session_id, version, client_info, asks_forms=False, shows_apps=False
+    ):
         if session_id:
-            self.find(session_id)._record_initialize(version, client_info, asks_forms)
+            self.find(session_id)._record_initialize(
+                version, client_info, asks_forms, shows_apps
+            )
             return session_id
         return self.model._open(
-            self.transport, version, client_info, asks_forms
+            self.transport, version, client_info, asks_forms, shows_apps
         ).session_key
 
     def protocol_version(self, session_id):
@@ -37,6 +41,9 @@ class McpSessionStore:
 
     def asks_forms(self, session_id):
         return self.find(session_id).client_asks_forms
+
+    def shows_apps(self, session_id):
+        return self.find(session_id).client_shows_apps
 
     def reserve_stream(self):
         held = mcp_streams.HeldStream(self.model.env, self.client_socket)

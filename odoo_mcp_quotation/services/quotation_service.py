@@ -327,6 +327,7 @@ class QuotationService:
                 amount_total=order.amount_total,
                 currency=order.currency_id.name,
                 portal_url=self._portal_url(order),
+                odoo_url=f"{order.get_base_url()}/odoo/sale.order/{order.id}",
             )
         )
 

@@ -306,6 +306,62 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
         self.assertIn("resource_metadata=", challenge)
         self.assertEqual(self.env["quotation.task"].search_count([]), tasks)
 
+    def test_the_instructions_name_only_the_tools_the_caller_sees(self):
+        narrow = new_test_user(
+            self.env,
+            login="omq_mcp_voice_instructions",
+            groups="sales_team.group_sale_salesman,base.group_user",
+        )
+        reply = self.initialize()
+        self.assertIn("search_products", reply.json()["result"]["instructions"])
+        result = self.post(initialize_message("2025-11-25"), key=api_key(narrow))
+        text = result.json()["result"]["instructions"]
+        self.assertIn("create_quotation", text)
+        self.assertIn("get_quotation_status", text)
+        for hidden in ("search_products", "find_customer", "get_quotation "):
+            self.assertNotIn(hidden, text)
+
+    def test_claude_traffic_with_an_older_header_is_served_as_2026_07_28(self):
+        """Claude's connectors send ``MCP-Protocol-Version: 2025-11-25`` while
+        ``_meta`` names 2026-07-28 (claude-code issue 93290): the body wins."""
+        meta = {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {
+                "name": "claude-ai",
+                "version": "0.1.0",
+            },
+        }
+
+        def claude(request_id, method, params=None, **headers):
+            return self.post(
+                {
+                    "jsonrpc": "2.0",
+                    "id": request_id,
+                    "method": method,
+                    "params": {**(params or {}), "_meta": meta},
+                },
+                **{"MCP-Protocol-Version": "2025-11-25", "Mcp-Method": method},
+                **headers,
+            )
+
+        discovered = claude(1, "server/discover")
+        self.assertEqual(discovered.status_code, 200, discovered.text)
+        self.assertIn("2026-07-28", discovered.json()["result"]["supportedVersions"])
+        listed = claude(2, "tools/list").json()["result"]
+        self.assertIn("get_quotation", [tool["name"] for tool in listed["tools"]])
+        self.assertEqual(listed["resultType"], "complete")
+        found = claude(
+            3,
+            "tools/call",
+            {"name": "search_products", "arguments": {"query": "MCP Desk"}},
+            **{"Mcp-Name": "search_products"},
+        ).json()["result"]
+        self.assertFalse(found["isError"])
+        self.assertEqual(found["resultType"], "complete")
+        self.assertIn("MCP-DESK", json.dumps(found["structuredContent"]))
+        self.assertNotIn("Mcp-Session-Id", discovered.headers)
+
     # ------------------------------------------------------------ abuse
     def test_a_batch_counts_each_message_against_the_rate_limit(self):
         self.env["ir.config_parameter"].set_param(
