@@ -769,6 +769,9 @@ def command_bench(addons_path, names):
     return failed
 
 
+# what ``make run``'s integration user may do: more than a new user's default
+# (quotations:create), so that Claude sees the tools its instructions name
+DEV_SCOPES = "quotations:create quotations:read customers:read"
 # the integration user ``make run`` prints a key of, a new one each run
 DEV_SETUP_SCRIPT = (
     seed_script(
@@ -776,6 +779,7 @@ DEV_SETUP_SCRIPT = (
         {"ai_agent": {"name": "AI Agent Integration"}},
         api_key=("ai_agent", "make run"),
     )
+    + f'users["ai_agent"].ai_agent_scopes = "{DEV_SCOPES}"\n'
     + "env.cr.commit()\n"
 )
 
@@ -825,7 +829,9 @@ def command_run(addons_path):
         f"""
 Odoo {ODOO_VERSION} (Python {PYTHON_VERSION}) is starting on {base}
 (database {DEV_DATABASE}; log in as admin / admin).
-Integration user ai_agent, API key (shown once, a new one each run):
+Integration user ai_agent, scopes {DEV_SCOPES}
+(all six MCP tools; a new integration user gets quotations:create only),
+API key (shown once, a new one each run):
 
     export OMQ_KEY={key}
 

@@ -12,6 +12,7 @@ from . import test_auth
 from . import test_security
 from . import test_quotation_audit_entry
 from . import test_mcp_http
+from . import test_mcp_apps
 from . import test_quotation_service_queries
 from . import test_status_lookup
 from . import test_res_users
