@@ -53,7 +53,8 @@ window.addEventListener("message", function (event) {
         reference: doc.getElementById("reference").textContent,
         total: doc.getElementById("total").textContent,
         text: doc.body.innerText,
-        links: Array.from(doc.querySelectorAll("a")).map(function (a) { return a.href; })
+        links: Array.from(doc.querySelectorAll("a"))
+          .map(function (a) { return a.href; })
       });
     })();
   }
