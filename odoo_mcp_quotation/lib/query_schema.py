@@ -42,11 +42,29 @@ def _limit(default, most):
     return Field(default=default, ge=1, le=most, description="At most this many.")
 
 
+def _offset():
+    return Field(
+        default=0,
+        ge=0,
+        le=10_000,
+        description="Skip this many: the previous answer's next_offset.",
+    )
+
+
+def _next_offset():
+    return Field(
+        default=None,
+        description="More match than this answer holds (it stays within what "
+        "an AI client takes from one result): ask again with this offset.",
+    )
+
+
 class ProductQuery(_Query):
     query: Line = _text_query(
         1, "Part of the product's name, its internal reference or barcode.", "desk"
     )
     limit: int = _limit(10, 50)
+    offset: int = _offset()
 
 
 class CustomerQuery(_Query):
@@ -56,6 +74,7 @@ class CustomerQuery(_Query):
         "ana@example.com",
     )
     limit: int = _limit(5, 20)
+    offset: int = _offset()
 
 
 class QuotationQuery(_Query):
@@ -70,6 +89,7 @@ class QuotationQuery(_Query):
 
 class RecentQuotationsQuery(_Query):
     limit: int = _limit(10, 50)
+    offset: int = _offset()
     customer: Line | None = Field(
         default=None,
         max_length=128,
@@ -122,6 +142,7 @@ class Product(_Answer):
 
 class ProductList(_Answer):
     products: list[Product]
+    next_offset: int | None = _next_offset()
 
 
 class Customer(_Answer):
@@ -135,6 +156,7 @@ class Customer(_Answer):
 
 class CustomerList(_Answer):
     customers: list[Customer]
+    next_offset: int | None = _next_offset()
 
 
 class QuotationLine(_Answer):
@@ -181,6 +203,7 @@ class QuotationSummary(_Answer):
 
 class QuotationList(_Answer):
     quotations: list[QuotationSummary]
+    next_offset: int | None = _next_offset()
 
 
 class Problem(_Answer):

@@ -7,6 +7,7 @@ they never search or write the ORM themselves.
 from odoo.exceptions import MissingError
 
 from .. import compat
+from ..lib import paging
 from ..lib.query_schema import (
     Customer,
     CustomerList,
@@ -49,6 +50,18 @@ ORDER_FIELDS = ["name", "amount_total", "access_token"]
 def _answer(model):
     """An answer as JSON takes it: the members left unset stay out."""
     return model.model_dump(exclude_unset=True)
+
+
+def _page(model, key, records, item, *, offset, limit):
+    """A list answer: the first ``limit`` of ``records`` (searched with one
+    more, to know whether more match) as ``item`` makes them, cut to fit one
+    tool result (lib/paging.py), with the ``next_offset`` when more match."""
+    items = [_answer(item(record)) for record in records[:limit]]
+    items, next_offset = paging.fit(items, offset, len(records) > limit)
+    page = {key: items}
+    if next_offset is not None:
+        page["next_offset"] = next_offset
+    return _answer(model(**page))
 
 
 def _quotation_of(task):
@@ -244,7 +257,7 @@ class QuotationService:
     # ------------------------------------------------------------------ queries
     # Read-only answers for agents (MCP tools, REST), as the caller: record
     # rules decide what they see. Shapes: lib/query_schema.py.
-    def search_products(self, query, limit=10):
+    def search_products(self, query, limit=10, offset=0):
         """Sellable products whose name, reference or barcode matches."""
         catalog = self.env["product.product"]
         products = catalog.search(
@@ -256,11 +269,17 @@ class QuotationService:
                     [("barcode", "=", query)],
                 ),
             ],
-            limit=limit,
+            offset=offset,
+            limit=limit + 1,
         )
         with_stock = "qty_available" in catalog._fields  # Inventory installed
-        return _answer(
-            ProductList(products=[self._product(p, with_stock) for p in products])
+        return _page(
+            ProductList,
+            "products",
+            products,
+            lambda product: self._product(product, with_stock),
+            offset=offset,
+            limit=limit,
         )
 
     def _product(self, product, with_stock):
@@ -275,7 +294,7 @@ class QuotationService:
             **stock,
         )
 
-    def find_customer(self, query, limit=5):
+    def find_customer(self, query, limit=5, offset=0):
         """Customers by name, e-mail or phone, the most active buyers first."""
         matches = [[("name", "ilike", query)], [("email", "ilike", query)]]
         if sum(char.isdigit() for char in query) >= 5:
@@ -283,22 +302,23 @@ class QuotationService:
         partners = self.env["res.partner"].search(
             compat.any_of(*matches),
             order="customer_rank desc, id desc",
-            limit=limit,
+            offset=offset,
+            limit=limit + 1,
         )
-        return _answer(
-            CustomerList(
-                customers=[
-                    Customer(
-                        id=partner.id,
-                        name=partner.name or partner.display_name,
-                        email=partner.email or None,
-                        phone=partner.phone or partner.mobile or None,
-                        company=partner.parent_id.name or None,
-                        is_company=partner.is_company,
-                    )
-                    for partner in partners
-                ]
-            )
+        return _page(
+            CustomerList,
+            "customers",
+            partners,
+            lambda partner: Customer(
+                id=partner.id,
+                name=partner.name or partner.display_name,
+                email=partner.email or None,
+                phone=partner.phone or partner.mobile or None,
+                company=partner.parent_id.name or None,
+                is_company=partner.is_company,
+            ),
+            offset=offset,
+            limit=limit,
         )
 
     def get_quotation(self, reference):
@@ -331,24 +351,24 @@ class QuotationService:
             )
         )
 
-    def list_recent_quotations(self, limit=10, customer=None):
+    def list_recent_quotations(self, limit=10, customer=None, offset=0):
         """The newest quotations and orders the caller may see."""
         domain = [("partner_id", "ilike", customer)] if customer else []
         orders = self.env["sale.order"].search(
-            domain, order="date_order desc, id desc", limit=limit
+            domain, order="date_order desc, id desc", offset=offset, limit=limit + 1
         )
-        return _answer(
-            QuotationList(
-                quotations=[
-                    QuotationSummary(
-                        reference=order.name,
-                        customer=order.partner_id.display_name,
-                        state=order.state,
-                        date=_utc(order.date_order),
-                        amount_total=order.amount_total,
-                        currency=order.currency_id.name,
-                    )
-                    for order in orders
-                ]
-            )
+        return _page(
+            QuotationList,
+            "quotations",
+            orders,
+            lambda order: QuotationSummary(
+                reference=order.name,
+                customer=order.partner_id.display_name,
+                state=order.state,
+                date=_utc(order.date_order),
+                amount_total=order.amount_total,
+                currency=order.currency_id.name,
+            ),
+            offset=offset,
+            limit=limit,
         )

@@ -1,3 +1,5 @@
+import json
+
 from odoo.exceptions import AccessError, MissingError
 from odoo.tests import tagged
 
@@ -40,6 +42,37 @@ class TestQuotationServiceQueries(QuotationTaskCase):
         self.assertEqual(names, ["OMQ Lamp Large"])
         stock = "qty_available" in self.env["product.product"]._fields
         self.assertEqual("on_hand" in desk, stock)
+
+    def test_long_lists_come_in_pages_that_fit_one_claude_result(self):
+        """A page holds at most ``limit`` items and about 60,000 characters
+        (claude.ai takes ~150,000 per result, Claude Code 25,000 tokens); its
+        ``next_offset`` says more match."""
+        self.env["product.product"].create(
+            [
+                {"name": f"OMQ Page {n:02} " + "é" * 3000, "list_price": n}
+                for n in range(30)
+            ]
+        )
+        first = self.service.search_products("OMQ Page", limit=50)
+        ProductList.model_validate(first)
+        self.assertLess(len(json.dumps(first, ensure_ascii=False)), 61_000)
+        shown = len(first["products"])
+        self.assertLess(shown, 30)
+        self.assertEqual(first["next_offset"], shown)
+        names = [p["name"][:11] for p in first["products"]]
+        while "next_offset" in (
+            page := self.service.search_products(
+                "OMQ Page", limit=50, offset=len(names)
+            )
+        ):
+            names += [p["name"][:11] for p in page["products"]]
+        names += [p["name"][:11] for p in page["products"]]
+        self.assertEqual(names, sorted({f"OMQ Page {n:02}" for n in range(30)}))
+        few = self.service.search_products("OMQ Page 0", limit=5)
+        self.assertEqual((len(few["products"]), few["next_offset"]), (5, 5))
+        rest = self.service.search_products("OMQ Page 0", limit=5, offset=5)
+        self.assertEqual(len(rest["products"]), 5)
+        self.assertNotIn("next_offset", rest)
 
     def test_find_customer_by_email_name_or_phone(self):
         ana = self.env["res.partner"].create(
