@@ -784,6 +784,33 @@ DEV_SETUP_SCRIPT = (
 )
 
 
+def run_banner(key, base, gevent):
+    """What ``make run`` prints: the key, what it may do, how to use it."""
+    return f"""
+Odoo {ODOO_VERSION} (Python {PYTHON_VERSION}) is starting on {base}
+(database {DEV_DATABASE}; log in as admin / admin).
+Integration user ai_agent, scopes {DEV_SCOPES}
+(all six MCP tools; a new integration user gets quotations:create only),
+API key (shown once, a new one each run):
+
+    export OMQ_KEY={key}
+
+    curl -s -X POST {base}/api/quotation/async \\
+      -H "Authorization: Bearer $OMQ_KEY" -H "Content-Type: application/json" \\
+      -d '{{"customer_name": "Ana García", "email": "ana@example.com",
+           "lines": [{{"product": "DESK-STD", "quantity": 2}}]}}'
+    curl -s {base}/api/quotation/status/<tracking_id> \\
+      -H "Authorization: Bearer $OMQ_KEY"
+    claude mcp add --transport http odoo {base}/mcp \\
+      --header "Authorization: Bearer $OMQ_KEY"
+
+Legacy SSE MCP clients (ElevenLabs' default): {gevent}/mcp/sse, Odoo's gevent
+port, where streams take no HTTP worker (on {base} at most one stream may).
+
+Ctrl-C stops the server.
+"""
+
+
 def command_run(addons_path):
     """Serve a development database with the addon, demo products and an API key."""
     ensure_db_role()
@@ -824,33 +851,7 @@ def command_run(addons_path):
         raise HarnessError("creating the integration user and its API key failed")
     key = keys[0].split("=", 1)[1]
     base = f"http://127.0.0.1:{HTTP_PORT}"
-    gevent = f"http://127.0.0.1:{GEVENT_PORT}"
-    print(
-        f"""
-Odoo {ODOO_VERSION} (Python {PYTHON_VERSION}) is starting on {base}
-(database {DEV_DATABASE}; log in as admin / admin).
-Integration user ai_agent, scopes {DEV_SCOPES}
-(all six MCP tools; a new integration user gets quotations:create only),
-API key (shown once, a new one each run):
-
-    export OMQ_KEY={key}
-
-    curl -s -X POST {base}/api/quotation/async \\
-      -H "Authorization: Bearer $OMQ_KEY" -H "Content-Type: application/json" \\
-      -d '{{"customer_name": "Ana García", "email": "ana@example.com",
-           "lines": [{{"product": "DESK-STD", "quantity": 2}}]}}'
-    curl -s {base}/api/quotation/status/<tracking_id> \\
-      -H "Authorization: Bearer $OMQ_KEY"
-    claude mcp add --transport http odoo {base}/mcp \\
-      --header "Authorization: Bearer $OMQ_KEY"
-
-Legacy SSE MCP clients (ElevenLabs' default): {gevent}/mcp/sse, Odoo's gevent
-port, where streams take no HTTP worker (on {base} at most one stream may).
-
-Ctrl-C stops the server.
-""",
-        flush=True,
-    )
+    print(run_banner(key, base, f"http://127.0.0.1:{GEVENT_PORT}"), flush=True)
     command = [
         str(VENV_PYTHON),
         str(ODOO_DIR / "odoo-bin"),
