@@ -15,6 +15,7 @@ from mcp_types import methods as mcp_methods
 from pydantic import ValidationError
 
 from .errors import McpError, invalid_params
+from .versions import LIST_CACHE_SCOPE, LIST_TTL_MS, is_modern
 
 UI_EXTENSION = "io.modelcontextprotocol/ui"
 MIME_TYPE = "text/html;profile=mcp-app"
@@ -76,36 +77,62 @@ class Apps:
         self._by_uri = {app.uri: app for app in self.apps}
         self._by_tool = {tool: app.uri for app in self.apps for tool in app.tools}
 
-    def declare(self, capabilities):
-        """Add the resources capability and the extension to serialised
-        ``capabilities``."""
-        capabilities["resources"] = {"listChanged": False}
-        capabilities.setdefault("extensions", {})[UI_EXTENSION] = {
-            "mimeTypes": [MIME_TYPE]
+    def methods(self, versions):
+        """The methods the server answers for its apps, in ``versions``."""
+        return {
+            "resources/list": (self.list_resources, versions),
+            "resources/read": (self.read_resource, versions),
         }
-        return capabilities
 
-    def name_views(self, tools):
-        """Serialised tool definitions, each naming its view."""
-        for tool in tools:
+    def offer(self, result):
+        """A serialised ``initialize``, ``server/discover`` or ``tools/list``
+        result with what a client that shows apps needs: the resources
+        capability and the extension, and each tool naming its view."""
+        capabilities = result.get("capabilities")
+        if capabilities is not None:
+            capabilities["resources"] = {"listChanged": False}
+            capabilities.setdefault("extensions", {})[UI_EXTENSION] = {
+                "mimeTypes": [MIME_TYPE]
+            }
+        for tool in result.get("tools", ()):
             uri = self._by_tool.get(tool["name"])
             if uri:
                 tool.setdefault("_meta", {})["ui"] = {"resourceUri": uri}
-        return tools
+        return result
 
-    def list_resources(self, shown):
-        return [app.resource() for app in self.apps] if shown else []
+    def list_resources(self, params, exchange):
+        """``resources/list``: the views, for a client that shows them (none
+        for others)."""
+        _parse("resources/list", exchange.version, params or None)
+        shown = exchange.shows_apps
+        resources = [app.resource() for app in self.apps] if shown else []
+        return _result("resources/list", exchange.version, {"resources": resources})
 
-    def read_resource(self, method, version, params, shown):
-        try:
-            uri = mcp_methods.parse_client_request(method, version, params).params.uri
-        except ValidationError as error:
-            raise invalid_params(method, error) from None
-        app = self._by_uri.get(uri) if shown else None
+    def read_resource(self, params, exchange):
+        """``resources/read``: a view's HTML and its ``_meta.ui``."""
+        uri = _parse("resources/read", exchange.version, params).params.uri
+        app = self._by_uri.get(uri) if exchange.shows_apps else None
         if app is None:
             raise McpError(
                 RESOURCE_NOT_FOUND,
                 f"Resource not found: {uri}. Call resources/list for the ones offered.",
                 {"uri": uri},
             )
-        return [app.contents()]
+        contents = {"contents": [app.contents()]}
+        return _result("resources/read", exchange.version, contents)
+
+
+def _parse(method, version, params):
+    try:
+        return mcp_methods.parse_client_request(method, version, params)
+    except ValidationError as error:
+        raise invalid_params(method, error) from None
+
+
+def _result(method, version, result):
+    """A result as ``version`` carries it; a view only changes when the
+    module is upgraded."""
+    if is_modern(version):
+        result.update(resultType="complete", ttlMs=LIST_TTL_MS)
+        result.update(cacheScope=LIST_CACHE_SCOPE)
+    return mcp_methods.serialize_server_result(method, version, result)

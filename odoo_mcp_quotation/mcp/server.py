@@ -47,6 +47,8 @@ from .tasks import TASKS_EXTENSION, TaskRequests, TaskStore, runs_as_task
 from .tools import serialize, tool_error_result, tool_result
 from .versions import (
     HANDSHAKE_HTTP_VERSIONS,
+    LIST_CACHE_SCOPE,
+    LIST_TTL_MS,
     NAME_PARAMS,
     STREAMABLE_HTTP_VERSIONS,
     TASKS_SINCE,
@@ -56,11 +58,6 @@ from .versions import (
 _logger = logging.getLogger(__name__)
 
 SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
-# list results of 2026-07-28 may be cached this long by the client: the tool
-# list only changes when the module is upgraded. "private": what a caller is
-# offered may depend on who calls.
-LIST_TTL_MS = 3_600_000
-LIST_CACHE_SCOPE = "private"
 CLIENT_INFO_MAX_CHARS = 128
 
 
@@ -147,9 +144,8 @@ class McpServer:
             "tools/list": (self._list_tools, handshake | modern),
             "tools/call": (self._call_tool, handshake | modern),
             "subscriptions/listen": (self._listen, modern),
-            "resources/list": (self._list_resources, handshake | modern),
-            "resources/read": (self._read_resource, handshake | modern),
             **self._task_requests.methods({TASKS_SINCE}, modern),
+            **(self.apps.methods(handshake | modern) if self.apps else {}),
         }
 
     def calls_writing_tool(self, message):
@@ -233,7 +229,6 @@ class McpServer:
             handler is None
             or exchange.version not in versions
             or (method.startswith("tasks/") and not self.tasks)
-            or (method.startswith("resources/") and not self.apps)
         ):
             raise McpError(
                 METHOD_NOT_FOUND,
@@ -248,14 +243,20 @@ class McpServer:
         except ValidationError as error:
             raise invalid_params(method, error) from None
 
-    def _cached(self, method, version, build, shown=False):
+    def _cached(self, method, exchange, build):
         """Results that only depend on the method, the revision and whether
-        the client shows apps are built and serialised once per process:
-        ``build`` returns the serialised result."""
-        key = (method, version, shown)
+        the client shows MCP Apps are built and serialised once per process."""
+        key = (method, exchange.version, bool(self.apps) and exchange.shows_apps)
         if key not in self._static:
-            self._static[key] = build()
+            result = serialize(method, exchange.version, build())
+            self._static[key] = self._offer_apps(result, exchange)
         return self._static[key]
+
+    def _offer_apps(self, result, exchange):
+        """A serialised result with the apps' views, for a client that shows
+        them (``apps.py``)."""
+        shown = self.apps and exchange.shows_apps
+        return self.apps.offer(result) if shown else result
 
     def _capabilities(self, version):
         capabilities = types.ServerCapabilities(
@@ -272,13 +273,6 @@ class McpServer:
                 ),
             )
         return capabilities
-
-    def _declared(self, serialized, exchange):
-        """A serialised result whose capabilities declare the apps, for a
-        client that shows them."""
-        if self.apps and exchange.shows_apps:
-            self.apps.declare(serialized["capabilities"])
-        return serialized
 
     def _server_info(self):
         return types.Implementation(
@@ -310,7 +304,7 @@ class McpServer:
             instructions=self.instructions,
         )
         exchange.version = version
-        return self._declared(serialize("initialize", version, result), exchange)
+        return self._offer_apps(serialize("initialize", version, result), exchange)
 
     def _ping(self, params, exchange):
         self._parse("ping", params or None, exchange)
@@ -322,61 +316,32 @@ class McpServer:
         version = exchange.version
         return self._cached(
             "server/discover",
-            version,
-            lambda: self._declared(
-                serialize(
-                    "server/discover",
-                    version,
-                    types.DiscoverResult(
-                        supported_versions=list(STREAMABLE_HTTP_VERSIONS),
-                        capabilities=self._capabilities(version),
-                        instructions=self.instructions,
-                        ttl_ms=LIST_TTL_MS,
-                        cache_scope=LIST_CACHE_SCOPE,
-                        meta={types.SERVER_INFO_META_KEY: self._server_info()},
-                    ),
-                ),
-                exchange,
+            exchange,
+            lambda: types.DiscoverResult(
+                supported_versions=list(STREAMABLE_HTTP_VERSIONS),
+                capabilities=self._capabilities(version),
+                instructions=self.instructions,
+                ttl_ms=LIST_TTL_MS,
+                cache_scope=LIST_CACHE_SCOPE,
+                meta={types.SERVER_INFO_META_KEY: self._server_info()},
             ),
-            exchange.shows_apps,
         )
 
     # ------------------------------------------------------------ tools
     def _list_tools(self, params, exchange):
         self._parse("tools/list", params or None, exchange)
         version = exchange.version
-        shown = bool(self.apps) and exchange.shows_apps
-
-        def build():
-            result = serialize(
-                "tools/list",
-                version,
-                types.ListToolsResult.model_validate(
-                    {
-                        "tools": [tool.definition(version) for tool in self.tools],
-                        "ttlMs": LIST_TTL_MS,
-                        "cacheScope": LIST_CACHE_SCOPE,
-                    }
-                ),
-            )
-            if shown:
-                self.apps.name_views(result["tools"])
-            return result
-
-        return self._cached("tools/list", version, build, shown)
-
-    # ------------------------------------------------------------ resources
-    def _list_resources(self, params, exchange):
-        """The apps' views, for a client that shows them (none for others)."""
-        self._parse("resources/list", params or None, exchange)
-        resources = self.apps.list_resources(exchange.shows_apps)
-        return _resource_result("resources/list", exchange, {"resources": resources})
-
-    def _read_resource(self, params, exchange):
-        contents = self.apps.read_resource(
-            "resources/read", exchange.version, params, exchange.shows_apps
+        return self._cached(
+            "tools/list",
+            exchange,
+            lambda: types.ListToolsResult.model_validate(
+                {
+                    "tools": [tool.definition(version) for tool in self.tools],
+                    "ttlMs": LIST_TTL_MS,
+                    "cacheScope": LIST_CACHE_SCOPE,
+                }
+            ),
         )
-        return _resource_result("resources/read", exchange, {"contents": contents})
 
     def _call_tool(self, params, exchange):
         request = self._parse("tools/call", params, exchange).params
@@ -429,15 +394,6 @@ class McpServer:
             exchange.version,
             {"resultType": "complete", "_meta": meta},
         )
-
-
-def _resource_result(method, exchange, result):
-    """A resources result as ``exchange``'s revision carries it; the card only
-    changes when the module is upgraded."""
-    if is_modern(exchange.version):
-        result.update(resultType="complete", ttlMs=LIST_TTL_MS)
-        result.update(cacheScope=LIST_CACHE_SCOPE)
-    return mcp_methods.serialize_server_result(method, exchange.version, result)
 
 
 def _label(reported):

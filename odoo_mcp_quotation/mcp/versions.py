@@ -25,6 +25,12 @@ BATCH_VERSIONS = ("2025-03-26",)  # added in 2025-03-26, removed in 2025-06-18
 STRUCTURED_OUTPUT_SINCE = "2025-06-18"
 TASKS_SINCE = "2025-11-25"
 
+# list results of 2026-07-28 may be cached this long by the client: the tool
+# list only changes when the module is upgraded. "private": what a caller is
+# offered may depend on who calls.
+LIST_TTL_MS = 3_600_000
+LIST_CACHE_SCOPE = "private"
+
 PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
 SESSION_HEADER = "mcp-session-id"
 METHOD_HEADER = "mcp-method"
