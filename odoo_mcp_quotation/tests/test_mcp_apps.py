@@ -2,6 +2,7 @@ import html
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -220,6 +221,7 @@ class TestMcpApps(TestUsersMixin, HttpCase):
                 text=True,
                 timeout=60,
                 check=True,
+                preexec_fn=_without_memory_limit,
             ).stdout
             if screenshot:
                 subprocess.run(
@@ -227,6 +229,7 @@ class TestMcpApps(TestUsersMixin, HttpCase):
                     capture_output=True,
                     timeout=60,
                     check=True,
+                    preexec_fn=_without_memory_limit,
                 )
         seen = re.search(r'<pre id="seen">(.*?)</pre>', dom, re.S)
         self.assertTrue(seen and seen.group(1), "the card drew nothing")
@@ -266,3 +269,10 @@ class TestMcpApps(TestUsersMixin, HttpCase):
 def _script_json(value):
     """``value`` as a JavaScript literal safe inside a <script> element."""
     return json.dumps(value).replace("</", "<\\/")
+
+
+def _without_memory_limit():
+    """Chromium reserves more address space than Odoo's test limit allows
+    (Odoo's own browser is started the same way)."""
+    unlimited = resource.RLIM_INFINITY
+    resource.setrlimit(resource.RLIMIT_AS, (unlimited, unlimited))
