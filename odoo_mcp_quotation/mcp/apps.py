@@ -56,11 +56,9 @@ class App:
 
 def shows_apps(capabilities):
     """Whether a client's capabilities announce the extension's HTML views."""
-    extensions = (
-        (capabilities or {}).get("extensions")
-        if isinstance(capabilities, dict)
-        else None
-    )
+    if not isinstance(capabilities, dict):
+        return False
+    extensions = capabilities.get("extensions")
     ui = extensions.get(UI_EXTENSION) if isinstance(extensions, dict) else None
     mime_types = ui.get("mimeTypes") if isinstance(ui, dict) else None
     return isinstance(mime_types, list) and MIME_TYPE in mime_types
