@@ -81,6 +81,7 @@ class TestMcpApps(TestUsersMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        cls.user.name = "Marta Ruiz"  # the salesperson the card shows
         cls.key = api_key(cls.user, "mcp apps tests")
         chair = cls.env["product.product"].create(
             {"name": "Card Chair", "default_code": "CARD-CHAIR", "list_price": 189.0}
