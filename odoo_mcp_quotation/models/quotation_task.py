@@ -122,6 +122,14 @@ class QuotationTask(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     lead_id = fields.Many2one("crm.lead", string="Opportunity", readonly=True)
     sale_order_id = fields.Many2one("sale.order", string="Quotation", readonly=True)
+    send_ids = fields.One2many("quotation.send", "task_id", string="E-mails")
+    send_state = fields.Selection(
+        [("to_send", "To Send"), ("sent", "Sent"), ("failed", "Failed")],
+        string="E-mail",
+        compute="_compute_send_state",
+        help="Whether the quotation was e-mailed to the customer (its last e-mail).",
+    )
+    send_error = fields.Text(string="E-mail Error", compute="_compute_send_state")
     amount_total = fields.Monetary(string="Total", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     # queue bookkeeping beyond the runner's
@@ -168,6 +176,13 @@ class QuotationTask(models.Model):
         """One task's p90 is its own time; groups get theirs from SQL."""
         for task in self:
             task.duration_p90 = task.duration
+
+    @api.depends("send_ids.state", "send_ids.error")
+    def _compute_send_state(self):
+        for task in self:
+            last = task.sudo().send_ids[:1]  # newest first
+            task.send_state = last._send_state() if last else False
+            task.send_error = last.error if last else False
 
     @api.depends("request_payload")
     def _compute_request_payload_pretty(self):
@@ -473,6 +488,17 @@ class QuotationTask(models.Model):
         if self.state == PROCESSING:
             return self.lease_until
         return False
+
+    @api.model
+    def _process_due(self, commit=False, limit=None):
+        """Build, then e-mail what was built: each e-mail after its build
+        is committed, so that a failing send leaves the quotation built."""
+        tasks = super()._process_due(commit=commit, limit=limit)
+        for send in tasks.sudo().send_ids.filtered(lambda s: s.state == PROCESSING):
+            send._attempt_claimed()
+            if commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        return tasks
 
     @api.model
     def _cron_process_tasks(self):
