@@ -8,6 +8,7 @@ from . import quotation_rate_limit
 from . import res_config_settings
 from . import ir_cron
 from . import sale_order
+from . import sale_order_line
 from . import crm_lead
 from . import res_partner
 from . import quotation_audit_entry

@@ -236,6 +236,7 @@ class QuotationBuilder:
         )
         # assigned by _assign_salesperson, never to the integration user
         values["user_id"] = False
+        values["revenue_from_quotations"] = True
         team = self._configured_team(task.company_id)
         values["team_id"] = team.id or False
         return self.env["crm.lead"].create(values)

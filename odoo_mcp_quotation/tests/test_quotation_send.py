@@ -3,9 +3,12 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from odoo import fields
+from odoo.exceptions import MissingError, UserError
 from odoo.tests import tagged
 
+from ..lib.request_schema import RequestInvalid
 from ..lib.settings import SETTINGS
+from ..services.quotation_service import QuotationService
 from .common import SALESMAN, QuotationTaskCase, TestUsersMixin
 
 
@@ -94,3 +97,76 @@ class TestQuotationSend(TestUsersMixin, QuotationTaskCase):
         answer = self.service.status(task.tracking_id)
         self.assertEqual(answer["email"], "sent")
         self.assertNotIn("not been e-mailed", answer["message"])
+
+
+@tagged("post_install", "-at_install")
+class TestSendQuotation(TestUsersMixin, QuotationTaskCase):
+    """send_quotation: one's own quotation, confirmed, one e-mail per request."""
+
+    test_users = {
+        "salesperson": {
+            "login": "omq_send_seller2",
+            "groups": SALESMAN,
+            "name": "Sue Seller",
+        },
+        "other_agent": {"login": "omq_send_other", "groups": SALESMAN},
+    }
+
+    def setUp(self):
+        super().setUp()
+        self.env["ir.config_parameter"].set_param(
+            SETTINGS["user_id"].key, self.salesperson.id
+        )
+        self.task = self.submit()
+        self.process()
+        self.order = self.task.sale_order_id
+        self.assertEqual(self.order.state, "draft")  # not e-mailed by default
+
+    def emails(self):
+        return self.env["mail.notification"].search(
+            [
+                ("mail_message_id", "in", self.order.message_ids.ids),
+                ("res_partner_id", "=", self.order.partner_id.id),
+                ("notification_type", "=", "email"),
+            ]
+        )
+
+    def test_sends_once_per_confirmed_request_as_the_salesperson(self):
+        answer = self.service.send_quotation(
+            {"quotation": self.order.name, "confirm": True}
+        )
+        self.assertEqual(answer["email"], "sent")
+        self.assertIn(self.order.name, answer["message"])
+        self.assertEqual(self.order.state, "sent")
+        email = self.emails()
+        self.assertEqual(len(email), 1)
+        self.assertEqual(email.mail_message_id.author_id, self.salesperson.partner_id)
+        self.assertIn(self.order.access_token, email.mail_message_id.body)
+        # by tracking id, a second explicit request: a second e-mail
+        self.service.send_quotation(
+            {"quotation": self.task.tracking_id, "confirm": True}
+        )
+        self.assertEqual(len(self.emails()), 2)
+
+    def test_refusals_send_nothing(self):
+        with self.assertRaisesRegex(UserError, "ask the person to confirm"):
+            self.service.send_quotation({"quotation": self.order.name})
+        with self.assertRaisesRegex(UserError, "ask the person to confirm"):
+            self.service.send_quotation(
+                {"quotation": self.order.name, "confirm": False}
+            )
+        with self.assertRaises(RequestInvalid):
+            self.service.send_quotation({"quotation": "", "confirm": True})
+        other = QuotationService(self.env(user=self.other_agent))
+        with self.assertRaises(MissingError):
+            other.send_quotation({"quotation": self.order.name, "confirm": True})
+        self.assertFalse(self.emails())
+        self.assertFalse(self.env["quotation.send"].search([]))
+        for state in ("sale", "cancel"):
+            with self.subTest(state=state):
+                self.order.state = state
+                with self.assertRaisesRegex(UserError, "Nothing was sent"):
+                    self.service.send_quotation(
+                        {"quotation": self.order.name, "confirm": True}
+                    )
+        self.assertFalse(self.emails())
