@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 from ..services.quotation_builder import QuotationBuilder
@@ -68,6 +68,15 @@ class QuotationSend(models.Model):
                 send._run_attempt()
         self._trigger_retries(self)
 
+    def _write_engine_fields(self, vals):
+        """Every state change shows on the task too, read with it by agents."""
+        res = super()._write_engine_fields(vals)
+        for send in self.filtered("task_id"):
+            send.task_id.sudo().write(
+                {"send_state": send._send_state(), "send_error": send.error or False}
+            )
+        return res
+
     # ------------------------------------------------------------------ queue
     @api.model
     def _queue_setting(self, key):
@@ -94,28 +103,32 @@ class QuotationSend(models.Model):
 
     def _postpone(self, error):
         res = super()._postpone(error)
-        self._note(
-            _(
+        order = self._staff_order()
+        order.message_post(
+            body=order.env._(
                 "The quotation could not be e-mailed (attempt %(attempt)s): "
                 "%(error)s It will be tried again.",
                 attempt=self.attempts,
                 error=error,
-            )
+            ),
+            subtype_xmlid="mail.mt_note",
         )
         return res
 
     def _set_failed(self, error):
         res = super()._set_failed(error)
-        self._note(_("The quotation could not be e-mailed: %s", error))
+        order = self._staff_order()
+        order.message_post(
+            body=order.env._("The quotation could not be e-mailed: %s", error),
+            subtype_xmlid="mail.mt_note",
+        )
         return res
 
-    def _note(self, body):
-        """A note on the quotation's chatter, for its salesperson."""
+    def _staff_order(self):
+        """The quotation in its salesperson's language, for a note."""
         order = self.order_id.sudo()
-        lang = order.user_id.lang or self.requested_by_id.lang
-        order.with_context(lang=lang).message_post(
-            body=body, subtype_xmlid="mail.mt_note"
-        )
+        lang = order.user_id.lang or self.requested_by_id.lang or self.env.lang
+        return order.with_context(lang=lang)
 
     def _send_state(self):
         """``to_send``, ``sent`` or ``failed``: what an agent is told."""

@@ -126,10 +126,12 @@ class QuotationTask(models.Model):
     send_state = fields.Selection(
         [("to_send", "To Send"), ("sent", "Sent"), ("failed", "Failed")],
         string="E-mail",
-        compute="_compute_send_state",
-        help="Whether the quotation was e-mailed to the customer (its last e-mail).",
+        readonly=True,
+        copy=False,
+        help="Whether the quotation was e-mailed to the customer (its last "
+        "e-mail; set by quotation.send).",
     )
-    send_error = fields.Text(string="E-mail Error", compute="_compute_send_state")
+    send_error = fields.Text(string="E-mail Error", readonly=True, copy=False)
     amount_total = fields.Monetary(string="Total", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     # queue bookkeeping beyond the runner's
@@ -176,13 +178,6 @@ class QuotationTask(models.Model):
         """One task's p90 is its own time; groups get theirs from SQL."""
         for task in self:
             task.duration_p90 = task.duration
-
-    @api.depends("send_ids.state", "send_ids.error")
-    def _compute_send_state(self):
-        for task in self:
-            last = task.sudo().send_ids[:1]  # newest first
-            task.send_state = last._send_state() if last else False
-            task.send_error = last.error if last else False
 
     @api.depends("request_payload")
     def _compute_request_payload_pretty(self):

@@ -46,6 +46,8 @@ SUMMARY_FIELDS = [
     "lang",
     "requested_by_id",
     "next_attempt_at",
+    "send_state",
+    "send_error",
 ]
 
 
