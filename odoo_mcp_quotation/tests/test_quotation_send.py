@@ -141,7 +141,7 @@ class TestSendQuotation(TestUsersMixin, QuotationTaskCase):
         email = self.emails()
         self.assertEqual(len(email), 1)
         self.assertEqual(email.mail_message_id.author_id, self.salesperson.partner_id)
-        self.assertIn(self.order.access_token, email.mail_message_id.body)
+        self.assertIn(self.order.name, email.mail_message_id.subject)
         # by tracking id, a second explicit request: a second e-mail
         self.service.send_quotation(
             {"quotation": self.task.tracking_id, "confirm": True}
