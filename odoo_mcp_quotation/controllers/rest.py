@@ -101,6 +101,16 @@ class QuotationRestController(http.Controller):
             savepoint=False,  # a read: nothing to take back
         )
 
+    @http.route("/api/quotation/<string:reference>/send", **AGENT_ROUTE)
+    def send_quotation(self, reference):
+        """E-mail one's own quotation (a reference or a tracking id), confirmed."""
+        return self._serve(
+            ("POST",),
+            lambda payload: (200, self._send_quotation(reference, payload)),
+            with_body=True,
+            scope=scopes.SEND,
+        )
+
     @http.route(
         "/health",
         type="http",
@@ -162,6 +172,11 @@ class QuotationRestController(http.Controller):
             httprequest.headers.get("Idempotency-Key"),
             base_url=httprequest.host_url,
         )
+
+    def _send_quotation(self, reference, payload):
+        if isinstance(payload, dict):  # else refused as not an object
+            payload = {**payload, "quotation": reference}
+        return self._service().send_quotation(payload)
 
     def _serve(self, methods, handler, with_body=False, scope=None, savepoint=True):
         """Run ``handler`` and map every outcome to a JSON answer.

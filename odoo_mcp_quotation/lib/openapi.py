@@ -4,13 +4,20 @@ from .query_schema import (
     ErrorResponse,
     Health,
     QuotationQueued,
+    QuotationSent,
     QuotationStatus,
 )
-from .request_schema import MAX_IDEMPOTENCY_KEY, TRACKING_ID, request_json_schema
+from .request_schema import (
+    MAX_IDEMPOTENCY_KEY,
+    TRACKING_ID,
+    SendConfirmation,
+    request_json_schema,
+)
 
 ERRORS = {
     "400": "Malformed JSON.",
     "401": "Missing or invalid API key (see WWW-Authenticate).",
+    "403": "The API key lacks the scope this needs (see WWW-Authenticate).",
     "404": "No such request for this API key (also another user's).",
     "405": "Wrong method.",
     "413": "Body over 64 KiB.",
@@ -38,9 +45,51 @@ def _schema(model):
     return model.model_json_schema(ref_template="#/components/schemas/{model}")
 
 
+def _send_path():
+    return {
+        "post": {
+            "operationId": "sendQuotation",
+            "summary": "E-mail one's own quotation to its customer",
+            "description": "One e-mail per call, with Odoo's template and "
+            "portal link, as the salesperson; only with `confirm: true`. "
+            "Refused (nothing sent) for another user's quotation or one "
+            "confirmed or cancelled. `email: to_send`: not sent yet, "
+            "retried on its own.",
+            "parameters": [
+                {
+                    "name": "reference",
+                    "in": "path",
+                    "required": True,
+                    "description": "The quotation's reference or tracking id.",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/SendConfirmation"}
+                    }
+                },
+            },
+            "responses": {
+                "200": _json("#/components/schemas/QuotationSent", "Sent or queued."),
+                **_errors("400", "401", "403", "404", "405", "415", "422", "429"),
+            },
+        }
+    }
+
+
 def openapi_document(server_url, version):
     schemas = {"QuotationRequest": request_json_schema()}
-    for model in (QuotationQueued, QuotationStatus, ErrorResponse, Health):
+    for model in (
+        QuotationQueued,
+        QuotationStatus,
+        ErrorResponse,
+        Health,
+        SendConfirmation,
+        QuotationSent,
+    ):
         schema = _schema(model)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -124,6 +173,7 @@ def openapi_document(server_url, version):
                     },
                 }
             },
+            "/api/quotation/{reference}/send": _send_path(),
             "/health": {
                 "get": {
                     "operationId": "health",

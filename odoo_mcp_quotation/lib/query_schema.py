@@ -119,6 +119,14 @@ class QuotationStatus(_Answer):
         default=None, description="Link the customer can open to see and sign."
     )
     error: str | None = Field(default=None, description="Why it failed.")
+    email: Literal["to_send", "sent", "failed"] | None = Field(
+        default=None,
+        description="The quotation's e-mail to the customer, when one was asked "
+        "for: to_send (not yet sent: retried on its own), sent or failed.",
+    )
+    email_error: str | None = Field(
+        default=None, description="Why the e-mail could not be sent yet."
+    )
 
 
 class QuotationQueued(QuotationStatus):
@@ -126,6 +134,18 @@ class QuotationQueued(QuotationStatus):
     first request's, for a retry) and where to follow it."""
 
     status_url: str = Field(description="GET it with the same API key.")
+
+
+class QuotationSent(_Answer):
+    """The answer to a send: sent, or not yet (retried on its own), or failed."""
+
+    reference: str = Field(examples=["S00042"])
+    email: Literal["to_send", "sent", "failed"] = Field(
+        description="sent: e-mailed now; to_send: not yet, retried on its own; "
+        "failed: given up, see error."
+    )
+    message: str = Field(description="A sentence the agent can read aloud.")
+    error: str | None = Field(default=None, description="Why it is not sent yet.")
 
 
 class Product(_Answer):

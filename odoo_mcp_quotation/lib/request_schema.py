@@ -201,6 +201,33 @@ class QuotationRequest(BaseModel):
         return self
 
 
+class SendConfirmation(BaseModel):
+    """The body of a send: the explicit confirmation, nothing else."""
+
+    model_config = ConfigDict(extra="forbid", title="SendConfirmation")
+
+    confirm: bool = Field(
+        default=False,
+        description="true once the person confirmed that the quotation may be "
+        "e-mailed to the customer now; without it nothing is sent.",
+    )
+
+
+class SendQuotationRequest(SendConfirmation):
+    """Which of one's own quotations to e-mail to its customer, confirmed."""
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, title="SendQuotationRequest"
+    )
+
+    quotation: Text = Field(
+        max_length=64,
+        description="The quotation's reference (e.g. S00042) or the tracking_id "
+        "that create_quotation returned.",
+        examples=["S00042"],
+    )
+
+
 class RequestInvalid(Exception):
     """A request that breaks the schema; ``problems`` lists every one of them."""
 

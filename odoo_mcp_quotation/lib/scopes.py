@@ -9,6 +9,7 @@ exactly one scope.
 CREATE = "quotations:create"
 READ = "quotations:read"
 CUSTOMERS = "customers:read"
+SEND = "quotations:send"
 
 
 def _lt(text):
@@ -24,9 +25,12 @@ SCOPES = {
     CUSTOMERS: _lt(
         "Find customers, with their e-mails and phone numbers (personal data)."
     ),
+    SEND: _lt("E-mail one's own quotations to their customers, once confirmed."),
 }
 ALL = frozenset(SCOPES)
 # what a new integration user's API keys may do: a voice agent that takes orders
+# (a scope added later, such as SEND, is never given to existing users: their
+# scopes are stored as they were chosen)
 DEFAULT = frozenset({CREATE})
 
 TOOL_SCOPES = {
@@ -36,12 +40,14 @@ TOOL_SCOPES = {
     "get_quotation": READ,
     "list_recent_quotations": READ,
     "find_customer": CUSTOMERS,
+    "send_quotation": SEND,
 }
 # MCP tasks (tasks/get, tasks/result, ...) follow one's own create_quotation calls
 TASKS_SCOPE = CREATE
 ROUTE_SCOPES = {
     "POST /api/quotation/async": CREATE,
     "GET /api/quotation/status/<tracking_id>": CREATE,
+    "POST /api/quotation/<reference>/send": SEND,
 }
 
 

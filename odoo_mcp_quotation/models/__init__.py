@@ -2,11 +2,13 @@ from . import cron_queue_mixin
 from . import quotation_engine_fields_mixin
 from . import quotation_task
 from . import quotation_task_line
+from . import quotation_send
 from . import quotation_task_source_mixin
 from . import quotation_rate_limit
 from . import res_config_settings
 from . import ir_cron
 from . import sale_order
+from . import sale_order_line
 from . import crm_lead
 from . import res_partner
 from . import quotation_audit_entry

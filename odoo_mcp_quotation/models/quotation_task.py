@@ -122,6 +122,16 @@ class QuotationTask(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     lead_id = fields.Many2one("crm.lead", string="Opportunity", readonly=True)
     sale_order_id = fields.Many2one("sale.order", string="Quotation", readonly=True)
+    send_ids = fields.One2many("quotation.send", "task_id", string="E-mails")
+    send_state = fields.Selection(
+        [("to_send", "To Send"), ("sent", "Sent"), ("failed", "Failed")],
+        string="E-mail",
+        readonly=True,
+        copy=False,
+        help="Whether the quotation was e-mailed to the customer (its last "
+        "e-mail; set by quotation.send).",
+    )
+    send_error = fields.Text(string="E-mail Error", readonly=True, copy=False)
     amount_total = fields.Monetary(string="Total", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     # queue bookkeeping beyond the runner's
@@ -473,6 +483,17 @@ class QuotationTask(models.Model):
         if self.state == PROCESSING:
             return self.lease_until
         return False
+
+    @api.model
+    def _process_due(self, commit=False, limit=None):
+        """Build, then e-mail what was built: each e-mail after its build
+        is committed, so that a failing send leaves the quotation built."""
+        tasks = super()._process_due(commit=commit, limit=limit)
+        for send in tasks.sudo().send_ids.filtered(lambda s: s.state == PROCESSING):
+            send._attempt_claimed()
+            if commit:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        return tasks
 
     @api.model
     def _cron_process_tasks(self):

@@ -30,6 +30,18 @@ STATES = {
     "failed": _lt("The quotation could not be created: %(error)s"),
     "cancelled": _lt("This quotation request was cancelled."),
 }
+NOT_YET_SENT = _lt(
+    "Quotation %(reference)s is ready, for a total of %(total)s %(currency)s, "
+    "but it has not been e-mailed to the customer yet."
+)
+SENT = _lt("Quotation %(reference)s was e-mailed to the customer.")
+NOT_CONFIRMED = _lt(
+    "Nothing was sent: ask the person to confirm that quotation %(reference)s "
+    "may be e-mailed to the customer, then send it again with confirm: true."
+)
+NOT_SENDABLE = _lt("Nothing was sent: quotation %(reference)s is %(state)s.")
+NO_CUSTOMER_EMAIL = _lt("Nothing was sent: the customer has no e-mail address.")
+NO_SUCH_QUOTATION = _lt("You have no quotation %(reference)s.")
 INVALID_REQUEST = _lt("Some details are missing or wrong: %(problems)s")
 NOT_FOUND = _lt("There is no quotation request with that tracking id.")
 UNAUTHENTICATED = _lt("The request was not authenticated: %(reason)s")

@@ -15,6 +15,7 @@ from ..lib.query_schema import (
     QuotationList,
     QuotationQuery,
     QuotationQueued,
+    QuotationSent,
     QuotationStatus,
     RecentQuotationsQuery,
     StatusQuery,
@@ -22,7 +23,12 @@ from ..lib.query_schema import (
     output_schema,
     parse_query,
 )
-from ..lib.request_schema import RequestInvalid, request_json_schema
+from ..lib.request_schema import (
+    RequestInvalid,
+    SendQuotationRequest,
+    inline_json_schema,
+    request_json_schema,
+)
 from ..mcp.elicitation import InputRequired
 from ..mcp.errors import ToolError
 from ..mcp.tools import Tool
@@ -141,6 +147,44 @@ def _get_quotation_status(env, arguments):
     )
 
 
+def _send_quotation(env, arguments, answers=None):
+    """E-mail the quotation once the person confirms: asked where the client
+    can be (``answers`` not None), else ``confirm: true`` must be given."""
+
+    def ask(order):
+        answer = answers.get("confirm") if answers is not None else None
+        if answers is not None and answer is None:
+            raise InputRequired({"confirm": _send_question(env, order)})
+        return bool(
+            answer
+            and answer.get("action") == "accept"
+            and (answer.get("content") or {}).get("confirm") is True
+        )
+
+    service = QuotationService(env)
+    return call_service(env, lambda: service.send_quotation(arguments, ask=ask))
+
+
+def _send_question(env, order):
+    """A form elicitation: may this quotation go to the customer now?"""
+    return {
+        "message": env._(
+            "E-mail quotation %(reference)s (%(total)s %(currency)s) to %(email)s now?",
+            reference=order.name,
+            total=f"{order.amount_total:.2f}",
+            currency=order.currency_id.name,
+            email=order.partner_id.email,
+        ),
+        "requestedSchema": {
+            "type": "object",
+            "properties": {
+                "confirm": {"type": "boolean", "title": env._("Send it now")}
+            },
+            "required": ["confirm"],
+        },
+    }
+
+
 def build_tools():
     return [
         Tool(
@@ -173,6 +217,24 @@ def build_tools():
             input_schema=input_schema(StatusQuery),
             output_schema=output_schema(QuotationStatus),
             handler=_get_quotation_status,
+        ),
+        Tool(
+            name="send_quotation",
+            title="E-mail a quotation to its customer",
+            description=(
+                "E-mail one of your own quotations (by reference or tracking_id) "
+                "to its customer with Odoo's template and the portal link, as "
+                "its salesperson. Each call sends one e-mail: ask the person "
+                "first and pass confirm: true (clients that can ask are asked). "
+                "email to_send means not yet sent: Odoo retries on its own."
+            ),
+            input_schema=inline_json_schema(SendQuotationRequest),
+            output_schema=output_schema(QuotationSent),
+            handler=_send_quotation,
+            asks=True,
+            read_only=False,
+            destructive=False,
+            idempotent=False,
         ),
         _query_tool(
             ProductQuery,

@@ -43,7 +43,11 @@ class QuotationBuilder:
             order = self._create_order(task, partner, lead, products)
             self._assign_salesperson((lead, order), task, partner)
             if read_setting(self.env, "send_quotation_email") and partner.email:
-                self._send_quotation(order)
+                # e-mailed once the build is committed: a failing send never
+                # undoes the quotation (quotation.send)
+                self.env["quotation.send"]._queue_claimed(
+                    order, task.requested_by_id, task
+                )
         # handed over, the order may be beyond the requester's reach (own
         # documents only): the engine reads back what it made, never as them
         order = order.sudo()
@@ -232,6 +236,7 @@ class QuotationBuilder:
         )
         # assigned by _assign_salesperson, never to the integration user
         values["user_id"] = False
+        values["revenue_from_quotations"] = True
         team = self._configured_team(task.company_id)
         values["team_id"] = team.id or False
         return self.env["crm.lead"].create(values)

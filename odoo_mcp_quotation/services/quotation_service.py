@@ -4,7 +4,7 @@ Controllers and MCP tools translate their protocol to these calls and back;
 they never search or write the ORM themselves.
 """
 
-from odoo.exceptions import MissingError
+from odoo.exceptions import MissingError, UserError
 
 from .. import compat
 from ..lib import paging
@@ -17,14 +17,22 @@ from ..lib.query_schema import (
     QuotationLine,
     QuotationList,
     QuotationQueued,
+    QuotationSent,
     QuotationStatus,
     QuotationSummary,
 )
-from ..lib.request_schema import TRACKING_ID, parse_idempotency_key, parse_request
+from ..lib.request_schema import (
+    TRACKING_ID,
+    SendQuotationRequest,
+    parse_idempotency_key,
+    parse_object,
+    parse_request,
+)
 from . import agent_messages as messages
 from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
 
 STATUS_PATH = "/api/quotation/status/"
+SENDABLE_STATES = ("draft", "sent")  # a confirmed or cancelled one is not a quotation
 
 
 # what a task's summary (and its MCP task view) reads of it, in one query
@@ -39,6 +47,8 @@ SUMMARY_FIELDS = [
     "lang",
     "requested_by_id",
     "next_attempt_at",
+    "send_state",
+    "send_error",
 ]
 
 
@@ -195,15 +205,28 @@ class QuotationService:
             )
         if task.error:
             facts["error"] = task.error
+        facts.update(self._email_facts(task))
         return _answer(answer(**facts, **extra))
+
+    def _email_facts(self, task):
+        """The quotation's e-mail, when one was asked for (``quotation.send``)."""
+        if not task.send_state:
+            return {}
+        facts = {"email": task.send_state}
+        if task.send_state != "sent" and task.send_error:
+            facts["email_error"] = task.send_error
+        return facts
 
     def state_message(self, task):
         """What the task's state means, in the request's language."""
         lang = self._lang(task)
         if task.state == "done":
             order = _quotation_of(task)
+            ready = messages.STATES["done"]
+            if task.send_state in ("to_send", "failed"):
+                ready = messages.NOT_YET_SENT
             return messages.say(
-                messages.STATES["done"],
+                ready,
                 lang,
                 reference=order.name,
                 total=f"{order.amount_total:.2f}",
@@ -372,3 +395,80 @@ class QuotationService:
             offset=offset,
             limit=limit,
         )
+
+    # ------------------------------------------------------------------ send
+    def send_quotation(self, arguments, ask=None):
+        """E-mail one of the caller's own quotations to its customer with Sale's
+        template and portal link, as its salesperson: once per confirmed
+        request (``quotation.send``; a failed send is retried on its own).
+
+        Confirmed by ``confirm: true``, else by ``ask(order)`` (MCP
+        elicitation) where the client can be asked; refused, with nothing
+        sent, for another user's quotation, one confirmed or cancelled, or
+        without confirmation.
+        """
+        request = parse_object(
+            SendQuotationRequest, arguments, "(arguments)", "The arguments"
+        )
+        task = self._own_quotation_task(request.quotation)
+        order = _quotation_of(task)
+        lang = self._lang(task)
+        if order.state not in SENDABLE_STATES:
+            state = dict(order._fields["state"]._description_selection(order.env))
+            raise UserError(
+                messages.say(
+                    messages.NOT_SENDABLE,
+                    lang,
+                    reference=order.name,
+                    state=state.get(order.state, order.state),
+                )
+            )
+        if not order.partner_id.email:
+            raise UserError(messages.say(messages.NO_CUSTOMER_EMAIL, lang))
+        if not (request.confirm or (ask and ask(order))):
+            raise UserError(
+                messages.say(messages.NOT_CONFIRMED, lang, reference=order.name)
+            )
+        send = self.env["quotation.send"]._queue_claimed(order, self.env.user, task)
+        send._attempt_claimed()
+        return self._sent_answer(send, lang)
+
+    def _own_quotation_task(self, quotation):
+        """The caller's task that made ``quotation`` (a reference or a tracking
+        id), or MissingError: others' quotations do not exist for them. Found
+        as superuser among the caller's own tasks: the quotation may since
+        belong to a salesperson the caller cannot read."""
+        key = (
+            "tracking_id" if TRACKING_ID.fullmatch(quotation) else "sale_order_id.name"
+        )
+        domain = [
+            ("requested_by_id", "=", self.env.uid),
+            ("sale_order_id", "!=", False),
+            (key, "=", quotation),
+        ]
+        task = self.tasks.sudo().search(domain, limit=1)
+        if not task:
+            raise MissingError(
+                messages.say(
+                    messages.NO_SUCH_QUOTATION, self.env.lang, reference=quotation
+                )
+            )
+        return task.with_env(self.env)
+
+    def _sent_answer(self, send, lang):
+        order = send.order_id.sudo()
+        state = send._send_state()
+        if state == "sent":
+            message = messages.say(messages.SENT, lang, reference=order.name)
+        else:
+            message = messages.say(
+                messages.NOT_YET_SENT,
+                lang,
+                reference=order.name,
+                total=f"{order.amount_total:.2f}",
+                currency=order.currency_id.name,
+            )
+        facts = {"reference": order.name, "email": state, "message": message}
+        if state != "sent" and send.error:
+            facts["error"] = send.error
+        return _answer(QuotationSent(**facts))

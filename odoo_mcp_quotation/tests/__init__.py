@@ -1,4 +1,7 @@
 from . import test_request_schema
+from . import test_quotation_send
+from . import test_opportunity_revenue
+from . import test_quotation_send_http
 from . import test_quotation_task
 from . import test_quotation_task_concurrency
 from . import test_rest_api
