@@ -121,7 +121,8 @@ def share_setting(variable):
 
 
 def quotation_summary(reference, state, total, currency, date):
-    """One quotation as an LLM reads it: ``S00042, Quotation Sent, 1196.00 USD, 2026-11-25``."""
+    """One quotation as an LLM reads it:
+    ``S00042, Quotation Sent, 1196.00 USD, 2026-11-25``."""
     return f"{reference}, {state}, {total:.2f} {currency}, {date}"
 
 
@@ -143,18 +144,22 @@ def initiation_answer(values, shared, agent_override=None):
 
 
 # ------------------------------------------------------------ agent configuration
-PROMPT = """\
-You answer phone calls for our sales team and prepare quotations in Odoo.
-Caller known to Odoo: {{customer_known}}.
-Name: {{customer_name}}. Company: {{customer_company}}. E-mail: {{customer_email}}.
-Language: {{customer_language}}. Salesperson: {{salesperson}}.
-Last quotations: {{last_quotations}}.
-Quotations awaiting an answer: {{open_quotations}}.
-When the caller is known, do not ask again for what is written above: confirm it
-if needed, and when they ask about a quotation, use the references above. When a
-value is empty, ask for what you need. Call create_quotation with the name and
-e-mail above when the caller is known, and with lang set to the language of the
-conversation."""
+PROMPT = "\n".join(
+    [
+        "You answer phone calls for our sales team and prepare quotations in Odoo.",
+        "Caller known to Odoo: {{customer_known}}.",
+        "Name: {{customer_name}}. Company: {{customer_company}}. "
+        "E-mail: {{customer_email}}.",
+        "Language: {{customer_language}}. Salesperson: {{salesperson}}.",
+        "Last quotations: {{last_quotations}}.",
+        "Quotations awaiting an answer: {{open_quotations}}.",
+        "When the caller is known, do not ask again for what is written above: "
+        "confirm it if needed, and when they ask about a quotation, use the "
+        "references above. When a value is empty, ask for what you need.",
+        "Call create_quotation with the name and e-mail above when the caller "
+        "is known, and with lang set to the language of the conversation.",
+    ]
+)
 
 
 def agent_configuration(base_url):
@@ -207,7 +212,9 @@ def docs_section(base_url="https://odoo.example.com"):
         shared = "always" if name not in defaults else "yes" if defaults[name] else "no"
         rows.append(f"| `{name}` | {kind} | {field.description} | {shared} |")
     config = json.dumps(agent_configuration(base_url), indent=2, ensure_ascii=False)
-    return "\n".join([BEGIN, *rows, "", "```json", config, "```", END])
+    prompt = ["The prompt:", "", "```text", PROMPT, "```"]
+    configuration = ["The configuration:", "", "```json", config, "```"]
+    return "\n".join([BEGIN, *rows, "", *prompt, "", *configuration, END])
 
 
 def replace_docs_section(document, base_url="https://odoo.example.com"):
