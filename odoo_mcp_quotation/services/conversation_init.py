@@ -90,7 +90,7 @@ def normalised_number(env, number):
         )
     except UserError as error:
         raise InitiationRefused(
-            422, "invalid_caller_id", f"caller_id: {error.args[0]}"
+            422, "invalid_caller_id", f"caller_id: {error}"
         ) from None
 
 
@@ -122,7 +122,7 @@ def caller_values(partner):
         order="date_order desc, id desc",
         limit=QUOTATIONS_LISTED,
     )
-    company = commercial if commercial != partner else partner.parent_id
+    company = commercial if commercial.is_company else partner.parent_id
     return {
         "customer_known": True,
         "customer_name": partner.name or "",

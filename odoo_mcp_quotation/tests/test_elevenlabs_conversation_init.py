@@ -149,6 +149,14 @@ class TestConversationInit(HttpCase):
         self.assertEqual(agent["language"], "en")
         self.assertTrue(agent["first_message"].startswith("Hello John Smith,"))
 
+    def test_a_company_calling_is_its_own_company(self):
+        self.env["res.partner"].create(
+            {"name": "Muebles Sol", "is_company": True, "phone": "+34 622 000 111"}
+        )
+        variables = self.variables("+34622000111")["dynamic_variables"]
+        self.assertEqual(variables["customer_name"], "Muebles Sol")
+        self.assertEqual(variables["customer_company"], "Muebles Sol")
+
     def test_an_unknown_caller_gets_the_same_variables_empty(self):
         for caller in ("+34699000111", "anonymous", ""):
             answer = self.variables(caller)
