@@ -3,3 +3,4 @@ from . import rest
 from . import mcp
 from . import oauth
 from . import elevenlabs
+from . import elevenlabs_init

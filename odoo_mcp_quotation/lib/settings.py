@@ -13,6 +13,7 @@ from typing import Any
 
 from .audit_store import key_prefix
 from .client_registration import DEFAULT_ALLOWED_REDIRECTS, parse_allow_list
+from .conversation_init import share_setting, shareable
 
 _logger = logging.getLogger(__name__)
 
@@ -146,6 +147,13 @@ SETTINGS = {
         Setting("elevenlabs_webhook_secret"),
         # landed deliveries kept in Odoo; 0 keeps them forever
         Setting("elevenlabs_delivery_retention_days", 30, at_least(0)),
+        # ElevenLabs conversation initiation webhook: the secret header's
+        # value, and which variables are answered (personal data off)
+        Setting("elevenlabs_init_secret"),
+        *(
+            Setting(share_setting(variable), shared, flag)
+            for variable, shared in shareable().items()
+        ),
     )
 }
 

@@ -10,6 +10,8 @@ from ..lib.audit_store import (
     object_key,
     put_everywhere,
 )
+from ..lib.conversation_init import PATH as INIT_PATH
+from ..lib.conversation_init import share_setting, shareable
 from ..lib.settings import SETTINGS, read_setting, setting_field
 from .elevenlabs_webhook_delivery import WEBHOOK_PATH
 from .quotation_audit_entry import SCHEMA_VERSION
@@ -190,6 +192,63 @@ class ResConfigSettings(models.TransientModel):
         compute="_compute_ai_quotation_elevenlabs_status",
     )
 
+    # ------------------------------------------------ ElevenLabs caller before the call
+    ai_quotation_init_secret = fields.Char(
+        string="Conversation Initiation Secret",
+        compute="_compute_ai_quotation_init_secret",
+        inverse="_inverse_ai_quotation_init_secret",
+        groups="base.group_system",
+        help="The value ElevenLabs sends in the X-Odoo-Secret header of the "
+        "conversation initiation webhook. Kept, never shown again: type a new "
+        "one to replace it.",
+    )
+    ai_quotation_init_secret_set = fields.Boolean(
+        string="Conversation Initiation Secret Set",
+        compute="_compute_ai_quotation_init_status",
+    )
+    ai_quotation_init_webhook_url = fields.Char(
+        string="Conversation Initiation Webhook URL",
+        compute="_compute_ai_quotation_init_status",
+    )
+    # which variables the webhook answers (the others are answered empty)
+    ai_quotation_share_customer_name = fields.Boolean(
+        string="Share the Customer's Name",
+        compute="_compute_ai_quotation_share",
+        inverse="_inverse_ai_quotation_share",
+        help="Personal data: off unless enabled.",
+    )
+    ai_quotation_share_customer_company = fields.Boolean(
+        string="Share the Customer's Company",
+        compute="_compute_ai_quotation_share",
+        inverse="_inverse_ai_quotation_share",
+    )
+    ai_quotation_share_customer_email = fields.Boolean(
+        string="Share the Customer's E-mail",
+        compute="_compute_ai_quotation_share",
+        inverse="_inverse_ai_quotation_share",
+        help="Personal data: off unless enabled.",
+    )
+    ai_quotation_share_customer_language = fields.Boolean(
+        string="Share the Customer's Language",
+        compute="_compute_ai_quotation_share",
+        inverse="_inverse_ai_quotation_share",
+    )
+    ai_quotation_share_salesperson = fields.Boolean(
+        string="Share the Salesperson",
+        compute="_compute_ai_quotation_share",
+        inverse="_inverse_ai_quotation_share",
+    )
+    ai_quotation_share_last_quotations = fields.Boolean(
+        string="Share the Last Quotations",
+        compute="_compute_ai_quotation_share",
+        inverse="_inverse_ai_quotation_share",
+    )
+    ai_quotation_share_open_quotations = fields.Boolean(
+        string="Share the Open Quotations",
+        compute="_compute_ai_quotation_share",
+        inverse="_inverse_ai_quotation_share",
+    )
+
     # ------------------------------------------------------------ computes
     def _compute_ai_quotation_elevenlabs_secret(self):
         """Write-only: the form never receives the secret back."""
@@ -210,6 +269,42 @@ class ResConfigSettings(models.TransientModel):
             secret = (settings.ai_quotation_elevenlabs_secret or "").strip()
             if secret:
                 self.env["ir.config_parameter"].sudo().set_param(key, secret)
+
+    def _compute_ai_quotation_init_secret(self):
+        """Write-only: the form never receives the secret back."""
+        self.ai_quotation_init_secret = False
+
+    @api.depends("company_id")
+    def _compute_ai_quotation_init_status(self):
+        is_set = bool(read_setting(self.env, "elevenlabs_init_secret"))
+        params = self.env["ir.config_parameter"].sudo()
+        url = params.get_param("web.base.url", "").rstrip("/") + INIT_PATH
+        for settings in self:
+            settings.ai_quotation_init_secret_set = is_set
+            settings.ai_quotation_init_webhook_url = url
+
+    def _inverse_ai_quotation_init_secret(self):
+        key = SETTINGS["elevenlabs_init_secret"].key
+        for settings in self:
+            secret = (settings.ai_quotation_init_secret or "").strip()
+            if secret:
+                self.env["ir.config_parameter"].sudo().set_param(key, secret)
+
+    @api.depends("company_id")
+    def _compute_ai_quotation_share(self):
+        """Stored as "True"/"False": an unticked box Odoo would store as
+        nothing, which reads as the default, and some default to shared."""
+        for variable in shareable():
+            shared = read_setting(self.env, share_setting(variable))
+            for settings in self:
+                settings[f"ai_quotation_share_{variable}"] = shared
+
+    def _inverse_ai_quotation_share(self):
+        params = self.env["ir.config_parameter"].sudo()
+        for settings in self:
+            for variable in shareable():
+                shared = settings[f"ai_quotation_share_{variable}"]
+                params.set_param(SETTINGS[share_setting(variable)].key, str(shared))
 
     @api.depends("ai_quotation_audit_enabled")
     def _compute_ai_quotation_audit_status(self):

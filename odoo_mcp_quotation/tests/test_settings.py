@@ -45,6 +45,15 @@ KEYS_OF_18_0_1_0_0 = {
 KEYS_ADDED_SINCE = {
     "odoo_mcp_quotation.oauth_registrations_per_minute_total",
     "odoo_mcp_quotation.oauth_metadata_fetches_per_user_per_minute",
+    # the conversation initiation webhook: its secret, one switch per variable
+    "odoo_mcp_quotation.elevenlabs_init_secret",
+    "odoo_mcp_quotation.conversation_init_share_customer_name",
+    "odoo_mcp_quotation.conversation_init_share_customer_company",
+    "odoo_mcp_quotation.conversation_init_share_customer_email",
+    "odoo_mcp_quotation.conversation_init_share_customer_language",
+    "odoo_mcp_quotation.conversation_init_share_salesperson",
+    "odoo_mcp_quotation.conversation_init_share_last_quotations",
+    "odoo_mcp_quotation.conversation_init_share_open_quotations",
 }
 
 
