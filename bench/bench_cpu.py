@@ -380,16 +380,22 @@ def report(lanes):
     busy = floor.seconds / (floor.tree + floor.postgres)  # wall per CPU second
     ours = lanes["rest"].per_unit_ms
     print(
-        f"\nthroughput on C free cores ~ C / {ours:.1f} ms (REST, one at a time);"
-        f" a lane (cron worker) spends {busy:.2f} s of wall time per CPU second"
-        " (the floor's build)"
+        f"\nthroughput on C free cores ~ C / {ours:.1f} ms (REST, one at a time),"
+        " if there are lanes enough: a build is Odoo then PostgreSQL in turn, one"
+        " lane keeps about one core busy; this run's floor spent"
+        f" {busy:.2f} s of wall time per CPU second (above 1: waiting for a core"
+        " on a loaded machine, or for I/O)"
     )
+    print(f"  {'cores':>5} {'quotations/s':>13} {'lanes':>6} {'at this run':>12}")
     for cores in (1, 2, 4, 8, 16):
-        lanes_needed = math.ceil(cores * busy)
         print(
-            f"  {cores:2} cores: ~{cores / ours * 1000:5.1f} quotations/s,"
-            f" with at least {lanes_needed} lanes (--max-cron-threads)"
+            f"  {cores:5} {cores / ours * 1000:13.1f} {cores:6}"
+            f" {math.ceil(cores * max(1.0, busy)):12}"
         )
+    print(
+        "  lanes: cron workers (--max-cron-threads), and the HTTP worker that"
+        " builds after answering when the queue is idle"
+    )
 
 
 def draw(lanes):
