@@ -1,0 +1,441 @@
+"""CPU time per quotation, side by side: the figure that carries to any machine.
+
+    python3 scripts/harness.py bench bench_cpu
+    OMQ_BENCH_CPU_COUNT=10 python3 scripts/harness.py bench bench_cpu  # quick
+    OMQ_BENCH_PREFER_WAIT=1 python3 scripts/harness.py bench bench_cpu
+
+One real ``odoo-bin --workers 2 --max-cron-threads 2`` on a copy of the
+template database. Each lane is measured from /proc (``bench/proc_cpu.py``):
+user + system time of the Odoo server's whole process tree (HTTP workers,
+cron workers, the master, the workers it reaped) plus the PostgreSQL
+backends serving the database, divided by the quotations (or calls) made:
+
+- the in-process floor: the same quotation queued and built by the ORM in one
+  ``odoo-bin shell`` (its own process and backends), no HTTP;
+- this module over REST (POST, then status until done, at a voice agent's
+  pace), one at a time and 10 in flight; over MCP (create_quotation, then
+  get_quotation_status), one at a time;
+- with ``OMQ_BENCH_PREFER_WAIT=1``, REST again with ``Prefer: wait=3``: a
+  server that answers 200 with the quotation spares the polls; one that
+  ignores the header answers 202 and the agent polls, as without it;
+- the lean XML-RPC driver of the replaced design (``bench/replaced_design.py``);
+- a status call against Odoo's ``/web/health``, CPU per call.
+
+Prints the figures, the targets of issue 22 (at most 1.05x the floor and
+0.75x the lean driver per quotation; a status call at most 1.5x /web/health)
+and, for any missed, by how much; then the lanes that a number of free cores
+needs. A full run (60 quotations each) draws docs/performance-cpu.png.
+The bench process's own CPU (the clients) is printed apart, never counted.
+"""
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "scripts"))
+
+from helpers import pure_modules  # noqa: E402
+from helpers.servers import odoo_shell, start_odoo_server, stop_odoo_server  # noqa: E402
+from proc_cpu import Meter  # noqa: E402
+from replaced_design import ReplacedDesign  # noqa: E402
+
+COUNT = int(os.environ.get("OMQ_BENCH_CPU_COUNT", "60"))
+PREFER_WAIT = os.environ.get("OMQ_BENCH_PREFER_WAIT", "") not in ("", "0")
+CALLS_PER_QUOTATION = 10  # status calls are cheap: more of them, for the ticks
+WARM_UP = 3
+IN_FLIGHT = 10
+POLL_SECONDS = 0.25  # a voice agent's pace
+IDLE_SECONDS = 5
+PARAMS = {
+    "odoo_mcp_quotation.rate_limit_per_minute": "100000000",
+    "odoo_mcp_quotation.rate_limit_per_user_per_minute": "100000000",
+}
+FLOOR_SCRIPT = """
+import json, os, sys, time
+sys.path.insert(0, {bench!r})
+from proc_cpu import Meter
+from odoo.addons.odoo_mcp_quotation.services.quotation_service import QuotationService
+user = env["res.users"].search([("login", "=", "integration")])
+service = QuotationService(env(user=user.id))
+
+def one(index):
+    task = service.submit({{
+        "customer_name": f"Floor {{index}}",
+        "email": f"floor{{index}}@bench.example",
+        "lines": [{{"product": "DESK-STD", "quantity": 1}},
+                  {{"product": "CHAIR-ERG", "quantity": 2}}],
+    }}, "rest")
+    env.cr.commit()
+    env["quotation.task"]._process_due(commit=True)
+    assert task.with_env(env).state == "done", task.error
+
+for index in range({warm_up}):
+    one(index)
+meter = Meter(os.getpid(), env.cr.dbname).start()
+started = time.perf_counter()
+for index in range({warm_up}, {warm_up} + {count}):
+    one(index)
+seconds = time.perf_counter() - started
+meter.stop()
+print("OMQ_FLOOR=" + json.dumps(
+    {{"tree": meter.tree, "postgres": meter.postgres, "vanished": meter.vanished,
+      "seconds": seconds}}))
+"""
+
+
+def quotation(tag, index):
+    return {
+        "customer_name": f"Bench {tag} {index}",
+        "email": f"{tag}{index}@bench.example",
+        "lines": [
+            {"product": "DESK-STD", "quantity": 1},
+            {"product": "CHAIR-ERG", "quantity": 2},
+        ],
+    }
+
+
+class Lane:
+    """What one lane cost: CPU seconds (Odoo tree, PostgreSQL), per unit."""
+
+    def __init__(self, name, units, meter, seconds, *, client=0.0, polls=0):
+        self.name, self.units, self.seconds = name, units, seconds
+        self.tree, self.postgres = meter.tree, meter.postgres
+        self.vanished, self.client, self.polls = meter.vanished, client, polls
+
+    @property
+    def per_unit_ms(self):
+        return (self.tree + self.postgres) / self.units * 1000
+
+    def ms(self, seconds):
+        return seconds / self.units * 1000
+
+    def row(self):
+        figures = (self.per_unit_ms, self.ms(self.tree), self.ms(self.postgres))
+        return (
+            f"{self.name:34} "
+            + " ".join(f"{value:7.1f}" for value in figures)
+            + f" {self.polls / self.units:6.1f} {self.ms(self.client):7.1f}"
+            f" {self.units / self.seconds:7.1f}"
+            + (f"  ({self.vanished} backends ended)" if self.vanished else "")
+        )
+
+
+def measured(name, server, units, work):
+    """Run ``work()`` (it returns the status polls made) under a meter."""
+    meter = Meter(server.process.pid, server.database).start()
+    started, client = time.perf_counter(), time.process_time()
+    polls = work() or 0
+    client, seconds = time.process_time() - client, time.perf_counter() - started
+    lane = Lane(name, units, meter.stop(), seconds, client=client, polls=polls)
+    print(lane.row(), flush=True)
+    return lane
+
+
+class RestAgent:
+    """A voice agent over REST: POST, then the status until done."""
+
+    def __init__(self, server, prefer_wait=False):
+        self.url = server.url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {server.api_key}"
+        if prefer_wait:
+            self.session.headers["Prefer"] = "wait=3"
+
+    def quotation(self, body):
+        """Polls made; none when the POST already carried the quotation."""
+        answer = self.session.post(
+            f"{self.url}/api/quotation/async",
+            json=body,
+            headers={"Idempotency-Key": uuid.uuid4().hex},
+            timeout=60,
+        )
+        answer.raise_for_status()
+        if answer.status_code == 200:  # Prefer: wait honoured: the quotation
+            return 0
+        status, polls = answer.json(), 0
+        status_url = status["status_url"]
+        while status["status"] != "done":
+            if status["status"] not in ("pending", "processing"):
+                raise RuntimeError(status)
+            time.sleep(POLL_SECONDS)
+            status = self.session.get(status_url, timeout=60).json()
+            polls += 1
+        return polls
+
+
+class McpAgent:
+    """An MCP client (one 2025-11-25 session): create_quotation, then
+    get_quotation_status until done."""
+
+    def __init__(self, server):
+        self.url = f"{server.url}/mcp"
+        self.session = requests.Session()
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {server.api_key}",
+                "Accept": "application/json, text/event-stream",
+            }
+        )
+        messages = pure_modules.load("tests.mcp_messages")
+        answer = self._post(
+            messages.initialize_message(client_name="bench_cpu", request_id=0)
+        )
+        self.session.headers.update(
+            {
+                "Mcp-Session-Id": answer.headers["Mcp-Session-Id"],
+                "MCP-Protocol-Version": "2025-11-25",
+            }
+        )
+
+    def _post(self, message):
+        response = self.session.post(self.url, json=message, timeout=60)
+        response.raise_for_status()
+        return response
+
+    def _tool(self, name, arguments):
+        message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call"}
+        message["params"] = {"name": name, "arguments": arguments}
+        result = self._post(message).json()["result"]
+        if result.get("isError"):
+            raise RuntimeError(result)
+        return result["structuredContent"]
+
+    def quotation(self, body):
+        status, polls = self._tool("create_quotation", body), 0
+        while status["status"] != "done":
+            if status["status"] not in ("pending", "processing"):
+                raise RuntimeError(status)
+            time.sleep(POLL_SECONDS)
+            tracking = {"tracking_id": status["tracking_id"]}
+            status = {**self._tool("get_quotation_status", tracking), **tracking}
+            polls += 1
+        return polls
+
+
+def one_at_a_time(agent, tag, count):
+    return lambda: sum(agent.quotation(quotation(tag, i)) for i in range(count))
+
+
+def in_flight(agent, tag, count):
+    def work():
+        with ThreadPoolExecutor(IN_FLIGHT) as pool:
+            return sum(
+                pool.map(lambda i: agent.quotation(quotation(tag, i)), range(count))
+            )
+
+    return work
+
+
+def calls(session, url, count):
+    def work():
+        for _ in range(count):
+            session.get(url, timeout=30).raise_for_status()
+
+    return work
+
+
+def floor(database, count):
+    script = FLOOR_SCRIPT.format(bench=str(BENCH), count=count, warm_up=WARM_UP)
+    figures = json.loads(odoo_shell(database, script)["FLOOR"])
+    meter = Meter(
+        0, database, figures["tree"], figures["postgres"], figures["vanished"]
+    )
+    lane = Lane("in-process floor (ORM, no HTTP)", count, meter, figures["seconds"])
+    print(lane.row(), flush=True)
+    return lane
+
+
+def measure(tmp):
+    print("starting odoo-bin (crons off) to copy the database...", flush=True)
+    server = start_odoo_server(tmp, cron_threads=0, params=PARAMS)
+    database, api_key = server.database, server.api_key
+    stop_odoo_server(server, drop=False)
+    header = (
+        f"{'lane':34} {'CPU ms':>7} {'odoo':>7} {'pg':>7} {'polls':>6}"
+        f" {'client':>7} {'per s':>7}"
+    )
+    print(f"\nCPU per quotation (or call), {COUNT} quotations a lane\n{header}")
+    lanes = {"floor": floor(database, COUNT)}
+    server = start_odoo_server(tmp, database=database)
+    server.api_key = api_key  # a restart: the key made on the first start
+    try:
+        rest = RestAgent(server)
+        mcp = McpAgent(server)
+        driver = ReplacedDesign(server.url, database, "integration", server.api_key, 1)
+        for index in range(WARM_UP):  # every worker's caches, every path
+            rest.quotation(quotation("warm", index))
+            mcp.quotation(quotation("warmmcp", index))
+            driver.wait(driver.submit(quotation("warmold", index)))
+        idle = Meter(server.process.pid, database).start()
+        time.sleep(IDLE_SECONDS)
+        idle.stop()
+        plan = [
+            ("rest", "REST, one at a time", one_at_a_time(rest, "rest", COUNT)),
+            ("rest10", f"REST, {IN_FLIGHT} in flight", in_flight(rest, "r10", COUNT)),
+            ("mcp", "MCP, one at a time", one_at_a_time(mcp, "mcp", COUNT)),
+        ]
+        if PREFER_WAIT:
+            waiting = RestAgent(server, prefer_wait=True)
+            waiting.quotation(quotation("warmwait", 0))
+            plan += [
+                (
+                    "wait",
+                    "REST Prefer: wait=3, one at a time",
+                    one_at_a_time(waiting, "wait", COUNT),
+                ),
+                (
+                    "wait10",
+                    f"REST Prefer: wait=3, {IN_FLIGHT} in flight",
+                    in_flight(waiting, "wait10", COUNT),
+                ),
+            ]
+
+        def lean():
+            for index in range(COUNT):
+                driver.wait(driver.submit(quotation("old", index)))
+
+        plan.append(("lean", "lean XML-RPC driver (replaced)", lean))
+        for key, name, work in plan:
+            lanes[key] = measured(name, server, COUNT, work)
+        tracking_id = requests.post(
+            f"{server.url}/api/quotation/async",
+            json=quotation("status", 0),
+            headers={"Authorization": f"Bearer {server.api_key}"},
+            timeout=60,
+        ).json()["tracking_id"]
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {server.api_key}"
+        many = COUNT * CALLS_PER_QUOTATION
+        health_url, status_url = (
+            f"{server.url}/web/health",
+            (f"{server.url}/api/quotation/status/{tracking_id}"),
+        )
+        calls(session, status_url, 20)()
+        lanes["health"] = measured(
+            "GET /web/health, per call", server, many, calls(session, health_url, many)
+        )
+        lanes["status"] = measured(
+            "GET status, per call", server, many, calls(session, status_url, many)
+        )
+    finally:
+        stop_odoo_server(server)
+    print(
+        f"(idle server: {idle.total / IDLE_SECONDS * 1000:.1f} ms CPU a second, in"
+        " every lane; 'client' is the bench's own CPU, not counted)"
+    )
+    return lanes
+
+
+def ratio_line(label, value, yardstick, limit, why=""):
+    ratio = value / yardstick
+    if ratio <= limit:
+        return f"  {label:54} {ratio:5.2f}x  target {limit:.2f}x  met"
+    allowed = limit * yardstick
+    return (
+        f"  {label:54} {ratio:5.2f}x  target {limit:.2f}x  missed by"
+        f" {ratio / limit - 1:.0%}: {value - allowed:.1f} ms over the"
+        f" {allowed:.1f} ms allowed{why}"
+    )
+
+
+def report(lanes):
+    floor_ms, lean_ms = lanes["floor"].per_unit_ms, lanes["lean"].per_unit_ms
+    status_ms = lanes["status"].per_unit_ms
+    print("\ntargets (CPU, same run):")
+    for key in ("rest", "rest10", "mcp", "wait", "wait10"):
+        if key not in lanes:
+            continue
+        lane = lanes[key]
+        polls = lane.polls / lane.units
+        why = (
+            f"; of it the status polls, about {polls:.1f} x {status_ms:.1f} ms"
+            if polls
+            else ""
+        )
+        value = lane.per_unit_ms
+        print(ratio_line(f"{lane.name} / floor", value, floor_ms, 1.05, why))
+        print(ratio_line(f"{lane.name} / lean driver", value, lean_ms, 0.75, why))
+    print(
+        ratio_line(
+            "status call / /web/health",
+            status_ms,
+            lanes["health"].per_unit_ms,
+            1.5,
+            "; the key's check, the rate-limit count, the task read, the commit",
+        )
+    )
+    floor = lanes["floor"]
+    busy = floor.seconds / (floor.tree + floor.postgres)  # wall per CPU second
+    ours = lanes["rest"].per_unit_ms
+    print(
+        f"\nthroughput on C free cores ~ C / {ours:.1f} ms (REST, one at a time),"
+        " if there are lanes enough: a build is Odoo then PostgreSQL in turn, one"
+        " lane keeps about one core busy; this run's floor spent"
+        f" {busy:.2f} s of wall time per CPU second (above 1: waiting for a core"
+        " on a loaded machine, or for I/O)"
+    )
+    print(f"  {'cores':>5} {'quotations/s':>13} {'lanes':>6} {'at this run':>12}")
+    for cores in (1, 2, 4, 8, 16):
+        print(
+            f"  {cores:5} {cores / ours * 1000:13.1f} {cores:6}"
+            f" {math.ceil(cores * max(1.0, busy)):12}"
+        )
+    print(
+        "  lanes: cron workers (--max-cron-threads), and the HTTP worker that"
+        " builds after answering when the queue is idle"
+    )
+
+
+def draw(lanes):
+    """docs/performance-cpu.png: CPU per quotation and per call."""
+    names = {
+        "floor": "in-process floor",
+        "rest": "REST, one at a time",
+        "rest10": f"REST, {IN_FLIGHT} in flight",
+        "mcp": "MCP, one at a time",
+        "wait": "REST Prefer: wait=3",
+        "wait10": f"REST wait=3, {IN_FLIGHT} in flight",
+        "lean": "lean XML-RPC driver",
+    }
+    panels = {
+        "CPU per quotation (ms, Odoo + PostgreSQL)": {
+            label: lanes[key].per_unit_ms
+            for key, label in names.items()
+            if key in lanes
+        },
+        "CPU per call (ms)": {
+            "/web/health": lanes["health"].per_unit_ms,
+            "quotation status": lanes["status"].per_unit_ms,
+        },
+    }
+    output = REPO / "docs" / "performance-cpu.png"
+    subprocess.run(
+        [os.environ["OMQ_VENV_PLOT"], str(BENCH / "plot.py"), str(output)],
+        input=json.dumps(panels),
+        text=True,
+        check=True,
+    )
+    print(f"\nplot: {output.relative_to(REPO)}")
+
+
+def main():
+    lanes = measure(Path(tempfile.mkdtemp(prefix="omq-bench-cpu-")))
+    report(lanes)
+    if COUNT >= 60:
+        draw(lanes)
+
+
+if __name__ == "__main__":
+    main()
