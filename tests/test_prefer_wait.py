@@ -5,6 +5,7 @@ quotation in the answer to the first call when the queue is idle, the usual
 from contextlib import contextmanager
 
 import harness
+import requests
 from helpers.mcp import modern_rpc
 from helpers.voice_agent import ELEVENLABS_BODY, post_quotation, wait_until_final
 
@@ -103,3 +104,32 @@ def test_the_mcp_tool_returns_the_finished_quotation(odoo_server):
     assert answer["order_reference"].startswith("S")
     assert answer["order_reference"] in answer["message"]
     assert answer["portal_url"]
+
+
+def test_the_generated_elevenlabs_tool_gets_the_quotation_in_one_call(odoo_server):
+    """The create_quotation tool as ElevenLabs sends it: its literal headers
+    (``Prefer: wait=3``), the secret's value for ``Authorization``."""
+    tools = requests.get(
+        f"{odoo_server.url}/api/quotation/elevenlabs-tools.json", timeout=20
+    ).json()
+    create = tools[0]["tool_config"]
+    assert (
+        "only" in create["description"]
+        and "get_quotation_status" in (create["description"])
+    )
+    api = create["api_schema"]
+    headers = {
+        name: value
+        for name, value in api["request_headers"].items()
+        if isinstance(value, str)
+    }
+    assert headers == {"Prefer": "wait=3"}
+    response = requests.request(
+        api["method"],
+        api["url"],
+        json=_body("conv_wait_elevenlabs"),
+        headers={"Authorization": f"Bearer {odoo_server.api_key}", **headers},
+        timeout=20,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "done"
