@@ -431,4 +431,5 @@ def test_a_question_on_a_prefork_worker_is_bounded_by_the_free_workers(odoo_serv
         held.close()
     assert status == 200
     assert headers["Content-Type"] == "application/json"
+    # the one worker that may wait is held: not built within the call either
     assert body["result"]["structuredContent"]["status"] == "pending"
