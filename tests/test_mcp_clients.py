@@ -48,7 +48,7 @@ def assert_full_flow(report, protocol_version):
     assert report["server"] == "odoo-mcp-quotation"
     assert report["protocol_version"] == protocol_version
     assert report["tools"] == TOOLS
-    assert report["created"]["status"] == "pending"
+    assert report["created"]["status"] in ("pending", "done")  # done: idle
     assert len(report["created"]["tracking_id"]) == 32
     status = report["status"]
     assert status["status"] == "done", status
@@ -431,4 +431,5 @@ def test_a_question_on_a_prefork_worker_is_bounded_by_the_free_workers(odoo_serv
         held.close()
     assert status == 200
     assert headers["Content-Type"] == "application/json"
+    # the one worker that may wait is held: not built within the call either
     assert body["result"]["structuredContent"]["status"] == "pending"

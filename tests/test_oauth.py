@@ -163,7 +163,7 @@ def test_claude_connects_end_to_end_and_loses_access_when_revoked(odoo_server):
             "lines": [{"product": "DESK-STD", "quantity": 1}],
         },
     ).json()["result"]["structuredContent"]
-    assert created["status"] == "pending"
+    assert created["status"] in ("pending", "done")  # done: built in the call
     tracking_id = created["tracking_id"]
     assert (
         count(
@@ -513,7 +513,7 @@ def assert_sdk_connected(report):
     assert report["server"] == "odoo-mcp-quotation"
     assert "create_quotation" in report["tools"]
     assert "find_customer" in report["tools"]
-    assert report["created"]["status"] == "pending"
+    assert report["created"]["status"] in ("pending", "done")
     assert report["status"]["status"] == "done", report["status"]
     assert report["consent_names_client"]
 

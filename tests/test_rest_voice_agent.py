@@ -45,8 +45,8 @@ def test_unknown_product_fails_with_a_sentence_to_read_aloud(odoo_server):
 
 def test_an_idle_queue_is_built_by_the_http_worker_that_answered(tmp_path):
     """No cron worker at all: the HTTP worker answers at once, then builds
-    the quotation itself, as the queue held nothing else; over REST and over
-    MCP alike."""
+    the quotation itself, as the queue held nothing else; or builds it first
+    when the client waits for it (``Prefer: wait``, the MCP tool call)."""
     server = start_odoo_server(tmp_path, cron_threads=0)
     try:
         started = time.monotonic()
@@ -58,15 +58,18 @@ def test_an_idle_queue_is_built_by_the_http_worker_that_answered(tmp_path):
         status = wait_until_final(server, response.json()["status_url"])
         assert status["status"] == "done", status
 
+        body = dict(ELEVENLABS_BODY, conversation_id="conv_waiting")
+        waited = post_quotation(server, body, Prefer="wait=3")
+        assert waited.status_code == 200, waited.text
+        assert waited.json()["status"] == "done"
+
         arguments = dict(ELEVENLABS_BODY, conversation_id="conv_over_mcp")
         _status, _headers, created = modern_rpc(
             server, "tools/call", {"name": "create_quotation", "arguments": arguments}
         )
-        queued = created["result"]["structuredContent"]
-        assert queued["status"] == "pending"
-        status_url = f"{server.url}/api/quotation/status/{queued['tracking_id']}"
-        status = wait_until_final(server, status_url)
-        assert status["status"] == "done", status
+        finished = created["result"]["structuredContent"]
+        assert finished["status"] == "done", finished
+        assert finished["order_reference"] in finished["message"]
     finally:
         stop_odoo_server(server)
 

@@ -4,6 +4,7 @@ Thin by design: parse, authenticate, count, one service call, one JSON reply.
 Every answer, errors included, carries a ``message`` an agent can read aloud.
 """
 
+import json
 import logging
 from contextlib import nullcontext
 
@@ -17,6 +18,7 @@ from ..lib import scopes
 from ..lib.elevenlabs_tools import elevenlabs_tools
 from ..lib.json_body import JsonBodyError, parse_json
 from ..lib.openapi import openapi_document
+from ..lib.prefer import preferred_wait
 from ..lib.request_schema import RequestInvalid
 from ..models.quotation_task import MANAGER_GROUP
 from ..services import agent_messages as messages
@@ -88,9 +90,9 @@ class QuotationRestController(http.Controller):
         response = self._serve(
             ("POST",), self._create_quotation, with_body=True, scope=scopes.CREATE
         )
-        if response.status_code == 202:
-            return build_after_answer(response)
-        return response
+        if response.status_code != 202:
+            return response
+        return self._finished_in_time(response) or build_after_answer(response)
 
     @http.route("/api/quotation/status/<string:tracking_id>", **AGENT_ROUTE)
     def quotation_status(self, tracking_id):
@@ -177,6 +179,27 @@ class QuotationRestController(http.Controller):
         if isinstance(payload, dict):  # else refused as not an object
             payload = {**payload, "quotation": reference}
         return self._service().send_quotation(payload)
+
+    def _finished_in_time(self, queued):
+        """200 with the finished quotation when the client prefers to wait
+        for it (``Prefer: wait=N``, RFC 7240) and it is built in time; None:
+        the 202 ``queued`` stands (the task is committed either way)."""
+        seconds = preferred_wait(request.httprequest.headers.getlist("Prefer"))
+        if not seconds:
+            return None
+        try:
+            body = self._service().finished_within(
+                json.loads(queued.get_data())["tracking_id"],
+                seconds,
+                base_url=request.httprequest.host_url,
+            )
+        except Exception:  # the task is queued: the 202 is still true
+            _logger.exception("Quotation API: waiting for a quotation failed")
+            request.env.cr.rollback()
+            return None
+        if body is None:
+            return None
+        return json_response(body, headers={"Preference-Applied": f"wait={seconds}"})
 
     def _serve(self, methods, handler, with_body=False, scope=None, savepoint=True):
         """Run ``handler`` and map every outcome to a JSON answer.

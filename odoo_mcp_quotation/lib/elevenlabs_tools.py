@@ -9,6 +9,10 @@ accepts; ``docs/elevenlabs.md`` shows them and how to paste them.
 
 from .request_schema import request_json_schema
 
+# the quotation in the answer to the first call when Odoo builds it in time
+# (RFC 7240; an idle server takes about 0.1 s), else the usual 202
+WAIT_PREFERENCE = "wait=3"
+
 # filled by ElevenLabs itself, never by the LLM
 DYNAMIC_VARIABLES = {"conversation_id": "system__conversation_id"}
 SECRET_PLACEHOLDER = "<id of the workspace secret holding 'Bearer <Odoo API key>'>"
@@ -59,14 +63,19 @@ def elevenlabs_tools(base_url):
                 "description": (
                     "Ask Odoo for a sales quotation once you know the customer's "
                     "name, an e-mail or phone number, and the products with "
-                    "quantities. Answers at once with a tracking id; read the "
-                    "message to the caller, then use get_quotation_status."
+                    "quantities. Usually answers with the finished quotation "
+                    "(status done): read its message to the caller, it gives the "
+                    "reference and total. Only if it answers status pending, read "
+                    "the message, then use get_quotation_status."
                 ),
                 "response_timeout_secs": 20,
                 "api_schema": {
                     "url": f"{base_url}/api/quotation/async",
                     "method": "POST",
-                    "request_headers": _auth_headers(),
+                    "request_headers": {
+                        **_auth_headers(),
+                        "Prefer": WAIT_PREFERENCE,
+                    },
                     "request_body_schema": body,
                 },
                 "assignments": [

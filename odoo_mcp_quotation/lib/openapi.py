@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 document, generated from the same models the API validates with."""
 
+from .prefer import MAX_WAIT_SECONDS
 from .query_schema import (
     ErrorResponse,
     Health,
@@ -134,7 +135,19 @@ def openapi_document(server_url, version):
                             },
                             "description": "A retried call with the same key returns "
                             "the same tracking id and creates nothing new.",
-                        }
+                        },
+                        {
+                            "name": "Prefer",
+                            "in": "header",
+                            "required": False,
+                            "schema": {"type": "string", "examples": ["wait=3"]},
+                            "description": "RFC 7240 `wait=N`: when the queue is "
+                            "idle, Odoo builds the quotation at once and answers "
+                            "200 with it if done within N seconds (at most "
+                            f"{MAX_WAIT_SECONDS}); else the usual 202. The task is "
+                            "queued first either way. Other preferences, and a "
+                            "`wait` that is not a whole number, are ignored.",
+                        },
                     ],
                     "requestBody": {
                         "required": True,
@@ -147,6 +160,19 @@ def openapi_document(server_url, version):
                         },
                     },
                     "responses": {
+                        "200": {
+                            **_json(
+                                "#/components/schemas/QuotationQueued",
+                                "Finished within the `Prefer: wait` time: done "
+                                "(reference, total, portal link) or failed.",
+                            ),
+                            "headers": {
+                                "Preference-Applied": {
+                                    "description": "The `wait=N` honoured.",
+                                    "schema": {"type": "string"},
+                                }
+                            },
+                        },
                         "202": _json("#/components/schemas/QuotationQueued", "Queued."),
                         **_errors("400", "401", "405", "413", "415", "422", "429"),
                     },

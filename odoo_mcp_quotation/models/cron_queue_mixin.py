@@ -233,8 +233,9 @@ class CronQueueMixin(models.AbstractModel):
         ]
 
     @api.model
-    def _lock_due(self, limit):
-        """Lock and return up to ``limit`` due rows that no other worker holds."""
+    def _lock_due(self, limit, only=None):
+        """Lock and return up to ``limit`` due rows that no other worker holds
+        (among the ids ``only``, if given)."""
         self.env.flush_all()
         self.env.cr.execute(
             SQL(
@@ -242,6 +243,7 @@ class CronQueueMixin(models.AbstractModel):
                 SELECT id FROM %s
                  WHERE state = %s
                    AND (next_attempt_at IS NULL OR next_attempt_at <= %s)
+                   %s
                  ORDER BY next_attempt_at NULLS FIRST, id
                  LIMIT %s
                    FOR UPDATE SKIP LOCKED
@@ -249,15 +251,16 @@ class CronQueueMixin(models.AbstractModel):
                 SQL.identifier(self._table),
                 PENDING,
                 fields.Datetime.now(),
+                SQL("AND id = ANY(%s)", list(only)) if only is not None else SQL(),
                 limit,
             )
         )
         return self.browse(row[0] for row in self.env.cr.fetchall())
 
     @api.model
-    def _claim_due(self, limit):
+    def _claim_due(self, limit, only=None):
         """Take up to ``limit`` due rows that no other worker holds."""
-        records = self._lock_due(limit)
+        records = self._lock_due(limit, only)
         records._set_processing()
         return records
 
@@ -294,8 +297,9 @@ class CronQueueMixin(models.AbstractModel):
 
     # ------------------------------------------------------------------ runner
     @api.model
-    def _process_due(self, commit=False, limit=None):
-        """Claim a batch of due rows and work through it, chunk by chunk.
+    def _process_due(self, commit=False, limit=None, only=None):
+        """Claim a batch of due rows (among the ids ``only``, if given) and
+        work through it, chunk by chunk.
 
         With ``commit`` (the crons) this loop owns the transaction, as
         queue_job's runner does: it commits the claim, then each chunk, so one
@@ -307,7 +311,7 @@ class CronQueueMixin(models.AbstractModel):
         if commit:
             self._begin_claim_transaction()
         self._requeue_stuck()
-        records = self._claim_due(limit or self._queue_setting("batch_size"))
+        records = self._claim_due(limit or self._queue_setting("batch_size"), only)
         claimed_attempts = {record.id: record.attempts for record in records}
         if (
             len(self._queue_crons) > 1

@@ -248,7 +248,7 @@ class QuotationAuditEntry(models.Model):
         return {name: self._audit_setting(name) for name in names}
 
     @api.model
-    def _process_due(self, commit=False, limit=None):
+    def _process_due(self, commit=False, limit=None, only=None):
         """Send one batch of due entries, unless the log is disabled.
 
         The row locks are held while uploading, so a second sender (another
@@ -257,7 +257,7 @@ class QuotationAuditEntry(models.Model):
         """
         if not self._is_enabled():  # kept, not sent, until it is enabled again
             return self.browse()
-        return super()._process_due(commit=commit, limit=limit)
+        return super()._process_due(commit=commit, limit=limit, only=only)
 
     def _run_attempt(self):
         """Upload these entries at once; each one is sent or backs off."""

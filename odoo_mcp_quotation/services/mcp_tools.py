@@ -34,6 +34,10 @@ from ..mcp.errors import ToolError
 from ..mcp.tools import Tool
 from .quotation_service import QuotationService
 
+# how long a create_quotation call waits for its quotation (an idle queue
+# builds one in about 0.1 s)
+MCP_WAIT_SECONDS = 5
+
 PERSONAL_DATA = (
     " Returns personal data (customers' names, e-mails, phones): use it for "
     "the customer in the conversation only, and never repeat it to anyone else."
@@ -76,8 +80,9 @@ def _query_tool(model, answer, method, **tool):
 
 
 def _create_quotation(env, arguments, answers=None):
-    """Queue the request; a client that can answer is first asked which
-    product it meant for each ambiguous or unknown one (``answers``)."""
+    """Queue the request and, when the queue is idle, build it within the
+    call; a client that can answer is first asked which product it meant for
+    each ambiguous or unknown one (``answers``)."""
     service = QuotationService(env)
 
     def call():
@@ -88,7 +93,13 @@ def _create_quotation(env, arguments, answers=None):
             )
         return service.create_quotation(arguments, "mcp", products=choices)
 
-    return call_service(env, call)
+    queued = call_service(env, call)
+    finished = call_service(
+        env,
+        lambda: service.finished_within(queued["tracking_id"], MCP_WAIT_SECONDS),
+        savepoint=False,  # it commits the task first
+    )
+    return finished or queued
 
 
 def _chosen_products(env, questions, answers):
@@ -193,8 +204,10 @@ def build_tools():
             description=(
                 "Ask Odoo for a draft sales quotation for a customer (found by "
                 "e-mail or phone, or created) and a list of products with "
-                "quantities. Answers at once with a tracking_id and status "
-                "'pending'; follow it with get_quotation_status. Give a "
+                "quantities. When Odoo is idle, answers with the finished "
+                "quotation (status 'done': order_reference, total, portal_url); "
+                "else with a tracking_id and status 'pending': follow it with "
+                "get_quotation_status. Give a "
                 "conversation_id so that a retry never makes a second quotation."
             ),
             input_schema=request_json_schema(),

@@ -29,6 +29,7 @@ from ..lib.request_schema import (
     parse_request,
 )
 from . import agent_messages as messages
+from .build_in_time import build_in_time
 from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
 
 STATUS_PATH = "/api/quotation/status/"
@@ -166,6 +167,16 @@ class QuotationService:
     ):
         """Queue a request; the answer REST and MCP both give (see ``queued``)."""
         task = self.submit(payload, channel, idempotency_key, products)
+        return self.queued(task, base_url)
+
+    def finished_within(self, tracking_id, seconds, base_url=None):
+        """The answer to a task just queued (``queued``'s), once it is
+        finished, when its client waits ``seconds`` for it and this worker
+        may build it in that time (``build_in_time``); else None: the task
+        waits in the queue as usual. Commits the request's transaction first."""
+        task = self.find_task(tracking_id)
+        if not build_in_time(task, seconds):
+            return None
         return self.queued(task, base_url)
 
     def queued(self, task, base_url=None):

@@ -1,0 +1,134 @@
+"""``Prefer: wait=N`` (RFC 7240) against a real ``odoo-bin --workers 2``: the
+quotation in the answer to the first call when the queue is idle, the usual
+202 when it is busy or the build is late, and never a task lost."""
+
+from contextlib import contextmanager
+
+import harness
+import requests
+from helpers.mcp import modern_rpc
+from helpers.voice_agent import ELEVENLABS_BODY, post_quotation, wait_until_final
+
+
+def _body(conversation_id):
+    return dict(ELEVENLABS_BODY, conversation_id=conversation_id)
+
+
+@contextmanager
+def orders_locked(server):
+    """Hold quotations back: no sale.order can be inserted until the block
+    ends (a build then waits on PostgreSQL, as a slow one would)."""
+    connection = harness.pg_connect(server.database)
+    try:
+        connection.autocommit = False
+        connection.cursor().execute("LOCK TABLE sale_order IN SHARE MODE")
+        yield
+    finally:
+        connection.rollback()
+        connection.close()
+
+
+def _status(server, queued):
+    return wait_until_final(server, queued["status_url"])
+
+
+def test_an_idle_queue_answers_200_with_the_quotation(odoo_server):
+    response = post_quotation(odoo_server, _body("conv_wait_idle"), Prefer="wait=3")
+    assert response.status_code == 200, response.text
+    assert response.headers["Preference-Applied"] == "wait=3"
+    answer = response.json()
+    assert answer["status"] == "done", answer
+    assert answer["order_reference"].startswith("S")
+    assert answer["total"] > 2 * 520 + 4 * 189 - 0.01
+    assert answer["currency"]
+    assert "/my/orders/" in answer["portal_url"]
+    assert answer["order_reference"] in answer["message"]
+    assert answer["message"].startswith("El presupuesto")  # the caller's language
+    status = _status(odoo_server, answer)
+    for key in ("tracking_id", "status", "order_reference", "total", "portal_url"):
+        assert answer[key] == status[key]
+
+    again = post_quotation(odoo_server, _body("conv_wait_idle"), Prefer="wait=3")
+    assert again.status_code == 200  # a retry: the same quotation, not a new one
+    assert again.json()["order_reference"] == answer["order_reference"]
+
+
+def test_preferences_other_than_a_whole_wait_are_ignored(odoo_server):
+    for number, prefer in enumerate(
+        ["wait=soon", "wait=-1", "wait=1.5", "wait=", "respond-async", "wait=0"]
+    ):
+        response = post_quotation(
+            odoo_server, _body(f"conv_wait_bad_{number}"), Prefer=prefer
+        )
+        assert response.status_code == 202, (prefer, response.text)
+        assert "Preference-Applied" not in response.headers
+        assert response.json()["status"] == "pending"
+        assert _status(odoo_server, response.json())["status"] == "done"
+
+
+def test_a_late_build_answers_202_and_still_finishes(odoo_server):
+    with orders_locked(odoo_server):
+        response = post_quotation(odoo_server, _body("conv_wait_late"), Prefer="wait=1")
+        assert response.status_code == 202, response.text
+        assert "Preference-Applied" not in response.headers
+        assert response.json()["status"] == "pending"
+    status = _status(odoo_server, response.json())
+    assert status["status"] == "done", status
+    assert status["attempts"] == 1  # built once, by the worker that waited
+
+
+def test_a_busy_queue_answers_202_at_once_and_loses_nothing(odoo_server):
+    with orders_locked(odoo_server):
+        first = post_quotation(odoo_server, _body("conv_wait_busy_1"), Prefer="wait=1")
+        # the first one is being built: the queue is busy
+        second = post_quotation(
+            odoo_server, _body("conv_wait_busy_2"), Prefer="wait=10"
+        )
+        assert (first.status_code, second.status_code) == (202, 202)
+        assert "Preference-Applied" not in second.headers
+        assert second.elapsed.total_seconds() < 5  # did not wait for the build
+    for queued in (first.json(), second.json()):
+        status = _status(odoo_server, queued)
+        assert (status["status"], status["attempts"]) == ("done", 1), status
+
+
+def test_the_mcp_tool_returns_the_finished_quotation(odoo_server):
+    arguments = _body("conv_wait_mcp")
+    _status_code, _headers, created = modern_rpc(
+        odoo_server,
+        "tools/call",
+        {"name": "create_quotation", "arguments": arguments},
+    )
+    answer = created["result"]["structuredContent"]
+    assert answer["status"] == "done", answer
+    assert answer["order_reference"].startswith("S")
+    assert answer["order_reference"] in answer["message"]
+    assert answer["portal_url"]
+
+
+def test_the_generated_elevenlabs_tool_gets_the_quotation_in_one_call(odoo_server):
+    """The create_quotation tool as ElevenLabs sends it: its literal headers
+    (``Prefer: wait=3``), the secret's value for ``Authorization``."""
+    tools = requests.get(
+        f"{odoo_server.url}/api/quotation/elevenlabs-tools.json", timeout=20
+    ).json()
+    create = tools[0]["tool_config"]
+    # the status tool is for a 202 only
+    description = create["description"].lower()
+    assert "only if it answers status pending" in description
+    api = create["api_schema"]
+    headers = {
+        name: value
+        for name, value in api["request_headers"].items()
+        if isinstance(value, str)
+    }
+    assert headers == {"Prefer": "wait=3"}
+    response = requests.request(
+        api["method"],
+        api["url"],
+        json=_body("conv_wait_elevenlabs"),
+        headers={"Authorization": f"Bearer {odoo_server.api_key}", **headers},
+        timeout=20,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "done"
