@@ -1,4 +1,3 @@
-import importlib.util
 import json
 
 from odoo.tests import Form, HttpCase, new_test_user, tagged
@@ -171,13 +170,7 @@ class TestConversationInit(HttpCase):
         answer = self.variables("+16502530134")
         self.assertFalse(answer["dynamic_variables"]["customer_known"])
 
-    @classmethod
-    def _has_phonenumbers(cls):
-        return importlib.util.find_spec("phonenumbers") is not None
-
     def test_a_number_without_prefix_is_in_the_company_country(self):
-        if not self._has_phonenumbers():
-            self.skipTest("Odoo normalises numbers only with phonenumbers installed")
         answer = self.variables("611 22 23 33")
         self.assertEqual(answer["dynamic_variables"]["customer_name"], "Ana García")
 
@@ -254,6 +247,12 @@ class TestConversationInit(HttpCase):
                 self.assertIn("caller_id", error["message"])
         error = self.assert_refused(self.initiate(611222333), 422, "invalid_payload")
         self.assertIn("caller_id", error["message"])
+
+    def test_a_number_odoo_cannot_place_is_a_clear_422(self):
+        error = self.assert_refused(
+            self.initiate("+999 1234567"), 422, "invalid_caller_id"
+        )
+        self.assertIn("country prefix", error["message"])
 
     def test_a_bad_body_is_a_4xx(self):
         self.assert_refused(self.initiate(raw="{not json"), 400, "malformed_json")
