@@ -22,6 +22,7 @@ from ..models.quotation_task import MANAGER_GROUP
 from ..services import agent_messages as messages
 from ..services.health import database_health
 from ..services.quotation_service import QuotationService
+from ..services.quotation_update import QuotationConflict, QuotationUpdateService
 from .auth import (
     AGENT_ROUTE,
     WWW_AUTHENTICATE,
@@ -101,6 +102,15 @@ class QuotationRestController(http.Controller):
             savepoint=False,  # a read: nothing to take back
         )
 
+    @http.route("/api/quotation/<string:reference>/update", **AGENT_ROUTE)
+    def update_quotation(self, reference):
+        return self._serve(
+            ("POST",),
+            lambda payload: self._update_quotation(reference, payload),
+            with_body=True,
+            scope=scopes.UPDATE,
+        )
+
     @http.route(
         "/health",
         type="http",
@@ -162,6 +172,18 @@ class QuotationRestController(http.Controller):
             httprequest.headers.get("Idempotency-Key"),
             base_url=httprequest.host_url,
         )
+
+    def _update_quotation(self, reference, payload):
+        """200 with the changed quotation; 409 once it may not be changed."""
+        try:
+            return 200, QuotationUpdateService(request.env).update(
+                reference,
+                payload,
+                "rest",
+                request.httprequest.headers.get("Idempotency-Key"),
+            )
+        except QuotationConflict as error:
+            raise ApiError(409, "conflict", str(error)) from None
 
     def _serve(self, methods, handler, with_body=False, scope=None, savepoint=True):
         """Run ``handler`` and map every outcome to a JSON answer.

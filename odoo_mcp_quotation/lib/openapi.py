@@ -5,13 +5,22 @@ from .query_schema import (
     Health,
     QuotationQueued,
     QuotationStatus,
+    QuotationUpdated,
 )
-from .request_schema import MAX_IDEMPOTENCY_KEY, TRACKING_ID, request_json_schema
+from .request_schema import (
+    MAX_IDEMPOTENCY_KEY,
+    TRACKING_ID,
+    QuotationUpdate,
+    inline_json_schema,
+    request_json_schema,
+)
 
 ERRORS = {
     "400": "Malformed JSON.",
     "401": "Missing or invalid API key (see WWW-Authenticate).",
     "404": "No such request for this API key (also another user's).",
+    "409": "The quotation may not be changed: confirmed or cancelled, or edited "
+    "by someone else since it was read.",
     "405": "Wrong method.",
     "413": "Body over 64 KiB.",
     "415": "Body not sent as application/json.",
@@ -38,12 +47,63 @@ def _schema(model):
     return model.model_json_schema(ref_template="#/components/schemas/{model}")
 
 
+def _update_path():
+    """Changing one's own quotation (``QuotationUpdate``)."""
+    return {
+        "post": {
+            "operationId": "updateQuotation",
+            "summary": "Change quantities, add or remove lines of a quotation",
+            "parameters": [
+                {
+                    "name": "reference",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "maxLength": 64},
+                    "description": "The quotation's reference (e.g. S00042) or "
+                    "the tracking id of the request that made it.",
+                },
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_IDEMPOTENCY_KEY,
+                    },
+                    "description": "A retried call with the same key returns "
+                    "the first answer and changes nothing again.",
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/QuotationUpdate"}
+                    }
+                },
+            },
+            "responses": {
+                "200": _json("#/components/schemas/QuotationUpdated", "Changed."),
+                **_errors("400", "401", "404", "405", "409", "413", "415", "422"),
+                **_errors("429"),
+            },
+        }
+    }
+
+
 def openapi_document(server_url, version):
-    schemas = {"QuotationRequest": request_json_schema()}
+    schemas = {
+        "QuotationRequest": request_json_schema(),
+        "QuotationUpdate": inline_json_schema(QuotationUpdate),
+    }
     for model in (QuotationQueued, QuotationStatus, ErrorResponse, Health):
         schema = _schema(model)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
+    updated = _schema(QuotationUpdated)
+    schemas.update(updated.pop("$defs", {}))
+    schemas["QuotationUpdated"] = updated
     return {
         "openapi": "3.1.0",
         "info": {
@@ -124,6 +184,7 @@ def openapi_document(server_url, version):
                     },
                 }
             },
+            "/api/quotation/{reference}/update": _update_path(),
             "/health": {
                 "get": {
                     "operationId": "health",

@@ -165,6 +165,11 @@ class Quotation(_Answer):
     amount_total: float
     currency: str
     portal_url: str
+    version: str | None = Field(
+        default=None,
+        description="Changes with every edit: give it as update_quotation's "
+        "expected_version.",
+    )
 
 
 class QuotationSummary(_Answer):
@@ -226,3 +231,16 @@ def input_schema(model):
 
 def output_schema(model):
     return inline_json_schema(model, mode="serialization")
+
+
+class LineChanged(_Answer):
+    product: str
+    quantity_before: float
+    quantity_after: float
+
+
+class QuotationUpdated(Quotation):
+    """The quotation as changed, what changed, and a sentence to say."""
+
+    message: str
+    changes: list[LineChanged]

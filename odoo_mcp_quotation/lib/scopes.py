@@ -9,6 +9,7 @@ exactly one scope.
 CREATE = "quotations:create"
 READ = "quotations:read"
 CUSTOMERS = "customers:read"
+UPDATE = "quotations:update"
 
 
 def _lt(text):
@@ -24,6 +25,7 @@ SCOPES = {
     CUSTOMERS: _lt(
         "Find customers, with their e-mails and phone numbers (personal data)."
     ),
+    UPDATE: _lt("Change the quotations one made while they are not confirmed."),
 }
 ALL = frozenset(SCOPES)
 # what a new integration user's API keys may do: a voice agent that takes orders
@@ -36,12 +38,14 @@ TOOL_SCOPES = {
     "get_quotation": READ,
     "list_recent_quotations": READ,
     "find_customer": CUSTOMERS,
+    "update_quotation": UPDATE,
 }
 # MCP tasks (tasks/get, tasks/result, ...) follow one's own create_quotation calls
 TASKS_SCOPE = CREATE
 ROUTE_SCOPES = {
     "POST /api/quotation/async": CREATE,
     "GET /api/quotation/status/<tracking_id>": CREATE,
+    "POST /api/quotation/<reference>/update": UPDATE,
 }
 
 
