@@ -135,6 +135,53 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
         )
         self.assertEqual((change.channel, change.requested_by_id), ("rest", self.agent))
 
+    def test_the_audit_log_records_who_changed_what(self):
+        self.env["ir.config_parameter"].sudo().set_param(
+            "odoo_mcp_quotation.audit_enabled", "True"
+        )
+        task = self.env["quotation.task"].search(
+            [("sale_order_id", "=", self.order.id)]
+        )
+        body = {"lines": [{"product": "UPD-DESK", "quantity": 4}]}
+        response = self.rest(self.order.name, body, headers={"Idempotency-Key": "k-1"})
+        self.assertEqual(response.status_code, 200, response.text)
+        entry = self.env["quotation.audit.entry"].search(
+            [("tracking_id", "=", task.tracking_id), ("event", "=", "updated")]
+        )
+        self.assertEqual(len(entry), 1)
+        self.assertTrue(entry.key.endswith(f"/{task.tracking_id}/updated-1.json"))
+        document = json.loads(entry.document)
+        self.assertEqual(document["actor"]["login"], "omq_upd_agent")
+        self.assertEqual(
+            (document["channel"], document["idempotency_key"]), ("rest", "k-1")
+        )
+        self.assertEqual(
+            document["changes"],
+            [
+                {
+                    "product": "[UPD-DESK] Upd Desk",
+                    "quantity_before": 2.0,
+                    "quantity_after": 4.0,
+                }
+            ],
+        )
+
+    def test_a_spanish_speaking_agent_is_answered_in_spanish(self):
+        self.assertTrue(self.env["res.lang"]._lang_get("es_ES").active)
+        self.agent.lang = "es_ES"
+        response = self.rest(
+            self.order.name, {"lines": [{"product": "UPD-DESK", "quantity": 3}]}
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertIn(
+            f"Presupuesto {self.order.name} cambiado", response.json()["message"]
+        )
+        self.order.action_confirm()
+        refused = self.rest(
+            self.order.name, {"lines": [{"product": "UPD-DESK", "quantity": 4}]}
+        )
+        self.assertIn("No se cambió nada", refused.json()["message"])
+
     def test_rest_by_tracking_id_and_idempotency_key_changes_once(self):
         tracking_id = (
             self.env["quotation.task"]
