@@ -174,9 +174,12 @@ class QuotationRestController(http.Controller):
         )
 
     def _update_quotation(self, reference, payload):
-        """200 with the changed quotation; 409 once it may not be changed."""
+        """200 with the changed quotation; 409 once it may not be changed.
+        Answered in the language of the key's user (voice agents send no
+        useful Accept-Language)."""
+        env = request.env(context=dict(request.env.context, lang=request.env.user.lang))
         try:
-            return 200, QuotationUpdateService(request.env).update(
+            return 200, QuotationUpdateService(env).update(
                 reference,
                 payload,
                 "rest",
