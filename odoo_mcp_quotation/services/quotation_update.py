@@ -7,6 +7,7 @@ finds them, and an ambiguous one is asked back (MCP) or refused with the
 candidates (REST), changing nothing.
 """
 
+import psycopg2
 from markupsafe import Markup, escape
 
 from odoo import SUPERUSER_ID, Command
@@ -40,17 +41,24 @@ class QuotationUpdateService:
             if TRACKING_ID.fullmatch(identifier or "")
             else "sale_order_id.name"
         )
-        task = self.env["quotation.task"].search(
-            [
-                (field, "=", identifier),
-                ("requested_by_id", "=", self.env.uid),
-                ("sale_order_id", "!=", False),
-            ],
-            limit=1,
+        # as superuser: the order, handed to a salesperson, may be beyond the
+        # caller's record rules; the requester and companies keep it theirs
+        task = (
+            self.env["quotation.task"]
+            .sudo()
+            .search(
+                [
+                    (field, "=", identifier),
+                    ("requested_by_id", "=", self.env.uid),
+                    ("company_id", "in", self.env.companies.ids),
+                    ("sale_order_id", "!=", False),
+                ],
+                limit=1,
+            )
         )
         if not task:
             raise MissingError(messages.say(messages.NOT_FOUND, self.env.lang))
-        return task
+        return task.with_env(self.env)
 
     # ------------------------------------------------------------------ products
     def _matches(self, order, reference):
@@ -159,11 +167,22 @@ class QuotationUpdateService:
         return answer
 
     def _lock(self, order):
-        """One change of an order at a time: a second waits, then sees the
-        first one's version (and is refused if it expected the old one)."""
-        self.env.cr.execute(
-            "SELECT 1 FROM sale_order WHERE id = %s FOR NO KEY UPDATE", [order.id]
-        )
+        """One change of an order at a time: a second one is refused at once
+        rather than applied over a version it did not see."""
+        try:
+            with self.env.cr.savepoint(flush=False):
+                self.env.cr.execute(
+                    "SELECT 1 FROM sale_order WHERE id = %s FOR NO KEY UPDATE NOWAIT",
+                    [order.id],
+                )
+        except psycopg2.OperationalError:  # locked, or changed since we began
+            raise QuotationConflict(
+                self.env._(
+                    "Nothing was changed: quotation %s is being changed by another "
+                    "request right now. Read it again in a moment.",
+                    order.name,
+                )
+            ) from None
         order.invalidate_recordset()
 
     def _check_editable(self, order, expected_version):

@@ -214,6 +214,16 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
         self.assertEqual(self.lines(), before)
         self.assertFalse(self.notes())
 
+    def test_rest_a_quotation_handed_to_a_salesperson_stays_the_agents(self):
+        """Assigned by the engine (not an edit by a person) to a salesperson
+        whose documents the agent's user may not read: still its own."""
+        self.order.user_id = self.seller
+        response = self.rest(
+            self.order.name, {"lines": [{"product": "UPD-DESK", "quantity": 3}]}
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.lines()["UPD-DESK"], 3.0)
+
     def test_rest_another_users_quotation_is_404_and_unchanged(self):
         theirs = self.quotation_of(self.other)
         response = self.rest(
