@@ -24,6 +24,7 @@ from ..models.quotation_task import MANAGER_GROUP
 from ..services import agent_messages as messages
 from ..services.health import database_health
 from ..services.quotation_service import QuotationService
+from ..services.quotation_update import QuotationConflict, QuotationUpdateService
 from .auth import (
     AGENT_ROUTE,
     WWW_AUTHENTICATE,
@@ -113,6 +114,15 @@ class QuotationRestController(http.Controller):
             scope=scopes.SEND,
         )
 
+    @http.route("/api/quotation/<string:reference>/update", **AGENT_ROUTE)
+    def update_quotation(self, reference):
+        return self._serve(
+            ("POST",),
+            lambda payload: self._update_quotation(reference, payload),
+            with_body=True,
+            scope=scopes.UPDATE,
+        )
+
     @http.route(
         "/health",
         type="http",
@@ -200,6 +210,20 @@ class QuotationRestController(http.Controller):
         if body is None:
             return None
         return json_response(body, headers={"Preference-Applied": f"wait={seconds}"})
+    def _update_quotation(self, reference, payload):
+        """200 with the changed quotation; 409 once it may not be changed.
+        Answered in the language of the key's user (voice agents send no
+        useful Accept-Language)."""
+        env = request.env(context=dict(request.env.context, lang=request.env.user.lang))
+        try:
+            return 200, QuotationUpdateService(env).update(
+                reference,
+                payload,
+                "rest",
+                request.httprequest.headers.get("Idempotency-Key"),
+            )
+        except QuotationConflict as error:
+            raise ApiError(409, "conflict", str(error)) from None
 
     def _serve(self, methods, handler, with_body=False, scope=None, savepoint=True):
         """Run ``handler`` and map every outcome to a JSON answer.

@@ -7,11 +7,14 @@ from .query_schema import (
     QuotationQueued,
     QuotationSent,
     QuotationStatus,
+    QuotationUpdated,
 )
 from .request_schema import (
     MAX_IDEMPOTENCY_KEY,
     TRACKING_ID,
+    QuotationUpdate,
     SendConfirmation,
+    inline_json_schema,
     request_json_schema,
 )
 
@@ -21,6 +24,8 @@ ERRORS = {
     "403": "The API key lacks the scope this needs (see WWW-Authenticate).",
     "404": "No such request for this API key (also another user's).",
     "405": "Wrong method.",
+    "409": "The quotation may not be changed: confirmed or cancelled, or edited "
+    "by someone else since it was read.",
     "413": "Body over 64 KiB.",
     "415": "Body not sent as application/json.",
     "422": "The body breaks the schema: every problem in error.details.",
@@ -46,6 +51,54 @@ def _schema(model):
     return model.model_json_schema(ref_template="#/components/schemas/{model}")
 
 
+REFERENCE_PARAMETER = {
+    "name": "reference",
+    "in": "path",
+    "required": True,
+    "description": "The quotation's reference (e.g. S00042) or the tracking id "
+    "of the request that made it.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+}
+
+
+def _update_path():
+    """Changing one's own quotation (``QuotationUpdate``)."""
+    return {
+        "post": {
+            "operationId": "updateQuotation",
+            "summary": "Change quantities, add or remove lines of a quotation",
+            "parameters": [
+                REFERENCE_PARAMETER,
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_IDEMPOTENCY_KEY,
+                    },
+                    "description": "A retried call with the same key returns "
+                    "the first answer and changes nothing again.",
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/QuotationUpdate"}
+                    }
+                },
+            },
+            "responses": {
+                "200": _json("#/components/schemas/QuotationUpdated", "Changed."),
+                **_errors("400", "401", "403", "404", "405", "409", "413", "415"),
+                **_errors("422", "429"),
+            },
+        }
+    }
+
+
 def _send_path():
     return {
         "post": {
@@ -56,15 +109,7 @@ def _send_path():
             "Refused (nothing sent) for another user's quotation or one "
             "confirmed or cancelled. `email: to_send`: not sent yet, "
             "retried on its own.",
-            "parameters": [
-                {
-                    "name": "reference",
-                    "in": "path",
-                    "required": True,
-                    "description": "The quotation's reference or tracking id.",
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 64},
-                }
-            ],
+            "parameters": [REFERENCE_PARAMETER],
             "requestBody": {
                 "required": True,
                 "content": {
@@ -82,7 +127,10 @@ def _send_path():
 
 
 def openapi_document(server_url, version):
-    schemas = {"QuotationRequest": request_json_schema()}
+    schemas = {
+        "QuotationRequest": request_json_schema(),
+        "QuotationUpdate": inline_json_schema(QuotationUpdate),
+    }
     for model in (
         QuotationQueued,
         QuotationStatus,
@@ -90,6 +138,7 @@ def openapi_document(server_url, version):
         Health,
         SendConfirmation,
         QuotationSent,
+        QuotationUpdated,
     ):
         schema = _schema(model)
         schemas.update(schema.pop("$defs", {}))
@@ -200,6 +249,7 @@ def openapi_document(server_url, version):
                 }
             },
             "/api/quotation/{reference}/send": _send_path(),
+            "/api/quotation/{reference}/update": _update_path(),
             "/health": {
                 "get": {
                     "operationId": "health",

@@ -210,6 +210,11 @@ class Quotation(_Answer):
     odoo_url: str | None = Field(
         default=None, description="The quotation in Odoo, for the salesperson."
     )
+    version: str | None = Field(
+        default=None,
+        description="Changes with every edit: give it as update_quotation's "
+        "expected_version.",
+    )
 
 
 class QuotationSummary(_Answer):
@@ -272,3 +277,16 @@ def input_schema(model):
 
 def output_schema(model):
     return inline_json_schema(model, mode="serialization")
+
+
+class LineChanged(_Answer):
+    product: str
+    quantity_before: float
+    quantity_after: float
+
+
+class QuotationUpdated(Quotation):
+    """The quotation as changed, what changed, and a sentence to say."""
+
+    message: str
+    changes: list[LineChanged]

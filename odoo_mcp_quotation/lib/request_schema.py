@@ -313,3 +313,79 @@ def inline_json_schema(model, mode="validation"):
 def request_json_schema():
     """JSON Schema (2020-12) of a request, self-contained, for OpenAPI and MCP."""
     return inline_json_schema(QuotationRequest)
+
+
+# ---------------------------------------------------------------- changes
+# a line change's quantity: 0 removes the product's line
+NewQuantity = Annotated[float, Field(ge=0, le=MAX_QUANTITY)]
+
+
+class LineChange(BaseModel):
+    """One product of a quotation to change, add or remove."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    product: Text = _field(
+        "Internal reference, barcode or name of the product, as in a request.",
+        "product",
+        "product_code",
+        "default_code",
+        "product_name",
+        "name",
+        max_length=128,
+        examples=["FURN_8888"],
+    )
+    quantity: NewQuantity = _field(
+        "The product's new quantity on the quotation: its line is changed, or "
+        "added when the quotation has none; 0 removes its line.",
+        "quantity",
+        "qty",
+        "product_uom_qty",
+    )
+
+
+class QuotationUpdate(BaseModel):
+    """What an agent sends to change one of its own draft quotations."""
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, title="QuotationUpdate"
+    )
+
+    lines: list[LineChange] = _field(
+        "The products to change, add (new quantity) or remove (quantity 0).",
+        "lines",
+        "changes",
+        "products",
+        min_length=1,
+        max_length=MAX_LINES,
+    )
+    expected_version: Line | None = _field(
+        "The quotation's version as last read (get_quotation or a previous "
+        "update): the change is refused if someone edited it since. Without "
+        "it, the change is refused once anyone but you edited the quotation.",
+        max_length=64,
+        default=None,
+    )
+    idempotency_key: IdempotencyKey | None = _field(
+        "A key of this change: a retried call with the same key returns the "
+        "first answer and changes nothing again.",
+        default=None,
+    )
+
+
+class QuotationUpdateCall(QuotationUpdate):
+    """The MCP tool's arguments: the change, and which quotation it is for."""
+
+    model_config = ConfigDict(title="QuotationUpdateCall")
+
+    quotation: Text = _field(
+        "The quotation's reference (e.g. S00042) or the tracking_id of the "
+        "request that made it.",
+        max_length=64,
+        examples=["S00042"],
+    )
+
+
+def parse_update(payload) -> QuotationUpdate:
+    """Validate a change's JSON body; RequestInvalid lists every problem."""
+    return parse_object(QuotationUpdate, payload)

@@ -10,6 +10,7 @@ CREATE = "quotations:create"
 READ = "quotations:read"
 CUSTOMERS = "customers:read"
 SEND = "quotations:send"
+UPDATE = "quotations:update"
 
 
 def _lt(text):
@@ -26,6 +27,7 @@ SCOPES = {
         "Find customers, with their e-mails and phone numbers (personal data)."
     ),
     SEND: _lt("E-mail one's own quotations to their customers, once confirmed."),
+    UPDATE: _lt("Change the quotations one made while they are not confirmed."),
 }
 ALL = frozenset(SCOPES)
 # what a new integration user's API keys may do: a voice agent that takes orders
@@ -41,6 +43,7 @@ TOOL_SCOPES = {
     "list_recent_quotations": READ,
     "find_customer": CUSTOMERS,
     "send_quotation": SEND,
+    "update_quotation": UPDATE,
 }
 # MCP tasks (tasks/get, tasks/result, ...) follow one's own create_quotation calls
 TASKS_SCOPE = CREATE
@@ -48,6 +51,7 @@ ROUTE_SCOPES = {
     "POST /api/quotation/async": CREATE,
     "GET /api/quotation/status/<tracking_id>": CREATE,
     "POST /api/quotation/<reference>/send": SEND,
+    "POST /api/quotation/<reference>/update": UPDATE,
 }
 
 

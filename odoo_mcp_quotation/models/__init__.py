@@ -3,6 +3,7 @@ from . import quotation_engine_fields_mixin
 from . import quotation_task
 from . import quotation_task_line
 from . import quotation_send
+from . import quotation_task_change
 from . import quotation_task_source_mixin
 from . import quotation_rate_limit
 from . import res_config_settings

@@ -29,6 +29,7 @@ EVENTS = [
     ("cancelled", "Cancelled"),
     ("retried", "Retried"),
     ("received", "Received"),  # an ElevenLabs post-call delivery
+    ("updated", "Updated"),  # an agent changed the task's quotation
 ]
 ONCE_PER_TASK = ("created", "done")
 

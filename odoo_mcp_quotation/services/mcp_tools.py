@@ -17,6 +17,7 @@ from ..lib.query_schema import (
     QuotationQueued,
     QuotationSent,
     QuotationStatus,
+    QuotationUpdated,
     RecentQuotationsQuery,
     StatusQuery,
     input_schema,
@@ -24,6 +25,7 @@ from ..lib.query_schema import (
     parse_query,
 )
 from ..lib.request_schema import (
+    QuotationUpdateCall,
     RequestInvalid,
     SendQuotationRequest,
     inline_json_schema,
@@ -33,6 +35,7 @@ from ..mcp.elicitation import InputRequired
 from ..mcp.errors import ToolError
 from ..mcp.tools import Tool
 from .quotation_service import QuotationService
+from .quotation_update import QuotationUpdateService
 
 # how long a create_quotation call waits for its quotation (an idle queue
 # builds one in about 0.1 s)
@@ -102,9 +105,10 @@ def _create_quotation(env, arguments, answers=None):
     return finished or queued
 
 
-def _chosen_products(env, questions, answers):
+def _chosen_products(env, questions, answers, refusal=None):
     """``{line number: reference}`` from the answers; InputRequired for the
-    questions not answered yet, ToolError when the user would not choose."""
+    questions not answered yet, ToolError when the user would not choose
+    (``refusal(number)`` says so, if given)."""
     choices, unanswered = {}, {}
     for number, candidates in questions.items():
         key = f"line-{number}"
@@ -114,6 +118,8 @@ def _chosen_products(env, questions, answers):
             continue
         chosen = (answer.get("content") or {}).get("product")
         if answer.get("action") != "accept" or chosen not in dict(candidates):
+            if refusal:
+                raise ToolError(refusal(number))
             raise ToolError(
                 env._(
                     "No quotation was made: no product was chosen for line %(number)s.",
@@ -147,6 +153,34 @@ def _product_question(env, number, candidates):
             "required": ["product"],
         },
     }
+
+
+def _update_quotation(env, arguments, answers=None):
+    """Change the caller's own quotation; a client that can answer is first
+    asked which product it meant for each ambiguous or unknown one."""
+    service = QuotationUpdateService(env)
+
+    def refusal(number):
+        return env._(
+            "Nothing was changed: no product was chosen for line %(number)s.",
+            number=number,
+        )
+
+    def call():
+        call_arguments = parse_query(QuotationUpdateCall, arguments)
+        identifier = call_arguments.quotation
+        change = call_arguments.model_dump(exclude={"quotation"}, exclude_none=True)
+        choices = {}
+        if answers is not None:
+            choices = _chosen_products(
+                env,
+                service.product_questions(identifier, change),
+                answers,
+                refusal,
+            )
+        return service.update(identifier, change, "mcp", products=choices)
+
+    return call_service(env, call)
 
 
 def _get_quotation_status(env, arguments):
@@ -248,6 +282,26 @@ def build_tools():
             read_only=False,
             destructive=False,
             idempotent=False,
+        ),
+        Tool(
+            name="update_quotation",
+            title="Change a quotation",
+            description=(
+                "Change a quotation you made while the customer has not "
+                "confirmed it: give each product with its new quantity (a "
+                "product not on it is added; quantity 0 removes its line). "
+                "Refused once confirmed or when someone else edited it since "
+                "you read it: pass the version from get_quotation as "
+                "expected_version. Give an idempotency_key so that a retry "
+                "changes nothing twice."
+            ),
+            input_schema=input_schema(QuotationUpdateCall),
+            output_schema=output_schema(QuotationUpdated),
+            handler=_update_quotation,
+            asks=True,
+            read_only=False,
+            destructive=True,  # removes lines
+            idempotent=False,  # only with the same idempotency_key
         ),
         _query_tool(
             ProductQuery,

@@ -86,6 +86,12 @@ def _utc(moment):
     return moment.isoformat() + "Z"
 
 
+def quotation_version(order):
+    """What changes with every edit of the order: its last write, to the
+    microsecond."""
+    return order.write_date.isoformat() if order.write_date else None
+
+
 def quotation_lines(order):
     """The order's product lines (no sections or notes) as agents and the audit
     log read them."""
@@ -364,26 +370,29 @@ class QuotationService:
                     "No quotation with reference %s that you can see.", reference
                 )
             )
-        return _answer(
-            Quotation(
-                reference=order.name,
-                state=order.state,
-                customer=order.partner_id.display_name,
-                customer_email=order.partner_id.email or None,
-                date=_utc(order.date_order),
-                valid_until=order.validity_date.isoformat()
-                if order.validity_date
-                else None,
-                salesperson=order.user_id.name or None,
-                lines=quotation_lines(order),
-                amount_untaxed=order.amount_untaxed,
-                amount_tax=order.amount_tax,
-                amount_total=order.amount_total,
-                currency=order.currency_id.name,
-                portal_url=self._portal_url(order),
-                odoo_url=f"{order.get_base_url()}/odoo/sale.order/{order.id}",
-            )
-        )
+        return _answer(Quotation(**self.quotation_facts(order)))
+
+    def quotation_facts(self, order):
+        """What agents read of a quotation (``Quotation``'s members)."""
+        return {
+            "reference": order.name,
+            "state": order.state,
+            "customer": order.partner_id.display_name,
+            "customer_email": order.partner_id.email or None,
+            "date": _utc(order.date_order),
+            "valid_until": order.validity_date.isoformat()
+            if order.validity_date
+            else None,
+            "salesperson": order.user_id.name or None,
+            "lines": quotation_lines(order),
+            "amount_untaxed": order.amount_untaxed,
+            "amount_tax": order.amount_tax,
+            "amount_total": order.amount_total,
+            "currency": order.currency_id.name,
+            "portal_url": self._portal_url(order),
+            "version": quotation_version(order),
+            "odoo_url": f"{order.get_base_url()}/odoo/sale.order/{order.id}",
+        }
 
     def list_recent_quotations(self, limit=10, customer=None, offset=0):
         """The newest quotations and orders the caller may see."""
