@@ -72,7 +72,13 @@ QUOTATION_CARD = App(
     description="The quotation a tool returned: customer, lines, taxes, total, "
     "state and links to Odoo and the customer portal, in English or Spanish.",
     html=_card_html,
-    tools=("get_quotation", "create_quotation", "get_quotation_status"),
+    tools=(
+        "get_quotation",
+        "create_quotation",
+        "get_quotation_status",
+        "update_quotation",
+        "send_quotation",
+    ),
 )
 
 
