@@ -210,6 +210,7 @@ class QuotationRestController(http.Controller):
         if body is None:
             return None
         return json_response(body, headers={"Preference-Applied": f"wait={seconds}"})
+
     def _update_quotation(self, reference, payload):
         """200 with the changed quotation; 409 once it may not be changed.
         Answered in the language of the key's user (voice agents send no
