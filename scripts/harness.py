@@ -769,12 +769,13 @@ def command_bench(addons_path, names):
     return failed
 
 
-# the integration user ``make run`` prints a key of, a new one each run
+# the integration user ``make run`` prints an agent key of, a new one each run
 DEV_SETUP_SCRIPT = (
     seed_script(
         DEMO_CATALOGUE,
         {"ai_agent": {"name": "AI Agent Integration"}},
         api_key=("ai_agent", "make run"),
+        agent_key=True,  # AI agents only: Odoo's XML-RPC and JSON-RPC refuse it
     )
     + "env.cr.commit()\n"
 )
@@ -825,7 +826,8 @@ def command_run(addons_path):
         f"""
 Odoo {ODOO_VERSION} (Python {PYTHON_VERSION}) is starting on {base}
 (database {DEV_DATABASE}; log in as admin / admin).
-Integration user ai_agent, API key (shown once, a new one each run):
+Integration user ai_agent, agent key (AI agents only: Odoo's XML-RPC and
+JSON-RPC refuse it; shown once, a new one each run):
 
     export OMQ_KEY={key}
 

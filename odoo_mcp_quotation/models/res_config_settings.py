@@ -326,6 +326,10 @@ class ResConfigSettings(models.TransientModel):
         action["res_id"] = self.env.uid
         return action
 
+    def action_new_ai_agent_key(self):
+        """A key of my own that reaches AI agents only."""
+        return self.env.user.action_new_ai_agent_key()
+
     def action_ai_quotation_audit_test_connection(self):
         """Write a small probe document where the audit log would go."""
         self.ensure_one()

@@ -22,3 +22,4 @@ from . import test_elevenlabs_call_tour
 from . import test_cron_queue_mixin
 from . import test_quotation_rate_limit
 from . import test_constraints
+from . import test_agent_keys
