@@ -173,6 +173,16 @@ class ResConfigSettings(models.TransientModel):
         "separated by spaces; http://127.0.0.1:* allows any port (Claude Code).",
     )
     # ------------------------------------------------------------ ElevenLabs post-call
+    ai_quotation_elevenlabs_user_id = fields.Many2one(
+        "res.users",
+        string="Voice Agent User",
+        domain="[('share', '=', False)]",
+        **setting_field("elevenlabs_user_id"),
+        help="The user whose API key the ElevenLabs agent's tools send. A call "
+        "joins only the quotation requests this user made during it: any user "
+        "with a key could claim another call's conversation id. Empty: calls "
+        "join no request and wait in Voice Calls for triage.",
+    )
     ai_quotation_elevenlabs_secret = fields.Char(
         string="ElevenLabs Webhook Secret",
         compute="_compute_ai_quotation_elevenlabs_secret",
