@@ -91,13 +91,21 @@ class TestAgentKeys(TestUsersMixin, HttpCase):
         check = call("ai.agent.key.wizard", "make_key", [wizard])
         self.assertEqual(check["res_model"], "res.users.identitycheck")
         identity = [check["res_id"]]
-        call("res.users.identitycheck", "write", identity, {"password": "x"})
+
+        def run_check(password):
+            """The password as Odoo 18 (a field) and 19 (the context) take it."""
+            call("res.users.identitycheck", "write", identity, {"password": password})
+            return call(
+                "res.users.identitycheck",
+                "run_check",
+                identity,
+                context={"password": password},
+            )
+
         with self.assertRaisesRegex(JsonRpcException, "UserError"):
-            call("res.users.identitycheck", "run_check", identity)
+            run_check("x")
         self.assertNotIn("ElevenLabs", self.agent.api_key_ids.mapped("name"))
-        password = {"password": self.agent.login}
-        call("res.users.identitycheck", "write", identity, password)
-        shown = call("res.users.identitycheck", "run_check", identity)
+        shown = run_check(self.agent.login)
         self.assertEqual(shown["res_model"], "res.users.apikeys.show")
         key = shown["context"]["default_key"]
         self.env.invalidate_all()
