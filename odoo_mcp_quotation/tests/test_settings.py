@@ -45,6 +45,8 @@ KEYS_OF_18_0_1_0_0 = {
 KEYS_ADDED_SINCE = {
     "odoo_mcp_quotation.oauth_registrations_per_minute_total",
     "odoo_mcp_quotation.oauth_metadata_fetches_per_user_per_minute",
+    # unset in older databases: their calls wait in triage until it is set
+    "odoo_mcp_quotation.elevenlabs_user_id",
 }
 
 
