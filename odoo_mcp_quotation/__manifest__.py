@@ -24,6 +24,7 @@
         "views/quotation_audit_entry_views.xml",
         "views/mcp_oauth_client_views.xml",
         "views/res_users_views.xml",
+        "views/ai_agent_key_wizard_views.xml",
         "views/oauth_templates.xml",
         "views/elevenlabs_call_views.xml",
         "views/res_config_settings_views.xml",

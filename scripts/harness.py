@@ -772,12 +772,13 @@ def command_bench(addons_path, names):
 # what ``make run``'s integration user may do: more than a new user's default
 # (quotations:create), so that Claude sees the tools its instructions name
 DEV_SCOPES = "quotations:create quotations:read customers:read"
-# the integration user ``make run`` prints a key of, a new one each run
+# the integration user ``make run`` prints an agent key of, a new one each run
 DEV_SETUP_SCRIPT = (
     seed_script(
         DEMO_CATALOGUE,
         {"ai_agent": {"name": "AI Agent Integration"}},
         api_key=("ai_agent", "make run"),
+        agent_key=True,  # AI agents only: Odoo's XML-RPC and JSON-RPC refuse it
     )
     + f'users["ai_agent"].ai_agent_scopes = "{DEV_SCOPES}"\n'
     + "env.cr.commit()\n"
@@ -790,8 +791,10 @@ def run_banner(key, base, gevent):
 Odoo {ODOO_VERSION} (Python {PYTHON_VERSION}) is starting on {base}
 (database {DEV_DATABASE}; log in as admin / admin).
 Integration user ai_agent, scopes {DEV_SCOPES}
-(all six MCP tools; a new integration user gets quotations:create only),
-API key (shown once, a new one each run):
+(six MCP tools; a new integration user gets quotations:create only; an admin
+adds quotations:update and quotations:send on its AI Agents tab), agent key
+(AI agents only: Odoo's XML-RPC and JSON-RPC refuse it; shown once, a new one
+each run):
 
     export OMQ_KEY={key}
 

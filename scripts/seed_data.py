@@ -34,26 +34,31 @@ for login, values in SEED["users"].items():
         user = env["res.users"].create({**values, USER_GROUPS: [(6, 0, group.ids)]})
     users[login] = user
 if SEED["api_key"]:
+    from odoo.addons.odoo_mcp_quotation.services.caller import KEY_SCOPE
     login, key_name = SEED["api_key"]
     Keys = env["res.users.apikeys"]
     Keys.search([("user_id", "=", users[login].id), ("name", "=", key_name)])._remove()
-    key = Keys.with_user(users[login]).sudo()._generate(None, key_name, None)
+    scope = KEY_SCOPE if SEED["agent_key"] else None
+    key = Keys.with_user(users[login]).sudo()._generate(scope, key_name, None)
     print("OMQ_API_KEY=" + key)
 """
 
 
-def seed_script(catalogue, users, api_key=None):
+def seed_script(catalogue, users, api_key=None, agent_key=False):
     """``odoo-bin shell`` code seeding products, users and maybe an API key.
 
     ``catalogue`` names products of ``PRODUCTS``; ``users`` maps a login to
     the values of its user, whose ``group`` (an xmlid) defaults to Sales'
     salesman group. With ``api_key=(login, name)``, that user gets a new key of
-    that name, its previous one removed, printed as ``OMQ_API_KEY=<key>``.
+    that name, its previous one removed, printed as ``OMQ_API_KEY=<key>``:
+    with ``agent_key``, a key of the addon's scope, which Odoo's XML-RPC and
+    JSON-RPC refuse; else a global key (what XML-RPC peers in bench/ need).
     Commits nothing: the caller's script does once it is done.
     """
     seed = {
         "products": [(code, *PRODUCTS[code]) for code in catalogue],
         "users": users,
         "api_key": api_key,
+        "agent_key": agent_key,
     }
     return f"SEED = {seed!r}\n{_SEED_CODE}"

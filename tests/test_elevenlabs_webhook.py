@@ -23,6 +23,9 @@ def server(tmp_path_factory):
     server = start_odoo_server(
         tmp_path_factory.mktemp("odoo-elevenlabs"),
         params={SECRET_PARAM: payloads.SECRET},
+        # the integration user is the voice agent's: its calls join its tasks
+        setup="env['ir.config_parameter'].set_param("
+        "'odoo_mcp_quotation.elevenlabs_user_id', user.id)\n",
     )
     yield server
     stop_odoo_server(server)

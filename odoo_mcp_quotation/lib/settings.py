@@ -145,6 +145,9 @@ SETTINGS = {
         ),
         # ElevenLabs post-call webhook
         Setting("elevenlabs_webhook_secret"),
+        # the user whose key the voice agent's tools send: a call joins only
+        # that user's tasks; unset, calls join none (they wait in triage)
+        Setting("elevenlabs_user_id", False, record_id),
         # landed deliveries kept in Odoo; 0 keeps them forever
         Setting("elevenlabs_delivery_retention_days", 30, at_least(0)),
         # ElevenLabs conversation initiation webhook: the secret header's

@@ -19,6 +19,8 @@ from . import mcp_oauth_client
 from . import mcp_oauth_grant
 from . import mcp_oauth_token
 from . import res_users
+from . import res_users_apikeys
+from . import ai_agent_key_wizard
 from . import elevenlabs_call
 from . import elevenlabs_webhook_delivery
 from . import res_groups

@@ -13,6 +13,7 @@ from ..lib.elevenlabs_webhook import (
     caller_number,
     collected_value,
 )
+from ..lib.settings import read_setting
 from ..services.quotation_builder import QuotationBuilder
 
 WAITING = "waiting"
@@ -266,21 +267,30 @@ class ElevenlabsCall(models.Model):
             self._post_recording(self.lead_id)
 
     def _matching_tasks(self):
-        """The quotation tasks made during this conversation, by any agent user.
+        """The quotation tasks the voice agent user (a setting) made during
+        this conversation.
 
         Agents send ``conversation_id`` (from ``system__conversation_id``); it
         is kept in the request and, without an Idempotency-Key, as its key.
+        Any user with a key can send any ``conversation_id``: only the voice
+        agent user's tasks are trusted with the call; unset, none are.
         """
-        self.env["quotation.task"].flush_model(["idempotency_key", "request_payload"])
+        Task = self.env["quotation.task"]
+        user_id = read_setting(self.env, "elevenlabs_user_id")
+        if not user_id:
+            return Task
+        Task.flush_model(["idempotency_key", "request_payload", "requested_by_id"])
         self.env.cr.execute(
             """
             SELECT id FROM quotation_task
-             WHERE idempotency_key = %s OR request_payload->>'conversation_id' = %s
+             WHERE requested_by_id = %s
+               AND (idempotency_key = %s
+                    OR request_payload->>'conversation_id' = %s)
              ORDER BY id
             """,
-            [self.conversation_id, self.conversation_id],
+            [user_id, self.conversation_id, self.conversation_id],
         )
-        return self.env["quotation.task"].browse(r[0] for r in self.env.cr.fetchall())
+        return Task.browse(r[0] for r in self.env.cr.fetchall())
 
     def _find_customer(self):
         return QuotationBuilder(self.env).find_customer(

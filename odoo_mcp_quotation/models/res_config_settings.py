@@ -175,6 +175,16 @@ class ResConfigSettings(models.TransientModel):
         "separated by spaces; http://127.0.0.1:* allows any port (Claude Code).",
     )
     # ------------------------------------------------------------ ElevenLabs post-call
+    ai_quotation_elevenlabs_user_id = fields.Many2one(
+        "res.users",
+        string="Voice Agent User",
+        domain="[('share', '=', False)]",
+        **setting_field("elevenlabs_user_id"),
+        help="The user whose API key the ElevenLabs agent's tools send. A call "
+        "joins only the quotation requests this user made during it: any user "
+        "with a key could claim another call's conversation id. Empty: calls "
+        "join no request and wait in Voice Calls for triage.",
+    )
     ai_quotation_elevenlabs_secret = fields.Char(
         string="ElevenLabs Webhook Secret",
         compute="_compute_ai_quotation_elevenlabs_secret",
@@ -420,6 +430,10 @@ class ResConfigSettings(models.TransientModel):
         action = self.env["res.users"].action_get()
         action["res_id"] = self.env.uid
         return action
+
+    def action_new_ai_agent_key(self):
+        """A key of my own that reaches AI agents only."""
+        return self.env.user.action_new_ai_agent_key()
 
     def action_ai_quotation_audit_test_connection(self):
         """Write a small probe document where the audit log would go."""

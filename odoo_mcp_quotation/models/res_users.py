@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 from ..lib import scopes
 
@@ -17,6 +17,11 @@ class ResUsers(models.Model):
     ai_agent_reach = fields.Text(
         string="AI Agents Can Reach", compute="_compute_ai_agent_reach"
     )
+    ai_agent_key_ids = fields.One2many(
+        "res.users.apikeys",
+        string="API Keys and What They Reach",
+        compute="_compute_ai_agent_key_ids",
+    )
     ai_oauth_grant_ids = fields.One2many(
         "mcp.oauth.grant",
         "user_id",
@@ -30,6 +35,7 @@ class ResUsers(models.Model):
             *super().SELF_READABLE_FIELDS,
             "ai_agent_scopes",
             "ai_agent_reach",
+            "ai_agent_key_ids",
             "ai_oauth_grant_ids",
         ]
 
@@ -43,6 +49,31 @@ class ResUsers(models.Model):
                     _("REST routes: %s", ", ".join(routes) or _("none")),
                 ]
             )
+
+    @api.depends("api_key_ids")
+    def _compute_ai_agent_key_ids(self):
+        """The user's keys, each saying whether it reaches Odoo's RPC too."""
+        for user in self:
+            user.ai_agent_key_ids = user.api_key_ids
+
+    def action_new_ai_agent_key(self):
+        """Odoo's New API Key dialog, for a key that reaches AI agents only
+        (its Generate button asks for the password, as Odoo's does)."""
+        if self != self.env.user:
+            raise UserError(
+                _(
+                    "A key acts as its owner: log in as %s to make that user's "
+                    "agent key.",
+                    self.display_name,
+                )
+            )
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "ai.agent.key.wizard",
+            "name": _("New Agent Key"),
+            "target": "new",
+            "views": [(False, "form")],
+        }
 
     @api.constrains("ai_agent_scopes")
     def _check_ai_agent_scopes(self):

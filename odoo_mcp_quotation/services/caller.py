@@ -22,8 +22,11 @@ from ..lib.elevenlabs_webhook import verify_signature
 from ..lib.settings import read_setting
 from .oauth_server import ACCESS_PREFIX, secret_hash
 
-# the scope Odoo checks keys for: what a key made for RPC may do here too
-KEY_SCOPE = "rpc"
+# The scope of keys made for this addon (New Agent Key, ``make run``): Odoo's
+# XML-RPC and JSON-RPC check scope 'rpc' and refuse them. Checking this scope,
+# Odoo also accepts global keys (scope NULL, Preferences > New API Key), which
+# reach Odoo's RPC as well: an administrator's choice, shown on the user form.
+KEY_SCOPE = "odoo_mcp_quotation"
 VERIFIED_KEYS_MAX = 1024
 # (database, SHA-256 of a key) -> user id, for keys this process verified
 _verified_keys = {}
@@ -52,7 +55,7 @@ def identify(env, token, resource=None):
     if not token:
         raise Unauthenticated(
             "Send an Odoo API key as 'Authorization: Bearer <key>' "
-            "(Preferences > Account Security > New API Key)."
+            "(Preferences > Account Security > New Agent Key)."
         )
     digest = hashlib.sha256(token.encode())
     if token.startswith(ACCESS_PREFIX):

@@ -28,3 +28,4 @@ from . import test_quotation_rate_limit
 from . import test_constraints
 from . import test_elevenlabs_conversation_init
 from . import test_quotation_update
+from . import test_agent_keys

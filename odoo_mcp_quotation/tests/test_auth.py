@@ -50,6 +50,7 @@ class TestApiKeyLookup(TransactionCase):
         expired = self._key(self.owner, expiration=tomorrow)
         cases = {
             "global key": (self.owner, self._key(self.owner)),
+            "agent key": (self.owner, self._key(self.owner, scope=caller.KEY_SCOPE)),
             "rpc key": (self.owner, self._key(self.owner, scope="rpc")),
             "key of another scope": (self.owner, self._key(self.owner, scope="other")),
             "key expiring tomorrow": (
@@ -68,20 +69,22 @@ class TestApiKeyLookup(TransactionCase):
         for name, (uid, key) in cases.items():
             with self.subTest(name):
                 odoo = self.env["res.users.apikeys"]._check_credentials(
-                    scope="rpc", key=key
+                    scope=caller.KEY_SCOPE, key=key
                 )
                 ours = self._live(uid.id, key)
                 self.assertEqual(ours, odoo == uid.id)
                 verdicts[name] = ours
         self.assertEqual(
             {name for name, accepted in verdicts.items() if accepted},
-            {"global key", "rpc key", "key expiring tomorrow"},
+            {"global key", "agent key", "key expiring tomorrow"},
         )
 
     def test_a_portal_key_that_odoo_accepts_is_refused(self):
         key = self._key(self.portal)
         self.assertEqual(
-            self.env["res.users.apikeys"]._check_credentials(scope="rpc", key=key),
+            self.env["res.users.apikeys"]._check_credentials(
+                scope=caller.KEY_SCOPE, key=key
+            ),
             self.portal.id,
         )
         self.assertFalse(self._live(self.portal.id, key))

@@ -11,6 +11,7 @@ from .common import quotation_payload
 
 WEBHOOK = "/api/elevenlabs/post-call"
 SECRET_PARAM = "odoo_mcp_quotation.elevenlabs_webhook_secret"
+VOICE_USER_PARAM = "odoo_mcp_quotation.elevenlabs_user_id"
 
 
 @tagged("post_install", "-at_install")
@@ -25,6 +26,8 @@ class TestElevenlabsPostCall(HttpCase):
         cls.agent = new_test_user(
             cls.env, login="omq_el_agent", groups="sales_team.group_sale_salesman"
         )
+        # the user whose key the ElevenLabs tools send
+        cls.env["ir.config_parameter"].set_param(VOICE_USER_PARAM, cls.agent.id)
         cls.env["product.product"].create(
             [
                 {
@@ -58,9 +61,10 @@ class TestElevenlabsPostCall(HttpCase):
         conversation = body["data"]["conversation_id"]
         return self.Call.search([("conversation_id", "=", conversation)])
 
-    def submit(self, conversation_id, idempotency_key=None):
-        """The quotation the voice agent asked for during the call, queued."""
-        service = QuotationService(self.env(user=self.agent))
+    def submit(self, conversation_id, idempotency_key=None, user=None):
+        """The quotation the voice agent (or ``user``) asked for during the
+        call, queued."""
+        service = QuotationService(self.env(user=user or self.agent))
         task = service.submit(
             quotation_payload(
                 customer_name="Lucía Fernández",
@@ -76,9 +80,9 @@ class TestElevenlabsPostCall(HttpCase):
         )
         return task.with_env(self.env)
 
-    def quotation_task(self, conversation_id):
+    def quotation_task(self, conversation_id, user=None):
         """The quotation task of the call, processed."""
-        task = self.submit(conversation_id)
+        task = self.submit(conversation_id, user=user)
         self.env["quotation.task"]._process_due()
         self.assertTrue(task.lead_id)
         return task
@@ -215,6 +219,46 @@ class TestElevenlabsPostCall(HttpCase):
         call = self.deliver(payloads.transcription("conv_03keys"))
         self.assertEqual(call.task_ids, first | second)
         self.assertEqual(call.lead_id, first.lead_id)
+
+    def assert_no_transcript(self, lead):
+        self.assertNotIn(payloads.SUMMARY, lead.description or "")
+        self.assertNotIn(payloads.SUMMARY, "".join(lead.message_ids.mapped("body")))
+
+    def test_a_forged_conversation_id_gets_no_transcript(self):
+        """Another user with a key claims the call's conversation id: only the
+        voice agent user's task is joined; the other opportunity learns
+        nothing of the call."""
+        intruder = new_test_user(
+            self.env, login="omq_el_intruder", groups="sales_team.group_sale_salesman"
+        )
+        forged = self.quotation_task("conv_06forged", user=intruder)
+        task = self.quotation_task("conv_06forged")
+        call = self.deliver(payloads.transcription("conv_06forged"))
+        self.assertEqual(call.task_ids, task)
+        self.assertEqual(call.lead_id, task.lead_id)
+        self.assertIn(payloads.SUMMARY, call.lead_id.message_ids[:1].body)
+        self.assertNotEqual(forged.lead_id, task.lead_id)
+        self.assert_no_transcript(forged.lead_id)
+
+        alone = self.quotation_task("conv_06alone", user=intruder)
+        call = self.deliver(
+            payloads.transcription("conv_06alone", caller=None, name=None, email=None)
+        )
+        self.assertEqual(
+            (call.state, call.task_ids), ("triage", self.env["quotation.task"])
+        )
+        self.assert_no_transcript(alone.lead_id)
+
+    def test_without_a_voice_agent_user_calls_join_no_task(self):
+        self.env["ir.config_parameter"].set_param(VOICE_USER_PARAM, False)
+        task = self.quotation_task("conv_06unset")
+        call = self.deliver(
+            payloads.transcription("conv_06unset", caller=None, name=None, email=None)
+        )
+        self.assertEqual(
+            (call.state, call.task_ids), ("triage", self.env["quotation.task"])
+        )
+        self.assert_no_transcript(task.lead_id)
 
     def test_caller_known_by_email_only_gets_a_new_opportunity(self):
         call = self.deliver(

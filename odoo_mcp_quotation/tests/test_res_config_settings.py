@@ -59,7 +59,7 @@ class TestAIQuotationSettings(TransactionCase):
             for field in settings._fields.values()
             if getattr(field, "config_parameter", None) in by_key
         ]
-        self.assertEqual(len(fields_shown), 23, "every setting of the form")
+        self.assertEqual(len(fields_shown), 24, "every setting of the form")
         for field in fields_shown:
             setting = by_key[field.config_parameter]
             shown = settings[field.name]

@@ -54,6 +54,8 @@ KEYS_ADDED_SINCE = {
     "odoo_mcp_quotation.conversation_init_share_salesperson",
     "odoo_mcp_quotation.conversation_init_share_last_quotations",
     "odoo_mcp_quotation.conversation_init_share_open_quotations",
+    # unset in older databases: their calls wait in triage until it is set
+    "odoo_mcp_quotation.elevenlabs_user_id",
 }
 
 
