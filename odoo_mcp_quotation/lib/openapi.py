@@ -61,6 +61,17 @@ REFERENCE_PARAMETER = {
 }
 
 
+def _idempotency_parameter(retried):
+    """The ``Idempotency-Key`` header; ``retried``: what a retry gets."""
+    return {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY},
+        "description": f"A retried call with the same key {retried}.",
+    }
+
+
 def _update_path():
     """Changing one's own quotation (``QuotationUpdate``)."""
     return {
@@ -69,18 +80,9 @@ def _update_path():
             "summary": "Change quantities, add or remove lines of a quotation",
             "parameters": [
                 REFERENCE_PARAMETER,
-                {
-                    "name": "Idempotency-Key",
-                    "in": "header",
-                    "required": False,
-                    "schema": {
-                        "type": "string",
-                        "minLength": 1,
-                        "maxLength": MAX_IDEMPOTENCY_KEY,
-                    },
-                    "description": "A retried call with the same key returns "
-                    "the first answer and changes nothing again.",
-                },
+                _idempotency_parameter(
+                    "returns the first answer and changes nothing again"
+                ),
             ],
             "requestBody": {
                 "required": True,
@@ -173,18 +175,9 @@ def openapi_document(server_url, version):
                     "operationId": "createQuotation",
                     "summary": "Queue a quotation request",
                     "parameters": [
-                        {
-                            "name": "Idempotency-Key",
-                            "in": "header",
-                            "required": False,
-                            "schema": {
-                                "type": "string",
-                                "minLength": 1,
-                                "maxLength": MAX_IDEMPOTENCY_KEY,
-                            },
-                            "description": "A retried call with the same key returns "
-                            "the same tracking id and creates nothing new.",
-                        },
+                        _idempotency_parameter(
+                            "returns the same tracking id and creates nothing new"
+                        ),
                         {
                             "name": "Prefer",
                             "in": "header",

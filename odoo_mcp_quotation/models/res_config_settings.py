@@ -19,6 +19,17 @@ from .quotation_audit_entry import SCHEMA_VERSION
 ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
 
 
+def _share_switch(string, personal=False):
+    """A switch of one conversation initiation variable (an unshared one is
+    answered empty)."""
+    return fields.Boolean(
+        string=string,
+        compute="_compute_ai_quotation_share",
+        inverse="_inverse_ai_quotation_share",
+        help="Personal data: off unless enabled." if personal else None,
+    )
+
+
 class ResConfigSettings(models.TransientModel):
     """The AI Quotations block of Sales settings: each field stores one setting
     of ``lib/settings.py``, which gives its key and its default."""
@@ -221,43 +232,19 @@ class ResConfigSettings(models.TransientModel):
         compute="_compute_ai_quotation_init_status",
     )
     # which variables the webhook answers (the others are answered empty)
-    ai_quotation_share_customer_name = fields.Boolean(
-        string="Share the Customer's Name",
-        compute="_compute_ai_quotation_share",
-        inverse="_inverse_ai_quotation_share",
-        help="Personal data: off unless enabled.",
+    ai_quotation_share_customer_name = _share_switch(
+        "Share the Customer's Name", personal=True
     )
-    ai_quotation_share_customer_company = fields.Boolean(
-        string="Share the Customer's Company",
-        compute="_compute_ai_quotation_share",
-        inverse="_inverse_ai_quotation_share",
+    ai_quotation_share_customer_company = _share_switch("Share the Customer's Company")
+    ai_quotation_share_customer_email = _share_switch(
+        "Share the Customer's E-mail", personal=True
     )
-    ai_quotation_share_customer_email = fields.Boolean(
-        string="Share the Customer's E-mail",
-        compute="_compute_ai_quotation_share",
-        inverse="_inverse_ai_quotation_share",
-        help="Personal data: off unless enabled.",
+    ai_quotation_share_customer_language = _share_switch(
+        "Share the Customer's Language"
     )
-    ai_quotation_share_customer_language = fields.Boolean(
-        string="Share the Customer's Language",
-        compute="_compute_ai_quotation_share",
-        inverse="_inverse_ai_quotation_share",
-    )
-    ai_quotation_share_salesperson = fields.Boolean(
-        string="Share the Salesperson",
-        compute="_compute_ai_quotation_share",
-        inverse="_inverse_ai_quotation_share",
-    )
-    ai_quotation_share_last_quotations = fields.Boolean(
-        string="Share the Last Quotations",
-        compute="_compute_ai_quotation_share",
-        inverse="_inverse_ai_quotation_share",
-    )
-    ai_quotation_share_open_quotations = fields.Boolean(
-        string="Share the Open Quotations",
-        compute="_compute_ai_quotation_share",
-        inverse="_inverse_ai_quotation_share",
-    )
+    ai_quotation_share_salesperson = _share_switch("Share the Salesperson")
+    ai_quotation_share_last_quotations = _share_switch("Share the Last Quotations")
+    ai_quotation_share_open_quotations = _share_switch("Share the Open Quotations")
 
     # ------------------------------------------------------------ computes
     def _compute_ai_quotation_elevenlabs_secret(self):

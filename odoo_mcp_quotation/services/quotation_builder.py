@@ -136,6 +136,26 @@ class QuotationBuilder:
             [("sale_ok", "=", True), *named], limit=AMBIGUOUS_SHOWN
         )
 
+    def product_questions(self, references, match=None):
+        """``{line number: [(reference, name), ...]}`` for each of
+        ``references`` (line 1 first) whose product is ambiguous or unknown,
+        with the products the requester may have meant; ``match`` finds a
+        reference's products (``match_product`` by default). Lines with no
+        such product at all are left for the caller to refuse."""
+        match = match or self.match_product
+        questions = {}
+        for number, reference in enumerate(references, start=1):
+            matches = match(reference)
+            if len(matches) == 1:
+                continue
+            candidates = (matches or self.similar_products(reference))[:AMBIGUOUS_SHOWN]
+            if candidates:
+                questions[number] = [
+                    (product.default_code or product.name, product.display_name)
+                    for product in candidates
+                ]
+        return questions
+
     # ------------------------------------------------------------------ customer
     def _find_or_create_customer(self, task):
         normalized = email_normalize(task.email) if task.email else False

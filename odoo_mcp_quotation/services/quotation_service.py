@@ -30,7 +30,7 @@ from ..lib.request_schema import (
 )
 from . import agent_messages as messages
 from .build_in_time import build_in_time
-from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
+from .quotation_builder import QuotationBuilder
 
 STATUS_PATH = "/api/quotation/status/"
 SENDABLE_STATES = ("draft", "sent")  # a confirmed or cancelled one is not a quotation
@@ -133,21 +133,10 @@ class QuotationService:
         """Lines whose product is ambiguous or unknown, with the products the
         requester may have meant: ``{line number: [(reference, name), ...]}``.
         Lines with no such product at all are left for the builder to refuse."""
-        builder = QuotationBuilder(self.env)
-        questions = {}
-        for number, line in enumerate(parse_request(payload).lines, start=1):
-            matches = builder.match_product(line.product)
-            if len(matches) == 1:
-                continue
-            candidates = (matches or builder.similar_products(line.product))[
-                :AMBIGUOUS_SHOWN
-            ]
-            if candidates:
-                questions[number] = [
-                    (product.default_code or product.name, product.display_name)
-                    for product in candidates
-                ]
-        return questions
+        lines = parse_request(payload).lines
+        return QuotationBuilder(self.env).product_questions(
+            [line.product for line in lines]
+        )
 
     def find_task(self, tracking_id):
         """The caller's own task, or MissingError: others' tasks do not exist."""

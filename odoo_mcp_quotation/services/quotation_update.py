@@ -73,20 +73,10 @@ class QuotationUpdateService:
         product is ambiguous or unknown, as ``QuotationService`` asks for a
         new quotation."""
         order = self.find_task(identifier).sale_order_id.sudo()
-        questions = {}
-        for number, line in enumerate(parse_update(payload).lines, start=1):
-            matches = self._matches(order, line.product)
-            if len(matches) == 1:
-                continue
-            candidates = (matches or self.builder.similar_products(line.product))[
-                :AMBIGUOUS_SHOWN
-            ]
-            if candidates:
-                questions[number] = [
-                    (product.default_code or product.name, product.display_name)
-                    for product in candidates
-                ]
-        return questions
+        return self.builder.product_questions(
+            [line.product for line in parse_update(payload).lines],
+            lambda reference: self._matches(order, reference),
+        )
 
     def _resolve(self, order, request, products):
         """``[(product, quantity)]``, or UserError naming every line whose
