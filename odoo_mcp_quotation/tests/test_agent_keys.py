@@ -1,12 +1,16 @@
 import json
 import xmlrpc.client
 
+from odoo import release
 from odoo.tests import HttpCase, tagged
 from odoo.tests.common import JsonRpcException
 
 from ..services.caller import KEY_SCOPE
 from .common import SALESMAN, TestUsersMixin, api_key, quotation_payload
 from .mcp_messages import initialize_message
+
+# Odoo 19.0's JSON-2 API, a bearer door beside XML-RPC (addons/rpc/controllers/json2.py)
+HAS_JSON2 = release.version_info[0] >= 19
 
 
 @tagged("post_install", "-at_install")
@@ -59,6 +63,17 @@ class TestAgentKeys(TestUsersMixin, HttpCase):
             {"service": "object", "method": "execute_kw", "args": [*args, [[]]]},
         )
 
+    def json2(self, key):
+        return self.url_open(
+            "/json/2/res.partner/search_count",
+            data=json.dumps({"domain": []}),
+            headers={
+                "Authorization": f"Bearer {key}",
+                "Content-Type": "application/json",
+                "X-Odoo-Database": self.env.cr.dbname,
+            },
+        )
+
     def test_an_agent_key_reaches_rest_and_mcp_but_not_odoos_rpc(self):
         self.assertEqual(self.rest(self.agent_key).status_code, 202)
         self.assertEqual(self.mcp(self.agent_key).status_code, 200)
@@ -66,6 +81,8 @@ class TestAgentKeys(TestUsersMixin, HttpCase):
             self.xmlrpc(self.agent_key)
         with self.assertRaisesRegex(JsonRpcException, "AccessDenied"):
             self.jsonrpc(self.agent_key)
+        if HAS_JSON2:
+            self.assertEqual(self.json2(self.agent_key).status_code, 401)
 
     def test_a_global_key_reaches_both(self):
         self.assertEqual(self.rest(self.global_key).status_code, 202)
@@ -73,6 +90,8 @@ class TestAgentKeys(TestUsersMixin, HttpCase):
         count = self.env["res.partner"].with_user(self.agent).search_count([])
         self.assertEqual(self.xmlrpc(self.global_key), count)
         self.assertEqual(self.jsonrpc(self.global_key), count)
+        if HAS_JSON2:
+            self.assertEqual(self.json2(self.global_key).json(), count)
 
     def test_the_new_agent_key_button_makes_a_key_of_the_addons_scope(self):
         """The button, Odoo's identity check, the dialog, the key shown once;
