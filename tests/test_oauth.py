@@ -111,8 +111,12 @@ def test_discovery_starts_from_the_401(odoo_server):
     assert metadata["response_modes_supported"] == ["query"]
     assert "none" in metadata["token_endpoint_auth_methods_supported"]
     assert metadata["client_id_metadata_document_supported"] is True
-    # every scope, quotations:send too, which the test user is not given
-    assert set(metadata["scopes_supported"]) == {*ALL_SCOPES.split(), "quotations:send"}
+    # every scope, those the test user is not given too
+    assert set(metadata["scopes_supported"]) == {
+        *ALL_SCOPES.split(),
+        "quotations:send",
+        "quotations:update",
+    }
     for endpoint in ("registration", "revocation", "token", "authorization"):
         assert metadata[f"{endpoint}_endpoint"].startswith(server.url)
 

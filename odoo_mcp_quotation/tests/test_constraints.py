@@ -12,6 +12,7 @@ from .common import QuotationTaskCase
 EXPECTED = {
     ("quotation.task", "tracking_id_uniq"),
     ("quotation.task", "idempotency_key_uniq"),
+    ("quotation.task.change", "idempotency_key_uniq"),
     ("quotation.audit.entry", "key_uniq"),
     ("elevenlabs.call", "conversation_id_uniq"),
     ("elevenlabs.webhook.delivery", "conversation_type_uniq"),

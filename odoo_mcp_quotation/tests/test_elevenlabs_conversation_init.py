@@ -252,7 +252,7 @@ class TestConversationInit(HttpCase):
         error = self.assert_refused(
             self.initiate("+999 1234567"), 422, "invalid_caller_id"
         )
-        self.assertIn("country prefix", error["message"])
+        self.assertIn("Unable to parse +999 1234567", error["message"])
 
     def test_a_bad_body_is_a_4xx(self):
         self.assert_refused(self.initiate(raw="{not json"), 400, "malformed_json")
