@@ -197,16 +197,11 @@ class QuotationRestController(http.Controller):
         seconds = preferred_wait(request.httprequest.headers.getlist("Prefer"))
         if not seconds:
             return None
-        try:
-            body = self._service().finished_within(
-                json.loads(queued.get_data())["tracking_id"],
-                seconds,
-                base_url=request.httprequest.host_url,
-            )
-        except Exception:  # the task is queued: the 202 is still true
-            _logger.exception("Quotation API: waiting for a quotation failed")
-            request.env.cr.rollback()
-            return None
+        body = self._service().finished_within(
+            json.loads(queued.get_data())["tracking_id"],
+            seconds,
+            base_url=request.httprequest.host_url,
+        )
         if body is None:
             return None
         return json_response(body, headers={"Preference-Applied": f"wait={seconds}"})

@@ -22,9 +22,11 @@ INSTRUCTION_STEPS = (
     ({"find_customer"}, "find_customer tells whether the customer exists."),
     (
         {"create_quotation"},
-        'create_quotation answers at once with a tracking_id and status "pending": '
-        "Odoo builds the customer, the opportunity and the draft quotation in the "
-        "background, usually within a few seconds.",
+        "create_quotation answers with the finished quotation (status "
+        '"done", its order_reference and total) when Odoo builds it within the '
+        'call; otherwise with a tracking_id and status "pending": Odoo then builds '
+        "the customer, the opportunity and the draft quotation in the background, "
+        "usually within a few seconds.",
     ),
     (
         {"get_quotation_status"},

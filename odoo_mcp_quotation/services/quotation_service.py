@@ -4,6 +4,8 @@ Controllers and MCP tools translate their protocol to these calls and back;
 they never search or write the ORM themselves.
 """
 
+import logging
+
 from odoo.exceptions import MissingError, UserError
 
 from .. import compat
@@ -31,6 +33,8 @@ from ..lib.request_schema import (
 from . import agent_messages as messages
 from .build_in_time import build_in_time
 from .quotation_builder import QuotationBuilder
+
+_logger = logging.getLogger(__name__)
 
 STATUS_PATH = "/api/quotation/status/"
 SENDABLE_STATES = ("draft", "sent")  # a confirmed or cancelled one is not a quotation
@@ -168,11 +172,16 @@ class QuotationService:
         """The answer to a task just queued (``queued``'s), once it is
         finished, when its client waits ``seconds`` for it and this worker
         may build it in that time (``build_in_time``); else None: the task
-        waits in the queue as usual. Commits the request's transaction first."""
+        waits in the queue as usual, and nothing that goes wrong here changes
+        that answer. Commits the request's transaction first."""
         task = self.find_task(tracking_id)
-        if not build_in_time(task, seconds):
+        try:
+            finished = build_in_time(task, seconds)
+        except Exception:  # the task is queued: that answer is still true
+            _logger.exception("Waiting for quotation request %s failed", tracking_id)
+            self.env.cr.rollback()
             return None
-        return self.queued(task, base_url)
+        return self.queued(task, base_url) if finished else None
 
     def queued(self, task, base_url=None):
         """The answer to a new task (or to a retry that found it): its status,
