@@ -485,10 +485,10 @@ class QuotationTask(models.Model):
         return False
 
     @api.model
-    def _process_due(self, commit=False, limit=None):
+    def _process_due(self, commit=False, limit=None, only=None):
         """Build, then e-mail what was built: each e-mail after its build
         is committed, so that a failing send leaves the quotation built."""
-        tasks = super()._process_due(commit=commit, limit=limit)
+        tasks = super()._process_due(commit=commit, limit=limit, only=only)
         for send in tasks.sudo().send_ids.filtered(lambda s: s.state == PROCESSING):
             send._attempt_claimed()
             if commit:
