@@ -22,9 +22,15 @@ backends serving the database, divided by the quotations (or calls) made:
 - a status call against Odoo's ``/web/health``, CPU per call.
 
 Prints the figures, the targets of issue 22 (at most 1.05x the floor and
-0.75x the lean driver per quotation; a status call at most 1.5x /web/health)
-and, for any missed, by how much; then the lanes that a number of free cores
-needs. A full run (60 quotations each) draws docs/performance-cpu.png.
+0.75x the lean driver per quotation; a status call at most 1.5x /web/health;
+the one-round-trip path no dearer than today's) and, for any missed, by how
+much; then the lanes that a number of free cores needs. Then, from the lanes
+one at a time, the way to the spoken reference: the HTTP calls each
+quotation took (a 200 done is 1, a 202 then polls is 1 + polls; the MCP
+session's opening is the conversation's, not counted), the p50 and p95 wall
+time from the request to the answer carrying the reference, beside the
+floor's wall time per quotation, and issue 22's targets (1 call, at most
+1.3x the floor's p50). A full run (60 quotations each) draws docs/performance-cpu.png.
 The bench process's own CPU (the clients) is printed apart, never counted.
 """
 
@@ -84,14 +90,16 @@ def one(index):
 for index in range({warm_up}):
     one(index)
 meter = Meter(os.getpid(), env.cr.dbname).start()
-started = time.perf_counter()
+started, walls = time.perf_counter(), []
 for index in range({warm_up}, {warm_up} + {count}):
+    began = time.perf_counter()
     one(index)
+    walls.append(time.perf_counter() - began)
 seconds = time.perf_counter() - started
 meter.stop()
 print("OMQ_FLOOR=" + json.dumps(
     {{"tree": meter.tree, "postgres": meter.postgres, "vanished": meter.vanished,
-      "seconds": seconds}}))
+      "seconds": seconds, "walls": walls}}))
 """
 
 
@@ -106,13 +114,27 @@ def quotation(tag, index):
     }
 
 
-class Lane:
-    """What one lane cost: CPU seconds (Odoo tree, PostgreSQL), per unit."""
+def percentile(values, share):
+    """Nearest rank: the value that ``share`` of ``values`` do not exceed."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
-    def __init__(self, name, units, meter, seconds, *, client=0.0, polls=0):
+
+class Lane:
+    """What one lane cost: CPU seconds (Odoo tree, PostgreSQL), per unit;
+    for a lane one at a time, each quotation's calls and wall time too."""
+
+    def __init__(
+        self, name, units, meter, seconds, *, client=0.0, polls=0, journeys=()
+    ):
         self.name, self.units, self.seconds = name, units, seconds
         self.tree, self.postgres = meter.tree, meter.postgres
         self.vanished, self.client, self.polls = meter.vanished, client, polls
+        self.journeys = list(journeys)  # (HTTP calls, wall seconds) each
+
+    def wall_ms(self, share):
+        """Wall time to the answer with the reference, ms, at ``share``."""
+        return percentile([wall for _, wall in self.journeys], share) * 1000
 
     @property
     def per_unit_ms(self):
@@ -138,9 +160,25 @@ def measured(name, server, units, work):
     started, client = time.perf_counter(), time.process_time()
     polls = work() or 0
     client, seconds = time.process_time() - client, time.perf_counter() - started
-    lane = Lane(name, units, meter.stop(), seconds, client=client, polls=polls)
+    journeys = getattr(work, "journeys", ())
+    lane = Lane(
+        name,
+        units,
+        meter.stop(),
+        seconds,
+        client=client,
+        polls=polls,
+        journeys=journeys,
+    )
     print(lane.row(), flush=True)
     return lane
+
+
+def spoken(status):
+    """The reference the agent reads aloud: the answer must carry it."""
+    if status.get("status") != "done" or not status.get("order_reference"):
+        raise RuntimeError(f"no reference to speak: {status}")
+    return status["order_reference"]
 
 
 class RestAgent:
@@ -162,9 +200,10 @@ class RestAgent:
             timeout=60,
         )
         answer.raise_for_status()
-        if answer.status_code == 200:  # Prefer: wait honoured: the quotation
-            return 0
         status, polls = answer.json(), 0
+        if answer.status_code == 200:  # Prefer: wait honoured: the quotation
+            spoken(status)
+            return 0
         status_url = status["status_url"]
         while status["status"] != "done":
             if status["status"] not in ("pending", "processing"):
@@ -172,6 +211,7 @@ class RestAgent:
             time.sleep(POLL_SECONDS)
             status = self.session.get(status_url, timeout=60).json()
             polls += 1
+        spoken(status)
         return polls
 
 
@@ -221,11 +261,25 @@ class McpAgent:
             tracking = {"tracking_id": status["tracking_id"]}
             status = {**self._tool("get_quotation_status", tracking), **tracking}
             polls += 1
+        spoken(status)
         return polls
 
 
 def one_at_a_time(agent, tag, count):
-    return lambda: sum(agent.quotation(quotation(tag, i)) for i in range(count))
+    """Polls made; ``work.journeys``: each quotation's HTTP calls (the
+    request, then its polls) and wall time to the answer with the reference."""
+
+    def work():
+        polls = 0
+        for index in range(count):
+            started = time.perf_counter()
+            made = agent.quotation(quotation(tag, index))
+            work.journeys.append((1 + made, time.perf_counter() - started))
+            polls += made
+        return polls
+
+    work.journeys = []
+    return work
 
 
 def in_flight(agent, tag, count):
@@ -252,7 +306,13 @@ def floor(database, count):
     meter = Meter(
         0, database, figures["tree"], figures["postgres"], figures["vanished"]
     )
-    lane = Lane("in-process floor (ORM, no HTTP)", count, meter, figures["seconds"])
+    lane = Lane(
+        "in-process floor (ORM, no HTTP)",
+        count,
+        meter,
+        figures["seconds"],
+        journeys=[(0, wall) for wall in figures["walls"]],
+    )
     print(lane.row(), flush=True)
     return lane
 
@@ -350,6 +410,59 @@ def ratio_line(label, value, yardstick, limit, why=""):
     )
 
 
+def report_answer(lanes):
+    """Issue 22: tool calls to the spoken reference on an idle server, and
+    the wall time to it beside the floor's wall time per quotation."""
+    floor = lanes["floor"]
+    print(
+        "\nto the spoken reference, one at a time on an idle server (wall time"
+        " from the request to the answer carrying the reference; calls: HTTP"
+        " calls the agent made, a 200 done = 1, a 202 + polls = 1 + polls)"
+    )
+    print(
+        f"  {'lane':36} {'calls':>5} {'in 1 call':>10} {'p50 ms':>7}"
+        f" {'p95 ms':>7} {'p50/floor':>9} {'p95/floor':>9}"
+    )
+    floor_p50, floor_p95 = floor.wall_ms(0.5), floor.wall_ms(0.95)
+    print(
+        f"  {floor.name:36} {'-':>5} {'-':>10} {floor_p50:7.1f} {floor_p95:7.1f}"
+        f"   (mean {floor.seconds / floor.units * 1000:.1f} ms a quotation)"
+    )
+    keys = [key for key in ("rest", "wait", "mcp") if key in lanes]
+    for key in keys:
+        lane = lanes[key]
+        calls = [made for made, _ in lane.journeys]
+        single = sum(1 for made in calls if made == 1)
+        print(
+            f"  {lane.name:36} {sum(calls) / len(calls):5.2f}"
+            f" {f'{single} of {len(calls)}':>10} {lane.wall_ms(0.5):7.1f}"
+            f" {lane.wall_ms(0.95):7.1f} {lane.wall_ms(0.5) / floor_p50:8.2f}x"
+            f" {lane.wall_ms(0.95) / floor_p95:8.2f}x"
+        )
+    print("\ntargets (to the spoken reference, same run):")
+    for key in keys:
+        if key == "rest":
+            continue  # today's path, printed above for comparison
+        lane = lanes[key]
+        calls = [made for made, _ in lane.journeys]
+        more = [made for made in calls if made > 1]
+        verdict = (
+            "met"
+            if not more
+            else f"missed: {len(more)} of {len(calls)} took {min(more)} to"
+            f" {max(more)} calls (a 202, then polls)"
+        )
+        print(f"  {f'tool calls, {lane.name}':54} target 1  {verdict}")
+        print(
+            ratio_line(
+                f"p50 wall, {lane.name} / floor",
+                lane.wall_ms(0.5),
+                floor_p50,
+                1.3,
+            )
+        )
+
+
 def report(lanes):
     floor_ms, lean_ms = lanes["floor"].per_unit_ms, lanes["lean"].per_unit_ms
     status_ms = lanes["status"].per_unit_ms
@@ -367,6 +480,15 @@ def report(lanes):
         value = lane.per_unit_ms
         print(ratio_line(f"{lane.name} / floor", value, floor_ms, 1.05, why))
         print(ratio_line(f"{lane.name} / lean driver", value, lean_ms, 0.75, why))
+    if "wait" in lanes:  # the one-round-trip path, against today's
+        print(
+            ratio_line(
+                "REST Prefer: wait=3 / REST without it",
+                lanes["wait"].per_unit_ms,
+                lanes["rest"].per_unit_ms,
+                1.0,
+            )
+        )
     print(
         ratio_line(
             "status call / /web/health",
@@ -433,6 +555,7 @@ def draw(lanes):
 def main():
     lanes = measure(Path(tempfile.mkdtemp(prefix="omq-bench-cpu-")))
     report(lanes)
+    report_answer(lanes)
     if COUNT >= 60:
         draw(lanes)
 
