@@ -163,8 +163,8 @@ def openapi_document(server_url, version):
                 "odooApiKey": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "An Odoo user API key "
-                    "(Preferences > Account Security > New API Key).",
+                    "description": "An Odoo user API key for AI agents "
+                    "(Preferences > Account Security > New Agent Key).",
                 }
             },
         },

@@ -194,20 +194,21 @@ def _get_quotation_status(env, arguments):
 
 def _send_quotation(env, arguments, answers=None):
     """E-mail the quotation once the person confirms: asked where the client
-    can be (``answers`` not None), else ``confirm: true`` must be given."""
+    can be (``answers`` not None), whatever the model passed as ``confirm``;
+    else ``confirm: true`` must be given."""
 
     def ask(order):
-        answer = answers.get("confirm") if answers is not None else None
-        if answers is not None and answer is None:
+        answer = answers.get("confirm")
+        if answer is None:
             raise InputRequired({"confirm": _send_question(env, order)})
-        return bool(
-            answer
-            and answer.get("action") == "accept"
+        return (
+            answer.get("action") == "accept"
             and (answer.get("content") or {}).get("confirm") is True
         )
 
     service = QuotationService(env)
-    return call_service(env, lambda: service.send_quotation(arguments, ask=ask))
+    asking = ask if answers is not None else None
+    return call_service(env, lambda: service.send_quotation(arguments, ask=asking))
 
 
 def _send_question(env, order):

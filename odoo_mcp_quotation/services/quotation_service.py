@@ -420,8 +420,8 @@ class QuotationService:
         template and portal link, as its salesperson: once per confirmed
         request (``quotation.send``; a failed send is retried on its own).
 
-        Confirmed by ``confirm: true``, else by ``ask(order)`` (MCP
-        elicitation) where the client can be asked; refused, with nothing
+        Confirmed by ``ask(order)`` (MCP elicitation) where the client can be
+        asked, else by ``confirm: true``; refused, with nothing
         sent, for another user's quotation, one confirmed or cancelled, or
         without confirmation.
         """
@@ -443,7 +443,7 @@ class QuotationService:
             )
         if not order.partner_id.email:
             raise UserError(messages.say(messages.NO_CUSTOMER_EMAIL, lang))
-        if not (request.confirm or (ask and ask(order))):
+        if not (ask(order) if ask else request.confirm):
             raise UserError(
                 messages.say(messages.NOT_CONFIRMED, lang, reference=order.name)
             )

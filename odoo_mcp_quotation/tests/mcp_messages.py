@@ -11,6 +11,12 @@ TOOLS = [
     "search_products",
 ]
 
+# the ``_meta`` of a 2026-07-28 request from a client that can be asked (forms)
+ASKING_CLIENT_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
+}
+
 
 def initialize_message(
     version="2025-11-25", client_name="Claude Code", request_id=1, capabilities=None

@@ -6,6 +6,7 @@ from ..lib.query_schema import QuotationSent, output_schema
 from ..lib.request_schema import SendQuotationRequest, inline_json_schema
 from ..services.quotation_service import QuotationService
 from .common import SALESMAN, TestUsersMixin, api_key, quotation_payload
+from .mcp_messages import ASKING_CLIENT_META
 
 PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}
 
@@ -71,6 +72,51 @@ class TestSendQuotationHttp(TestUsersMixin, HttpCase):
                 **PROTOCOL,
             },
         ).json()
+
+    def test_a_client_that_can_be_asked_is_asked_whatever_confirm_says(self):
+        """The person confirms, not the model: declined, nothing is sent."""
+        params = {
+            "name": "send_quotation",
+            "arguments": {"quotation": self.order.name, "confirm": True},
+            "_meta": ASKING_CLIENT_META,
+        }
+
+        def call(responses=None):
+            if responses:
+                params["inputResponses"] = responses
+            return self.url_open(
+                "/mcp",
+                data=json.dumps(
+                    {
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "tools/call",
+                        "params": params,
+                    }
+                ),
+                headers={
+                    "Authorization": f"Bearer {self.key}",
+                    "Content-Type": "application/json",
+                    "Accept": "application/json, text/event-stream",
+                    "MCP-Protocol-Version": "2026-07-28",
+                    "Mcp-Method": "tools/call",
+                    "Mcp-Name": "send_quotation",
+                },
+            ).json()["result"]
+
+        asked = call()
+        self.assertEqual(asked["resultType"], "input_required", asked)
+        self.assertIn(
+            self.order.name, asked["inputRequests"]["confirm"]["params"]["message"]
+        )
+        self.assertEqual(self.emails(), 0)
+        declined = call({"confirm": {"action": "decline"}})
+        self.assertTrue(declined["isError"], declined)
+        self.assertEqual(self.emails(), 0)
+        accepted = call({"confirm": {"action": "accept", "content": {"confirm": True}}})
+        self.assertFalse(accepted.get("isError"), accepted)
+        self.assertEqual(accepted["structuredContent"]["email"], "sent")
+        self.assertEqual(self.emails(), 1)
 
     def test_rest_sends_when_confirmed(self):
         refused = self.rest(self.order.name, {})

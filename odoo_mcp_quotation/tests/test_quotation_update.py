@@ -7,12 +7,9 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from ..lib import scopes
 from ..services.quotation_service import QuotationService
 from .common import SALESMAN, TestUsersMixin, api_key
+from .mcp_messages import ASKING_CLIENT_META as MODERN
 
 SCOPES = "quotations:create quotations:read quotations:update"
-MODERN = {
-    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-    "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
-}
 
 
 @tagged("post_install", "-at_install")
