@@ -4,6 +4,7 @@ from . import elevenlabs_payloads as payloads
 from .common import TourCase, quotation_payload
 
 SECRET_PARAM = "odoo_mcp_quotation.elevenlabs_webhook_secret"
+VOICE_USER_PARAM = "odoo_mcp_quotation.elevenlabs_user_id"
 
 
 @tagged("post_install", "-at_install")
@@ -13,6 +14,8 @@ class TestElevenlabsCallTour(TourCase):
     def test_tour_call_and_opportunity(self):
         self.env["ir.config_parameter"].set_param(SECRET_PARAM, payloads.SECRET)
         service = self.tour_service("call", "DESK-STD", 520)
+        # the voice agent's user: the call joins its quotation request
+        self.env["ir.config_parameter"].set_param(VOICE_USER_PARAM, service.env.uid)
         service.submit(
             quotation_payload(
                 customer_name="Tour Caller",
