@@ -87,9 +87,14 @@ def test_a_busy_queue_answers_202_at_once_and_loses_nothing(odoo_server):
         assert (first.status_code, second.status_code) == (202, 202)
         assert "Preference-Applied" not in second.headers
         assert second.elapsed.total_seconds() < 5  # did not wait for the build
+    references = set()
     for queued in (first.json(), second.json()):
         status = _status(odoo_server, queued)
-        assert (status["status"], status["attempts"]) == ("done", 1), status
+        # once the lock goes, the two builds run at once: one may be retried
+        # (the queue's back-off at work), neither is lost nor built twice
+        assert status["status"] == "done", status
+        references.add(status["order_reference"])
+    assert len(references) == 2
 
 
 def test_the_mcp_tool_returns_the_finished_quotation(odoo_server):
