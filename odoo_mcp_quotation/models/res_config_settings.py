@@ -19,6 +19,33 @@ from .quotation_audit_entry import SCHEMA_VERSION
 ORIGIN_PATTERN = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
 
 
+# the write-only secrets of the form: field -> (its setting, its webhook's URL
+# field, the webhook's path); each also has a "<field>_set" flag
+WRITE_ONLY_SECRETS = {
+    "ai_quotation_elevenlabs_secret": (
+        "elevenlabs_webhook_secret",
+        "ai_quotation_elevenlabs_webhook_url",
+        WEBHOOK_PATH,
+    ),
+    "ai_quotation_init_secret": (
+        "elevenlabs_init_secret",
+        "ai_quotation_init_webhook_url",
+        INIT_PATH,
+    ),
+}
+
+
+def _write_only_secret(string, help):
+    """A secret of ``WRITE_ONLY_SECRETS``: typed in, kept, never shown again."""
+    return fields.Char(
+        string=string,
+        compute="_compute_ai_quotation_secrets",
+        inverse="_inverse_ai_quotation_secrets",
+        groups="base.group_system",
+        help=help,
+    )
+
+
 def _share_switch(string, personal=False):
     """A switch of one conversation initiation variable (an unshared one is
     answered empty)."""
@@ -196,40 +223,34 @@ class ResConfigSettings(models.TransientModel):
         "with a key could claim another call's conversation id. Empty: calls "
         "join no request and wait in Voice Calls for triage.",
     )
-    ai_quotation_elevenlabs_secret = fields.Char(
-        string="ElevenLabs Webhook Secret",
-        compute="_compute_ai_quotation_elevenlabs_secret",
-        inverse="_inverse_ai_quotation_elevenlabs_secret",
-        groups="base.group_system",
+    ai_quotation_elevenlabs_secret = _write_only_secret(
+        "ElevenLabs Webhook Secret",
         help="The HMAC secret ElevenLabs shows when the post-call webhook is "
         "created. Kept, never shown again: type a new one to replace it.",
     )
     ai_quotation_elevenlabs_secret_set = fields.Boolean(
         string="ElevenLabs Webhook Secret Set",
-        compute="_compute_ai_quotation_elevenlabs_status",
+        compute="_compute_ai_quotation_secret_status",
     )
     ai_quotation_elevenlabs_webhook_url = fields.Char(
         string="Post-Call Webhook URL",
-        compute="_compute_ai_quotation_elevenlabs_status",
+        compute="_compute_ai_quotation_secret_status",
     )
 
     # ------------------------------------------------ ElevenLabs caller before the call
-    ai_quotation_init_secret = fields.Char(
-        string="Conversation Initiation Secret",
-        compute="_compute_ai_quotation_init_secret",
-        inverse="_inverse_ai_quotation_init_secret",
-        groups="base.group_system",
+    ai_quotation_init_secret = _write_only_secret(
+        "Conversation Initiation Secret",
         help="The value ElevenLabs sends in the X-Odoo-Secret header of the "
         "conversation initiation webhook. Kept, never shown again: type a new "
         "one to replace it.",
     )
     ai_quotation_init_secret_set = fields.Boolean(
         string="Conversation Initiation Secret Set",
-        compute="_compute_ai_quotation_init_status",
+        compute="_compute_ai_quotation_secret_status",
     )
     ai_quotation_init_webhook_url = fields.Char(
         string="Conversation Initiation Webhook URL",
-        compute="_compute_ai_quotation_init_status",
+        compute="_compute_ai_quotation_secret_status",
     )
     # which variables the webhook answers (the others are answered empty)
     ai_quotation_share_customer_name = _share_switch(
@@ -247,45 +268,29 @@ class ResConfigSettings(models.TransientModel):
     ai_quotation_share_open_quotations = _share_switch("Share the Open Quotations")
 
     # ------------------------------------------------------------ computes
-    def _compute_ai_quotation_elevenlabs_secret(self):
-        """Write-only: the form never receives the secret back."""
-        self.ai_quotation_elevenlabs_secret = False
+    def _compute_ai_quotation_secrets(self):
+        """Write-only: the form never receives a secret back."""
+        for name in WRITE_ONLY_SECRETS:
+            self[name] = False
 
     @api.depends("company_id")  # a dependency, so the settings form computes it
-    def _compute_ai_quotation_elevenlabs_status(self):
-        is_set = bool(read_setting(self.env, "elevenlabs_webhook_secret"))
+    def _compute_ai_quotation_secret_status(self):
         params = self.env["ir.config_parameter"].sudo()
-        url = params.get_param("web.base.url", "").rstrip("/") + WEBHOOK_PATH
-        for settings in self:
-            settings.ai_quotation_elevenlabs_secret_set = is_set
-            settings.ai_quotation_elevenlabs_webhook_url = url
+        base_url = params.get_param("web.base.url", "").rstrip("/")
+        for name, (setting, url_field, path) in WRITE_ONLY_SECRETS.items():
+            is_set = bool(read_setting(self.env, setting))
+            for settings in self:
+                settings[f"{name}_set"] = is_set
+                settings[url_field] = base_url + path
 
-    def _inverse_ai_quotation_elevenlabs_secret(self):
-        key = SETTINGS["elevenlabs_webhook_secret"].key
-        for settings in self:
-            secret = (settings.ai_quotation_elevenlabs_secret or "").strip()
-            if secret:
-                self.env["ir.config_parameter"].sudo().set_param(key, secret)
-
-    def _compute_ai_quotation_init_secret(self):
-        """Write-only: the form never receives the secret back."""
-        self.ai_quotation_init_secret = False
-
-    @api.depends("company_id")
-    def _compute_ai_quotation_init_status(self):
-        is_set = bool(read_setting(self.env, "elevenlabs_init_secret"))
+    def _inverse_ai_quotation_secrets(self):
+        """A secret typed in replaces the stored one; left empty, it is kept."""
         params = self.env["ir.config_parameter"].sudo()
-        url = params.get_param("web.base.url", "").rstrip("/") + INIT_PATH
         for settings in self:
-            settings.ai_quotation_init_secret_set = is_set
-            settings.ai_quotation_init_webhook_url = url
-
-    def _inverse_ai_quotation_init_secret(self):
-        key = SETTINGS["elevenlabs_init_secret"].key
-        for settings in self:
-            secret = (settings.ai_quotation_init_secret or "").strip()
-            if secret:
-                self.env["ir.config_parameter"].sudo().set_param(key, secret)
+            for name, (setting, _url_field, _path) in WRITE_ONLY_SECRETS.items():
+                secret = (settings[name] or "").strip()
+                if secret:
+                    params.set_param(SETTINGS[setting].key, secret)
 
     @api.depends("company_id")
     def _compute_ai_quotation_share(self):
