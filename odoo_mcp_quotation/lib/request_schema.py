@@ -77,6 +77,21 @@ IdempotencyKey = Annotated[
     AfterValidator(clean_line),
 ]
 _IDEMPOTENCY_KEY = TypeAdapter(IdempotencyKey)
+# a product as an agent names it, in a requested line and in a line change;
+# not built on Text: a max_length after Text's validator would be checked after
+# it, with another error
+Product = Annotated[
+    str,
+    Field(
+        validation_alias=AliasChoices(
+            "product", "product_code", "default_code", "product_name", "name"
+        ),
+        min_length=1,
+        max_length=128,
+        examples=["FURN_8888"],
+    ),
+    AfterValidator(clean_line),
+]
 # a requested line's quantity, over the API and over the ORM alike
 Quantity = Annotated[float, Field(gt=0, le=MAX_QUANTITY)]
 QUANTITY = TypeAdapter(Quantity)
@@ -90,16 +105,7 @@ class RequestedLine(BaseModel):
         extra="forbid", str_strip_whitespace=True, title="QuotationLine"
     )
 
-    product: Text = _field(
-        "Internal reference, barcode or name of the product.",
-        "product",
-        "product_code",
-        "default_code",
-        "product_name",
-        "name",
-        max_length=128,
-        examples=["FURN_8888"],
-    )
+    product: Product = _field("Internal reference, barcode or name of the product.")
     quantity: Quantity = _field(
         "Quantity in the product's sales unit.",
         "quantity",
@@ -325,15 +331,8 @@ class LineChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    product: Text = _field(
-        "Internal reference, barcode or name of the product, as in a request.",
-        "product",
-        "product_code",
-        "default_code",
-        "product_name",
-        "name",
-        max_length=128,
-        examples=["FURN_8888"],
+    product: Product = _field(
+        "Internal reference, barcode or name of the product, as in a request."
     )
     quantity: NewQuantity = _field(
         "The product's new quantity on the quotation: its line is changed, or "
