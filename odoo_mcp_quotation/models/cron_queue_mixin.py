@@ -12,6 +12,7 @@ from odoo.tools import SQL
 from odoo.tools.sql import create_index
 
 from .. import compat
+from ..lib.settings import read_setting
 from ..services.cron_wakeup import wake_cron_workers
 
 _logger = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ class CronQueueMixin(models.AbstractModel):
     requeue of rows whose worker died, the back-off, every state change and
     the batch loop that owns the commits. A queue supplies its work step
     (``_perform``, or ``_run_attempt`` for a whole chunk), its settings
-    (``_queue_setting``), its crons (``_queue_crons``) and what a failure means
+    (``_queue_setting``, by default the task queue's), its crons
+    (``_queue_crons``, which call ``_cron_process``) and what a failure means
     (``_describe_failure``).
     """
 
@@ -48,6 +50,7 @@ class CronQueueMixin(models.AbstractModel):
     _queue_crons = ()  # xmlids of the crons that work through this queue
     _queue_done_state = DONE
     _queue_chunk_size = 1  # rows per transaction: one, or the whole batch at once
+    _queue_batch_size = 10  # rows a run claims, unless _queue_setting says otherwise
 
     state = fields.Selection(
         [(PENDING, "Pending"), (PROCESSING, "Processing")],
@@ -79,8 +82,11 @@ class CronQueueMixin(models.AbstractModel):
     @api.model
     def _queue_setting(self, key):
         """``batch_size``, ``max_attempts`` (0: no limit), ``backoff_seconds``,
-        ``backoff_max_seconds`` or ``lease_seconds`` of this queue."""
-        raise NotImplementedError()
+        ``backoff_max_seconds`` or ``lease_seconds`` of this queue: by default
+        the task queue's settings, in batches of ``_queue_batch_size``."""
+        if key == "batch_size":
+            return self._queue_batch_size
+        return read_setting(self.env, key)
 
     def _max_attempts(self):
         return self._queue_setting("max_attempts")
@@ -341,6 +347,11 @@ class CronQueueMixin(models.AbstractModel):
             self.env, done=len(records), remaining=records._count_remaining()
         )
         return records
+
+    @api.model
+    def _cron_process(self):
+        """What a queue's cron runs: one batch, committing as it goes."""
+        self._process_due(commit=True)
 
     @api.model
     def _release_after_lost_connection(self, records):

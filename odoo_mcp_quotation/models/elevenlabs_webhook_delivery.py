@@ -13,7 +13,6 @@ from .elevenlabs_call import CallNotReady
 
 CRON = "odoo_mcp_quotation.ir_cron_process_elevenlabs_deliveries"
 WEBHOOK_PATH = "/api/elevenlabs/post-call"
-BATCH_SIZE = 10
 AUDIO_MOVED = "(stored as the call's recording)"
 
 
@@ -126,15 +125,8 @@ class ElevenlabsWebhookDelivery(models.Model):
 
     # ------------------------------------------------------------------ processing
     @api.model
-    def _queue_setting(self, key):
-        """The task queue's settings, in batches of ``BATCH_SIZE``."""
-        if key == "batch_size":
-            return BATCH_SIZE
-        return self.env["quotation.task"]._queue_setting(key)
-
-    @api.model
     def _cron_process(self):
-        self._process_due(commit=True)
+        super()._cron_process()
         self._vacuum_landed()
 
     @api.model

@@ -6,7 +6,6 @@ from .cron_queue_mixin import FAILED, PENDING, PROCESSING
 
 CRON = "odoo_mcp_quotation.ir_cron_send_quotations"
 SENT = "sent"
-BATCH_SIZE = 10
 
 
 class QuotationSend(models.Model):
@@ -78,17 +77,6 @@ class QuotationSend(models.Model):
         return res
 
     # ------------------------------------------------------------------ queue
-    @api.model
-    def _queue_setting(self, key):
-        """The task queue's attempts and back-off, in batches of ``BATCH_SIZE``."""
-        if key == "batch_size":
-            return BATCH_SIZE
-        return self.env["quotation.task"]._queue_setting(key)
-
-    @api.model
-    def _cron_process(self):
-        self._process_due(commit=True)
-
     def _perform(self):
         """E-mail the quotation as its salesperson (else the requester)."""
         sender = self.order_id.user_id or self.requested_by_id
