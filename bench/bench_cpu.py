@@ -53,7 +53,13 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from helpers import pure_modules  # noqa: E402
-from helpers.servers import odoo_shell, start_odoo_server, stop_odoo_server  # noqa: E402
+from helpers.servers import (  # noqa: E402
+    IN_PROCESS_QUOTATION,
+    bench_database,
+    odoo_shell,
+    start_odoo_server,
+    stop_odoo_server,
+)
 from proc_cpu import Meter  # noqa: E402
 from replaced_design import ReplacedDesign  # noqa: E402
 
@@ -72,20 +78,6 @@ FLOOR_SCRIPT = """
 import json, os, sys, time
 sys.path.insert(0, {bench!r})
 from proc_cpu import Meter
-from odoo.addons.odoo_mcp_quotation.services.quotation_service import QuotationService
-user = env["res.users"].search([("login", "=", "integration")])
-service = QuotationService(env(user=user.id))
-
-def one(index):
-    task = service.submit({{
-        "customer_name": f"Floor {{index}}",
-        "email": f"floor{{index}}@bench.example",
-        "lines": [{{"product": "DESK-STD", "quantity": 1}},
-                  {{"product": "CHAIR-ERG", "quantity": 2}}],
-    }}, "rest")
-    env.cr.commit()
-    env["quotation.task"]._process_due(commit=True)
-    assert task.with_env(env).state == "done", task.error
 
 for index in range({warm_up}):
     one(index)
@@ -301,7 +293,9 @@ def calls(session, url, count):
 
 
 def floor(database, count):
-    script = FLOOR_SCRIPT.format(bench=str(BENCH), count=count, warm_up=WARM_UP)
+    script = IN_PROCESS_QUOTATION + FLOOR_SCRIPT.format(
+        bench=str(BENCH), count=count, warm_up=WARM_UP
+    )
     figures = json.loads(odoo_shell(database, script)["FLOOR"])
     meter = Meter(
         0, database, figures["tree"], figures["postgres"], figures["vanished"]
@@ -319,9 +313,7 @@ def floor(database, count):
 
 def measure(tmp):
     print("starting odoo-bin (crons off) to copy the database...", flush=True)
-    server = start_odoo_server(tmp, cron_threads=0, params=PARAMS)
-    database, api_key = server.database, server.api_key
-    stop_odoo_server(server, drop=False)
+    database, api_key = bench_database(tmp, PARAMS)
     header = (
         f"{'lane':34} {'CPU ms':>7} {'odoo':>7} {'pg':>7} {'polls':>6}"
         f" {'client':>7} {'per s':>7}"

@@ -42,6 +42,8 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 import harness  # noqa: E402
 from helpers.servers import (  # noqa: E402
+    IN_PROCESS_QUOTATION,
+    bench_database,
     burst,
     odoo_shell,
     start_nginx,
@@ -68,21 +70,10 @@ POLL_SECONDS = 0.01  # one agent alone: fine enough to time a call
 IN_FLIGHT_POLL_SECONDS = 0.25
 FLOOR_SCRIPT = """
 import json, time
-from odoo.addons.odoo_mcp_quotation.services.quotation_service import QuotationService
-user = env["res.users"].search([("login", "=", "integration")])
-service = QuotationService(env(user=user.id))
 seconds = []
 for index in range({warm_up} + {count}):
     started = time.perf_counter()
-    task = service.submit({{
-        "customer_name": f"Floor {{index}}",
-        "email": f"floor{{index}}@bench.example",
-        "lines": [{{"product": "DESK-STD", "quantity": 1}},
-                  {{"product": "CHAIR-ERG", "quantity": 2}}],
-    }}, "rest")
-    env.cr.commit()
-    env["quotation.task"]._process_due(commit=True)
-    assert task.with_env(env).state == "done", task.error
+    one(index)
     if index >= {warm_up}:
         seconds.append(time.perf_counter() - started)
 print("OMQ_FLOOR=" + json.dumps(seconds))
@@ -190,7 +181,7 @@ def replaced_in_flight(design, body, total):
 
 def floor(database, count):
     """One process queues and builds each quotation: no HTTP, no wake-up."""
-    script = FLOOR_SCRIPT.format(count=count, warm_up=WARM_UP)
+    script = IN_PROCESS_QUOTATION + FLOOR_SCRIPT.format(count=count, warm_up=WARM_UP)
     return json.loads(odoo_shell(database, script)["FLOOR"])
 
 
@@ -365,9 +356,7 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="omq-bench-"))
     rows = []  # (what, this module, yardstick, ratio text)
     print("starting odoo-bin (crons off) for the in-process floor...", flush=True)
-    server = start_odoo_server(tmp, cron_threads=0, params=PARAMS)
-    database, api_key = server.database, server.api_key
-    stop_odoo_server(server, drop=False)
+    database, api_key = bench_database(tmp, PARAMS)
     floor_p50 = statistics.median(floor(database, ONE_AT_A_TIME))
     print("floor measured; serving the database with crons on...", flush=True)
 

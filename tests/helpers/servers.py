@@ -220,6 +220,35 @@ def odoo_shell(database, script, db_port=None):
     return outputs
 
 
+def bench_database(tmp_path, params):
+    """A benchmark's database: a copy of the template that a first server, its
+    crons off, seeds with ``params``, then leaves for the benchmark to serve
+    again; ``(database, api_key)``."""
+    server = start_odoo_server(tmp_path, cron_threads=0, params=params)
+    stop_odoo_server(server, drop=False)
+    return server.database, server.api_key
+
+
+# shell code defining ``one(index)``: one quotation queued and built by the ORM
+# as the integration user, no HTTP (the benchmarks' in-process floor)
+IN_PROCESS_QUOTATION = """
+from odoo.addons.odoo_mcp_quotation.services.quotation_service import QuotationService
+user = env["res.users"].search([("login", "=", "integration")])
+service = QuotationService(env(user=user.id))
+
+def one(index):
+    task = service.submit({
+        "customer_name": f"Floor {index}",
+        "email": f"floor{index}@bench.example",
+        "lines": [{"product": "DESK-STD", "quantity": 1},
+                  {"product": "CHAIR-ERG", "quantity": 2}],
+    }, "rest")
+    env.cr.commit()
+    env["quotation.task"]._process_due(commit=True)
+    assert task.with_env(env).state == "done", task.error
+"""
+
+
 def stop_odoo_server(server, drop=True):
     stop_process(server.process)
     if drop:
