@@ -4,6 +4,15 @@ build the quotation itself (REST and MCP alike)."""
 from odoo.http import request
 
 from .. import compat
+from ..models.quotation_task import WAKE_UP_DEFERRED
+
+
+def deferring_wake_up(env):
+    """``env`` for a request whose answer goes through :func:`build_after_answer`:
+    the tasks it queues wake no cron worker, whose wake-up costs about as
+    much CPU as a fifth of a quotation (docs/performance.md), when this worker
+    is to build them; :func:`build_after_answer` wakes the crons when it is not."""
+    return env(context=dict(env.context, **{WAKE_UP_DEFERRED: True}))
 
 
 def build_after_answer(response):
@@ -11,9 +20,10 @@ def build_after_answer(response):
     request queued: an Odoo cron worker sleeps up to 0.1 s after each wake-up
     and runs at a lower priority (docs/reliability.md). Only when the queue
     holds nothing else: under load the HTTP workers keep answering and the
-    crons build. Never in tests, whose cursor the server shares."""
+    crons build, woken here. Never in tests, whose cursor the server shares."""
     tasks = request.env["quotation.task"]
     if compat.serves_a_test(request.env) or not tasks._may_build_after_answer():
+        tasks._trigger_processing()
         return response
     body, dbname = response.get_data(), request.env.cr.dbname
 

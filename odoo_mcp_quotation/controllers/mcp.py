@@ -29,7 +29,7 @@ from .auth import (
     authenticate,
     bearer_token,
 )
-from .build_after_answer import build_after_answer
+from .build_after_answer import build_after_answer, deferring_wake_up
 from .request_body import read_body
 
 STREAM_HEADERS = [
@@ -71,8 +71,10 @@ class McpController(http.Controller):
             reply = streamable_http.serve_delete(httprequest.headers, sessions)
         else:
             server = mcp_server(granted)
+            writes = server.calls_writing_tool(payload)
+            env = deferring_wake_up(request.env) if writes else request.env
             reply = streamable_http.serve_post(
-                server, httprequest.headers, payload, request.env, sessions
+                server, httprequest.headers, payload, env, sessions
             )
             if reply.elicitation:
                 session = sessions.find(httprequest.headers.get("Mcp-Session-Id"))
@@ -82,7 +84,7 @@ class McpController(http.Controller):
                 return request.make_response(stream, headers=STREAM_HEADERS)
             if sessions.held:  # taken for a question that was not asked
                 sessions.held.close()
-            return self._respond(reply, server.calls_writing_tool(payload))
+            return self._respond(reply, writes)
         return self._respond(reply)
 
     @http.route("/mcp/sse", methods=["GET"], **AGENT_ROUTE)
@@ -116,13 +118,15 @@ class McpController(http.Controller):
             return self._respond(reply)
         sessions = McpSessionStore(request.env, "sse")
         server = mcp_server(granted)
+        writes = server.calls_writing_tool(payload)
+        env = deferring_wake_up(request.env) if writes else request.env
         reply, answers = sse.serve_sse_message(
-            server, payload, request.env, sessions, session_id
+            server, payload, env, sessions, session_id
         )
         session = sessions.find(session_id)
         for answer in answers:
             session._push(answer)
-        return self._respond(reply, server.calls_writing_tool(payload))
+        return self._respond(reply, writes)
 
     # ------------------------------------------------------------------ helpers
     def _read_payload(self):

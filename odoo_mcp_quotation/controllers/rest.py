@@ -33,7 +33,7 @@ from .auth import (
     authenticate,
     bearer_token,
 )
-from .build_after_answer import build_after_answer
+from .build_after_answer import build_after_answer, deferring_wake_up
 from .request_body import read_body
 
 _logger = logging.getLogger(__name__)
@@ -178,7 +178,8 @@ class QuotationRestController(http.Controller):
 
     def _create_quotation(self, payload):
         httprequest = request.httprequest
-        return 202, self._service().create_quotation(
+        service = QuotationService(deferring_wake_up(request.env))
+        return 202, service.create_quotation(
             payload,
             "rest",
             httprequest.headers.get("Idempotency-Key"),

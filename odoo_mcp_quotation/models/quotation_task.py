@@ -30,6 +30,10 @@ _logger = logging.getLogger(__name__)
 CANCELLED = "cancelled"
 
 MANAGER_GROUP = "odoo_mcp_quotation.group_quotation_task_manager"
+# In the context of a request answered through build_after_answer
+# (controllers/build_after_answer.py): the tasks it creates wake no cron
+# worker, as the worker that answers builds them, or wakes the crons itself.
+WAKE_UP_DEFERRED = "quotation_wake_up_deferred"
 STALLED_AFTER = 5  # seconds a due task may wait before status requests wake the crons
 # {database: time.monotonic() of this process's last wake-up of stalled work}
 _last_wake_up = {}
@@ -226,7 +230,8 @@ class QuotationTask(models.Model):
     def create(self, vals_list):
         tasks = super().create(vals_list)
         tasks._audit("created")
-        self._trigger_processing()
+        if not self.env.context.get(WAKE_UP_DEFERRED):
+            self._trigger_processing()
         return tasks
 
     @api.model
@@ -466,9 +471,14 @@ class QuotationTask(models.Model):
         runs after the request's own has been committed and closed."""
         try:
             with Registry(dbname).cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                env[self._name]._process_due(commit=True, limit=1)
-        except Exception:  # the answer is out; a cron worker takes the task
+                tasks = api.Environment(cr, SUPERUSER_ID, {})[self._name]
+                try:
+                    tasks._process_due(commit=True, limit=1)
+                except Exception:  # the answer is out: a cron worker takes it
+                    _logger.exception("Building a quotation after the answer failed")
+                    cr.rollback()
+                    tasks._trigger_processing()
+        except Exception:  # no database: the crons' own interval takes it
             _logger.exception("Building a quotation after the answer failed")
 
     def _due_since(self):
