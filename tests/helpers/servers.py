@@ -234,7 +234,10 @@ def bench_database(tmp_path, params):
 IN_PROCESS_QUOTATION = """
 from odoo.addons.odoo_mcp_quotation.services.quotation_service import QuotationService
 user = env["res.users"].search([("login", "=", "integration")])
-service = QuotationService(env(user=user.id))
+# it builds its own tasks, as the HTTP worker that answers does: no cron
+# worker of the queue is woken for them (controllers/build_after_answer.py)
+builds_itself = {"quotation_wake_up_deferred": True}
+service = QuotationService(env(user=user.id, context=builds_itself))
 
 def one(index):
     task = service.submit({
