@@ -189,8 +189,11 @@ class QuotationUpdateService:
                 )
             )
         version = quotation_version(order)
-        # the builder's own writes may be flushed by the cron's user (OdooBot)
-        edited_by_another = order.write_uid.id not in (self.env.uid, SUPERUSER_ID)
+        # what the customer is quoted, not an e-mail or a state: sending the
+        # quotation (as its salesperson) is no edit; the builder's own writes
+        # may be flushed by the cron's user (OdooBot)
+        editor = order._content_editor()
+        edited_by_another = editor.id not in (self.env.uid, SUPERUSER_ID)
         if (expected_version and expected_version != version) or (
             not expected_version and edited_by_another
         ):
@@ -200,7 +203,7 @@ class QuotationUpdateService:
                     "since you last read it. Read it again (get_quotation), "
                     "check it with the customer, and give its version as "
                     "expected_version.",
-                    user=order.write_uid.name,
+                    user=editor.name,
                     reference=order.name,
                 )
             )

@@ -9,7 +9,7 @@ from ..services.quotation_service import QuotationService
 from .common import SALESMAN, TestUsersMixin, api_key
 from .mcp_messages import ASKING_CLIENT_META as MODERN
 
-SCOPES = "quotations:create quotations:read quotations:update"
+SCOPES = "quotations:create quotations:read quotations:update quotations:send"
 
 
 @tagged("post_install", "-at_install")
@@ -270,6 +270,59 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
         )
         self.assertEqual(response.status_code, 403, response.text)
         self.assertEqual(response.json()["error"]["code"], "insufficient_scope")
+    def send(self):
+        """The agent e-mails its quotation; Odoo sends it as the salesperson."""
+        response = self.opener.post(
+            f"{self.base_url()}/api/quotation/{self.order.name}/send",
+            data=json.dumps({"confirm": True}),
+            headers={
+                "Authorization": f"Bearer {self.key}",
+                "Content-Type": "application/json",
+            },
+            timeout=20,
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.json()["email"], "sent")
+        self.order.invalidate_recordset()
+
+    def test_rest_a_quotation_e_mailed_as_its_salesperson_may_still_be_changed(self):
+        """The e-mail is no edit: sent as the salesperson, who then last wrote
+        the order (marked sent, its chatter), the agent's next changes go
+        through, also with the version it read before the e-mail."""
+        self.order.user_id = self.seller
+        read = QuotationService(self.env).get_quotation(self.order.name)["version"]
+        self.send()
+        self.assertEqual(
+            (self.order.state, self.order.write_uid), ("sent", self.seller)
+        )
+        response = self.rest(
+            self.order.name,
+            {
+                "lines": [{"product": "UPD-DESK", "quantity": 3}],
+                "expected_version": read,
+            },
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        response = self.rest(
+            self.order.name, {"lines": [{"product": "UPD-LAMP", "quantity": 2}]}
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.lines(), {"UPD-DESK": 3.0, "UPD-LAMP": 2.0})
+        self.assertEqual(len(self.notes()), 2)
+
+    def test_rest_a_line_the_salesperson_changed_after_the_e_mail_is_409(self):
+        self.order.user_id = self.seller
+        self.send()
+        desk = self.order.order_line.filtered(lambda line: line.product_id == self.desk)
+        desk.with_user(self.seller).product_uom_qty = 5
+        response = self.rest(
+            self.order.name, {"lines": [{"product": "UPD-DESK", "quantity": 9}]}
+        )
+        self.assertEqual(response.status_code, 409, response.text)
+        self.assertIn("Sam Seller edited", response.json()["message"])
+        self.assertEqual(self.lines(), {"UPD-DESK": 5.0, "UPD-LAMP": 1.0})
+        self.assertFalse(self.notes())
+
         self.assertEqual(self.lines()["UPD-DESK"], 2.0)
 
     def test_openapi_documents_the_update(self):
