@@ -71,13 +71,15 @@ class McpController(http.Controller):
             reply = streamable_http.serve_delete(httprequest.headers, sessions)
         else:
             server = mcp_server(granted)
+            session_id = httprequest.headers.get("Mcp-Session-Id")
+            env = sessions.tool_env(session_id, payload)
             reply = streamable_http.serve_post(
-                server, httprequest.headers, payload, request.env, sessions
+                server, httprequest.headers, payload, env, sessions
             )
             if reply.elicitation:
-                session = sessions.find(httprequest.headers.get("Mcp-Session-Id"))
+                session = sessions.find(session_id)
                 stream = mcp_streams.elicitation_stream(
-                    sessions.held, session, reply.elicitation
+                    sessions.held, session, reply.elicitation, env
                 )
                 return request.make_response(stream, headers=STREAM_HEADERS)
             if sessions.held:  # taken for a question that was not asked
@@ -117,7 +119,11 @@ class McpController(http.Controller):
         sessions = McpSessionStore(request.env, "sse")
         server = mcp_server(granted)
         reply, answers = sse.serve_sse_message(
-            server, payload, request.env, sessions, session_id
+            server,
+            payload,
+            sessions.tool_env(session_id, payload),
+            sessions,
+            session_id,
         )
         session = sessions.find(session_id)
         for answer in answers:

@@ -16,6 +16,7 @@ from odoo.exceptions import MissingError, UserError
 from ..lib.query_schema import QuotationUpdated
 from ..lib.request_schema import TRACKING_ID, parse_idempotency_key, parse_update
 from . import agent_messages as messages
+from .caller import CLIENT_CONTEXT_KEY
 from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
 from .quotation_service import QuotationService, quotation_version
 
@@ -147,6 +148,7 @@ class QuotationUpdateService:
                 "sale_order_id": order.id,
                 "requested_by_id": self.env.uid,
                 "channel": channel,
+                "client_name": self._client(),
                 "idempotency_key": idempotency_key,
                 "changes": changes,
                 "answer": answer,
@@ -280,9 +282,19 @@ class QuotationUpdateService:
             message_type="comment",
         )
 
+    def _client(self):
+        """Which agent calls: what its MCP client calls itself, else its OAuth
+        client's or API key's name (``caller.py``); None if nothing says."""
+        return self.env.context.get(CLIENT_CONTEXT_KEY) or None
+
     def _agent(self, channel):
+        client = self._client()
         if channel == "rest":
+            if client:
+                return self.env._("%s (REST API)", client)
             return self.env._("a voice agent (REST API)")
+        if client:
+            return self.env._("%s (MCP client)", client)
         return self.env._("an MCP client")
 
     def _answer(self, order, changes):
@@ -319,6 +331,7 @@ class QuotationUpdateService:
             name=f"updated-{count}",
             document={
                 "channel": channel,
+                "client": self._client(),
                 "idempotency_key": idempotency_key,
                 "sale_order": {"id": order.id, "name": order.name},
                 "changes": changes,
