@@ -433,7 +433,10 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
             headers={"Mcp-Session-Id": session},
         )
         self.assertFalse(result.get("isError"), result)
-        meta = {**MODERN, "io.modelcontextprotocol/clientInfo": {"name": "claude-ai"}}
+        meta = {
+            **MODERN,
+            "io.modelcontextprotocol/clientInfo": {"name": "claude-ai", "version": "1"},
+        }
         result = self.mcp(
             {**change, "lines": [{"product": "UPD-DESK", "quantity": 4}]}, meta=meta
         )
