@@ -6,7 +6,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..lib import scopes
 from ..services.quotation_service import QuotationService
-from .common import SALESMAN, TestUsersMixin, api_key
+from .common import SALESMAN, TestUsersMixin, api_key, oauth_token
 from .mcp_messages import ASKING_CLIENT_META as MODERN
 from .mcp_messages import initialize_message
 
@@ -449,6 +449,23 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
             .search([("sale_order_id", "=", self.order.id)])
             .mapped("client_name"),
             ["claude-ai", "Claude Code"],
+        )
+
+    def test_mcp_over_oauth_a_client_that_never_said_its_name_is_its_apps(self):
+        _grant, token = oauth_token(
+            self.agent.with_env(self.env), f"{self.base_url()}/mcp", SCOPES
+        )
+        result = self.mcp(
+            {
+                "quotation": self.order.name,
+                "lines": [{"product": "UPD-DESK", "quantity": 3}],
+            },
+            key=token,
+        )
+        self.assertFalse(result.get("isError"), result)
+        self.assertIn(
+            "Update Agent changed this quotation through Claude (MCP client):",
+            self.notes().body,
         )
 
     def test_mcp_refuses_another_users_and_a_confirmed_quotation(self):
