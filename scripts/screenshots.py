@@ -108,6 +108,8 @@ QuotationService(env(user=agent)).submit(
 env["ir.config_parameter"].set_param(
     "odoo_mcp_quotation.elevenlabs_webhook_secret", payloads.SECRET
 )
+# the voice agent's user: its call joins the quotation request it made
+env["ir.config_parameter"].set_param("odoo_mcp_quotation.elevenlabs_user_id", agent.id)
 deliveries = []
 recording = payloads.silent_mp3(47)
 for body in (payloads.transcription(CALL), payloads.audio(CALL, recording)):
