@@ -22,8 +22,9 @@ bench:
 	$(PYTHON) scripts/harness.py bench
 
 ## make screenshots: photograph the list, form, kanban, graph and settings from a real server
+## (SHOTS="screenshot_call_opportunity.png ..." takes only those)
 screenshots:
-	$(PYTHON) scripts/screenshots.py
+	$(PYTHON) scripts/screenshots.py $(SHOTS)
 
 ## make dist: the installable module per Odoo version (dist/18.0, dist/19.0 and
 ## their .zip), with the series in the manifest's version; ODOO_VERSION=19.0 for one

@@ -1,7 +1,9 @@
 """Screenshots of the addon's UI from a real run, for the README and the Apps page.
 
 Run through ``make screenshots`` (``python3 scripts/screenshots.py``, which
-bootstraps the harness's cache first): it copies the template database,
+bootstraps the harness's cache first; name files, e.g.
+``screenshot_call_opportunity.png``, to take only those, or
+``make screenshots SHOTS=...``): it copies the template database,
 agents' requests go through the real service and the real queue, a real
 ``odoo-bin`` serves them, and headless Chromium (driven over the DevTools
 protocol, as Odoo's own tours drive it) photographs the pages.
@@ -106,6 +108,8 @@ QuotationService(env(user=agent)).submit(
 env["ir.config_parameter"].set_param(
     "odoo_mcp_quotation.elevenlabs_webhook_secret", payloads.SECRET
 )
+# the voice agent's user: its call joins the quotation request it made
+env["ir.config_parameter"].set_param("odoo_mcp_quotation.elevenlabs_user_id", agent.id)
 deliveries = []
 recording = payloads.silent_mp3(47)
 for body in (payloads.transcription(CALL), payloads.audio(CALL, recording)):
@@ -234,7 +238,7 @@ def _session_id(base, database):
 class Browser:
     """Just enough of the DevTools protocol to load a page and photograph it."""
 
-    def __init__(self, profile):
+    def __init__(self, profile, wanted=()):
         import websocket  # noqa: PLC0415  (websocket-client, only inside the venv)
 
         port = _free_port()
@@ -260,6 +264,11 @@ class Browser:
             page["webSocketDebuggerUrl"], timeout=60, suppress_origin=True
         )
         self.next_id = 0
+        self.wanted = set(wanted)
+
+    def wants(self, path):
+        """Whether ``path`` is to be taken: every shot when none was named."""
+        return not self.wanted or path.name in self.wanted
 
     def call(self, method, **params):
         self.next_id += 1
@@ -283,6 +292,8 @@ class Browser:
         raise harness.HarnessError(f"{selector} never appeared")
 
     def shoot(self, url, selector, path, scroll_to=None):
+        if not self.wants(path):
+            return
         self.call("Page.navigate", url=url)
         self.wait_for(selector)
         if scroll_to:
@@ -307,7 +318,8 @@ class Browser:
         self.process.wait(timeout=30)
 
 
-def command_screenshots(addons_path):
+def command_screenshots(addons_path, wanted=()):
+    """Take every shot, or only those whose file names are ``wanted``."""
     harness.ensure_db_role()
     harness.ensure_browser()
     OUTPUT.mkdir(parents=True, exist_ok=True)
@@ -343,8 +355,7 @@ def command_screenshots(addons_path):
         )
         _wait_for(f"{base}/web/health")
         call_id, lead_id = _deliver_call(base, config, database, deliveries)
-        oauth_order = _oauth_quotation(base, config, database)
-        browser = Browser(workdir / "chromium")
+        browser = Browser(workdir / "chromium", wanted)
         browser.call("Page.enable")
         browser.call(
             "Network.setCookie",
@@ -399,11 +410,13 @@ def command_screenshots(addons_path):
             CALL_OUTPUT / "screenshot_call_settings.png",
             scroll_to=".o_field_widget[name=ai_quotation_elevenlabs_webhook_url]",
         )
-        browser.shoot(
-            f"{base}/odoo/action-sale.action_quotations_with_onboarding/{oauth_order}",
-            ".o_form_view .o-mail-Chatter .o-mail-Message",
-            OAUTH_QUOTATION,
-        )
+        if browser.wants(OAUTH_QUOTATION):  # an OAuth client first: a side venv
+            oauth_order = _oauth_quotation(base, config, database)
+            browser.shoot(
+                f"{base}/odoo/action-sale.action_quotations_with_onboarding/{oauth_order}",
+                ".o_form_view .o-mail-Chatter .o-mail-Message",
+                OAUTH_QUOTATION,
+            )
     finally:
         if browser:
             browser.close()
@@ -417,7 +430,7 @@ def command_screenshots(addons_path):
 
 if __name__ == "__main__":
     try:
-        sys.exit(command_screenshots(harness.bootstrap()))
+        sys.exit(command_screenshots(harness.bootstrap(), sys.argv[1:]))
     except harness.HarnessError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -29,7 +29,7 @@ PROTOCOL_MODULES = [
     "apps",
 ]
 (
-    _versions,
+    versions,
     errors,
     tools,
     tasks,
@@ -1044,9 +1044,20 @@ def test_client_info_is_kept_short_whatever_the_client_sends(server, sessions):
     assert reply.status == 200
     stored = sessions.client_infos[reply.headers["Mcp-Session-Id"]]
     assert stored == {
-        "name": "x" * server_module.CLIENT_INFO_MAX_CHARS,
-        "version": "1" * server_module.CLIENT_INFO_MAX_CHARS,
+        "name": "x" * versions.CLIENT_INFO_MAX_CHARS,
+        "version": "1" * versions.CLIENT_INFO_MAX_CHARS,
     }
+
+
+def test_a_modern_request_names_its_client_in_meta():
+    """2026-07-28 says who calls in every request's _meta, as a label."""
+    meta = {"io.modelcontextprotocol/clientInfo": {"name": "claude-code\n" + "x" * 500}}
+    name = versions.reported_client_name({"params": {"_meta": meta}})
+    assert name == "claude-code\ufffd" + "x" * (versions.CLIENT_INFO_MAX_CHARS - 12)
+    for unnamed in (None, [], {"params": {}}, {"params": {"_meta": {}}}):
+        assert versions.reported_client_name(unnamed) is None
+    meta["io.modelcontextprotocol/clientInfo"] = {"name": "  "}
+    assert versions.reported_client_name({"params": {"_meta": meta}}) is None
 
 
 # ---------------------------------------------------------------- legacy SSE

@@ -11,7 +11,7 @@ import re
 
 from odoo.http import request
 
-from ..services.caller import Unauthenticated, identify
+from ..services.caller import CLIENT_CONTEXT_KEY, Unauthenticated, identify
 
 # the routes agents call (REST and MCP): ``auth="none"``, as :func:`authenticate`
 # sets the user (Odoo's public user would be looked up for nothing), no web
@@ -60,7 +60,10 @@ def authenticate(resource=None, messages=1):
     or RateLimited (answer 429).
     """
     caller = identify(request.env, bearer_token(), resource)
-    request.update_env(user=caller.uid)
+    context = None
+    if caller.client:  # which agent: its OAuth client's or API key's name
+        context = dict(request.env.context, **{CLIENT_CONTEXT_KEY: caller.client})
+    request.update_env(user=caller.uid, context=context)
     wait = request.env["quotation.rate.limit"].sudo()._spend(caller, messages)
     if wait:
         raise RateLimited(wait)

@@ -72,14 +72,15 @@ class McpController(http.Controller):
         else:
             server = mcp_server(granted)
             writes = server.calls_writing_tool(payload)
-            env = deferring_wake_up(request.env) if writes else request.env
+            env = sessions.tool_env(httprequest.headers.get("Mcp-Session-Id"), payload)
+            env = deferring_wake_up(env) if writes else env
             reply = streamable_http.serve_post(
                 server, httprequest.headers, payload, env, sessions
             )
             if reply.elicitation:
-                session = sessions.find(httprequest.headers.get("Mcp-Session-Id"))
+                session = sessions.find(session_id)
                 stream = mcp_streams.elicitation_stream(
-                    sessions.held, session, reply.elicitation
+                    sessions.held, session, reply.elicitation, env
                 )
                 return request.make_response(stream, headers=STREAM_HEADERS)
             if sessions.held:  # taken for a question that was not asked
@@ -119,7 +120,8 @@ class McpController(http.Controller):
         sessions = McpSessionStore(request.env, "sse")
         server = mcp_server(granted)
         writes = server.calls_writing_tool(payload)
-        env = deferring_wake_up(request.env) if writes else request.env
+        env = sessions.tool_env(session_id, payload)
+        env = deferring_wake_up(env) if writes else env
         reply, answers = sse.serve_sse_message(
             server, payload, env, sessions, session_id
         )

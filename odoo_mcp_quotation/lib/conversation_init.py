@@ -14,6 +14,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .docs_section import replace_section
 from .request_schema import parse_object
 
 PATH = "/api/elevenlabs/conversation-init"
@@ -219,6 +220,4 @@ def docs_section(base_url="https://odoo.example.com"):
 
 def replace_docs_section(document, base_url="https://odoo.example.com"):
     """``document`` with its generated section brought up to date."""
-    head, _begin, rest = document.partition(BEGIN)
-    _old, _end, tail = rest.partition(END)
-    return head + docs_section(base_url) + tail
+    return replace_section(document, BEGIN, END, docs_section(base_url))

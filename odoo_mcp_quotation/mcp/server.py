@@ -27,7 +27,6 @@ from mcp_types.version import (
 )
 from pydantic import ValidationError
 
-from ..lib.json_body import FORBIDDEN_IN_LINE
 from . import elicitation
 from .apps import Apps, shows_apps
 from .errors import (
@@ -52,13 +51,13 @@ from .versions import (
     NAME_PARAMS,
     STREAMABLE_HTTP_VERSIONS,
     TASKS_SINCE,
+    client_label,
     is_modern,
 )
 
 _logger = logging.getLogger(__name__)
 
 SUBSCRIPTION_ID_META_KEY = "io.modelcontextprotocol/subscriptionId"
-CLIENT_INFO_MAX_CHARS = 128
 
 
 class SessionStore(Protocol):
@@ -291,7 +290,10 @@ class McpServer:
             exchange.new_session_id = exchange.sessions.initialized(
                 exchange.session_id,
                 version,
-                {"name": _label(client.name), "version": _label(client.version)},
+                {
+                    "name": client_label(client.name),
+                    "version": client_label(client.version),
+                },
                 asks_forms=elicitation.session_asks_forms(
                     version, params.get("capabilities")
                 ),
@@ -394,12 +396,6 @@ class McpServer:
             exchange.version,
             {"resultType": "complete", "_meta": meta},
         )
-
-
-def _label(reported):
-    """What a client says of itself, as admins see it: one short line, whatever
-    it sends."""
-    return FORBIDDEN_IN_LINE.sub("\ufffd", reported)[:CLIENT_INFO_MAX_CHARS]
 
 
 def _envelope(message):

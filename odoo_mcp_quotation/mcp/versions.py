@@ -13,6 +13,8 @@ from mcp_types.version import (
     is_version_at_least,
 )
 
+from ..lib.json_body import FORBIDDEN_IN_LINE
+
 # Streamable HTTP came with 2025-03-26; legacy SSE speaks every handshake one.
 HANDSHAKE_HTTP_VERSIONS = tuple(
     v for v in HANDSHAKE_PROTOCOL_VERSIONS if is_version_at_least(v, "2025-03-26")
@@ -35,6 +37,7 @@ PROTOCOL_VERSION_HEADER = "mcp-protocol-version"
 SESSION_HEADER = "mcp-session-id"
 METHOD_HEADER = "mcp-method"
 NAME_HEADER = "mcp-name"
+CLIENT_INFO_MAX_CHARS = 128
 # the params that 2026-07-28 clients mirror in the Mcp-Name header
 NAME_PARAMS = {
     "tools/call": "name",
@@ -47,3 +50,19 @@ NAME_PARAMS = {
 def is_modern(version):
     """2026-07-28 and later: stateless, ``_meta`` on every request."""
     return version in MODERN_PROTOCOL_VERSIONS
+
+
+def client_label(reported):
+    """What a client says of itself, as admins see it: one short line, whatever
+    it sends."""
+    return FORBIDDEN_IN_LINE.sub("\ufffd", reported)[:CLIENT_INFO_MAX_CHARS]
+
+
+def reported_client_name(message):
+    """The client's name in a 2026-07-28 request's ``_meta`` (as a label), or
+    None; a handshake-era client said it once, at ``initialize``."""
+    params = message.get("params") if isinstance(message, dict) else None
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    info = meta.get(types.CLIENT_INFO_META_KEY) if isinstance(meta, dict) else None
+    name = info.get("name") if isinstance(info, dict) else None
+    return client_label(name) if isinstance(name, str) and name.strip() else None

@@ -38,6 +38,12 @@ class QuotationTaskChange(models.Model):
     channel = fields.Selection(
         [("rest", "REST API"), ("mcp", "MCP")], required=True, readonly=True
     )
+    client_name = fields.Char(
+        string="Agent",
+        readonly=True,
+        help="Which agent made the change: the name its MCP client gives "
+        "itself, else its OAuth application's or its API key's name.",
+    )
     idempotency_key = fields.Char(readonly=True, copy=False)
     changes = fields.Json(readonly=True, help="[{product, before, after}]")
     answer = fields.Json(readonly=True, help="What the agent was answered.")

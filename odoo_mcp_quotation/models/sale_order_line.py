@@ -10,6 +10,8 @@ SUBTOTAL_FIELDS = {
     "tax_ids",
     "display_type",
 }
+# what the customer reads on a line (its quotation's content, sale.order)
+CONTENT_FIELDS = SUBTOTAL_FIELDS | {"name", "product_uom", "product_uom_id"}
 
 
 class SaleOrderLine(models.Model):
@@ -18,11 +20,14 @@ class SaleOrderLine(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         lines = super().create(vals_list)
+        lines.order_id._content_edited()
         lines.order_id._update_opportunity_revenue()
         return lines
 
     def write(self, vals):
         res = super().write(vals)
+        if CONTENT_FIELDS.intersection(vals):
+            self.order_id._content_edited()
         if SUBTOTAL_FIELDS.intersection(vals):
             self.order_id._update_opportunity_revenue()
         return res
@@ -30,5 +35,6 @@ class SaleOrderLine(models.Model):
     def unlink(self):
         orders = self.order_id
         res = super().unlink()
+        orders.exists()._content_edited()
         orders.exists()._update_opportunity_revenue()
         return res

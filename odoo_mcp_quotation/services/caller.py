@@ -36,14 +36,21 @@ class Unauthenticated(Exception):
     """No usable credential; the message says what to do."""
 
 
+# the context key naming the agent's client (an OAuth client's name, an API
+# key's name, or what an MCP client calls itself): who changed a quotation
+CLIENT_CONTEXT_KEY = "odoo_mcp_quotation_client"
+
+
 @dataclass(frozen=True)
 class Caller:
     """``uid`` the user the request runs as; ``scopes`` what it may do;
-    ``budget`` the rate-limit key it spends (the SHA-256 of its credential)."""
+    ``budget`` the rate-limit key it spends (the SHA-256 of its credential);
+    ``client`` the name of the OAuth client or API key, if any."""
 
     uid: int
     scopes: frozenset
     budget: str
+    client: str | None = None
 
 
 def identify(env, token, resource=None):
@@ -59,10 +66,10 @@ def identify(env, token, resource=None):
         )
     digest = hashlib.sha256(token.encode())
     if token.startswith(ACCESS_PREFIX):
-        uid, granted = _oauth_user(env, token, resource)
+        uid, granted, client = _oauth_user(env, token, resource)
     else:
-        uid, granted = _api_key_user(env, token, digest.digest())
-    return Caller(uid, frozenset(granted), digest.hexdigest())
+        uid, granted, client = _api_key_user(env, token, digest.digest())
+    return Caller(uid, frozenset(granted), digest.hexdigest(), client or None)
 
 
 def identify_webhook(env, signature_header, raw):
@@ -75,7 +82,7 @@ def identify_webhook(env, signature_header, raw):
 
 # ---------------------------------------------------------------- API keys
 def _api_key_user(env, token, digest):
-    """The user and scopes of an API key, as Odoo judges the key.
+    """The user, scopes and name of an API key, as Odoo judges the key.
 
     Odoo checks a key with 6,000 rounds of PBKDF2 on every call; after one
     such proof this process keeps the key's SHA-256 (never the key) and then
@@ -87,9 +94,9 @@ def _api_key_user(env, token, digest):
     cache_key = (env.cr.dbname, digest)
     uid = _verified_keys.get(cache_key)
     if uid:
-        live = _live_key_scopes(env, uid, token)
+        live = _live_key(env, uid, token)
         if live is not None:
-            return uid, live
+            return uid, *live
         _verified_keys.pop(cache_key, None)
     uid = env["res.users.apikeys"]._check_credentials(scope=KEY_SCOPE, key=token)
     if not uid:
@@ -103,19 +110,22 @@ def _api_key_user(env, token, digest):
     if len(_verified_keys) >= VERIFIED_KEYS_MAX:
         _verified_keys.clear()
     _verified_keys[cache_key] = uid
-    return uid, user._ai_agent_scope_set()
+    # the key's name (once per process and key): which agent the user runs
+    _scopes, name = _live_key(env, uid, token) or (None, None)
+    return uid, user._ai_agent_scope_set(), name
 
 
-def _live_key_scopes(env, uid, token):
-    """The scopes of ``uid`` while it is an active internal user holding a
-    key with ``token``'s index that ``_check_credentials(scope=KEY_SCOPE)``
-    still looks among; else None. That check's rules without its hash, in
-    SQL as Odoo writes them: the index is no ORM field (tests/test_auth.py
-    fails where the two judge a key differently)."""
+def _live_key(env, uid, token):
+    """``(scopes of uid, the key's name)`` while ``uid`` is an active internal
+    user holding a key with ``token``'s index that
+    ``_check_credentials(scope=KEY_SCOPE)`` still looks among; else None.
+    That check's rules without its hash, in SQL as Odoo writes them: the
+    index is no ORM field (tests/test_auth.py fails where the two judge a
+    key differently)."""
     found = env.execute_query(
         SQL(
             """
-            SELECT u.ai_agent_scopes
+            SELECT u.ai_agent_scopes, k.name
               FROM res_users_apikeys k JOIN res_users u ON u.id = k.user_id
              WHERE u.active AND NOT u.share AND k.user_id = %s AND k.index = %s
                AND (k.scope IS NULL OR k.scope = %s)
@@ -128,14 +138,18 @@ def _live_key_scopes(env, uid, token):
             KEY_SCOPE,
         )
     )
-    return scopes.parse(found[0][0], strict=False) if found else None
+    if not found:
+        return None
+    granted, name = found[0]
+    return scopes.parse(granted, strict=False), name
 
 
 # ---------------------------------------------------------------- OAuth
 def _oauth_user(env, token, resource):
-    """The user and scopes of a live OAuth access token: one indexed query on
-    the token's hash, as cheap as the API-key check. The scopes are those the
-    user consented to, within what the user may use today."""
+    """The user, scopes and client name of a live OAuth access token: one
+    indexed query on the token's hash, as cheap as the API-key check. The
+    scopes are those the user consented to, within what the user may use
+    today."""
     if resource is None:
         raise Unauthenticated(
             "OAuth access tokens are for the MCP server (/mcp); the REST API "
@@ -147,7 +161,7 @@ def _oauth_user(env, token, resource):
     cr.execute(
         """
         SELECT g.user_id, g.scopes, u.ai_agent_scopes, c.allowed_scopes,
-               g.resource, g.id,
+               g.resource, g.id, c.name,
                g.last_used_at IS NULL
                OR g.last_used_at < now() AT TIME ZONE 'utc' - interval '5 minutes'
           FROM mcp_oauth_token t
@@ -166,7 +180,7 @@ def _oauth_user(env, token, resource):
             "The access token is not valid, expired or was revoked: refresh it "
             "or authorize again."
         )
-    uid, granted, allowed, client_allowed, token_resource, grant_id, stale = row
+    uid, granted, allowed, client_allowed, token_resource, grant_id, client, stale = row
     if token_resource != resource:
         raise Unauthenticated(
             f"The access token was issued for {token_resource}, not {resource}."
@@ -180,4 +194,4 @@ def _oauth_user(env, token, resource):
     granted = scopes.parse(granted, False) & scopes.parse(allowed, False)
     if client_allowed:  # what admins allow the app (mcp.oauth.client)
         granted &= scopes.parse(client_allowed, False)
-    return uid, granted
+    return uid, granted, client

@@ -1,6 +1,8 @@
 """``mcp.session`` as the MCP protocol's SessionStore (``mcp/server.py``)."""
 
+from ..mcp.versions import reported_client_name
 from . import mcp_streams
+from .caller import CLIENT_CONTEXT_KEY
 
 
 class McpSessionStore:
@@ -23,6 +25,18 @@ class McpSessionStore:
         if session_id not in self._found:  # asked several times per request
             self._found[session_id] = self.model._find(session_id, self.transport)
         return self._found[session_id]
+
+    def tool_env(self, session_id, message):
+        """The environment tools run in, naming the client as it calls itself
+        (a 2026-07-28 request's ``_meta``, else what its session said at
+        ``initialize``); without such a name, the caller's (``caller.py``)."""
+        env = self.model.env
+        name = reported_client_name(message) or self.find(session_id).client_name
+        return (
+            env(context=dict(env.context, **{CLIENT_CONTEXT_KEY: name}))
+            if name
+            else env
+        )
 
     def initialized(
         self, session_id, version, client_info, asks_forms=False, shows_apps=False

@@ -356,11 +356,11 @@ class AnswerMailbox:
         self.held.close()
 
 
-def elicitation_stream(held, session, elicitation):
+def elicitation_stream(held, session, elicitation, env):
     """The event stream of a tools/call that asks its client first: the
     questions and answers on ``held``'s connection, then the response
-    computed as the caller, in a transaction of its own."""
-    env = session.env
+    computed as the caller (``env``'s user and context), in a transaction
+    of its own."""
     dbname, uid, context = env.cr.dbname, env.uid, dict(env.context)
 
     def respond(response):

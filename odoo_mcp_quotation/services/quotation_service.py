@@ -91,9 +91,11 @@ def _utc(moment):
 
 
 def quotation_version(order):
-    """What changes with every edit of the order: its last write, to the
-    microsecond."""
-    return order.write_date.isoformat() if order.write_date else None
+    """What changes with every edit of what the customer is quoted (lines,
+    customer, terms), to the microsecond; not with an e-mail, a state or a
+    note (``sale.order._content_stamp``)."""
+    edited = order.content_write_date or order.write_date
+    return edited.isoformat() if edited else None
 
 
 def quotation_lines(order):

@@ -16,6 +16,7 @@ from odoo.exceptions import MissingError, UserError
 from ..lib.query_schema import QuotationUpdated
 from ..lib.request_schema import TRACKING_ID, parse_idempotency_key, parse_update
 from . import agent_messages as messages
+from .caller import CLIENT_CONTEXT_KEY
 from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
 from .quotation_service import QuotationService, quotation_version
 
@@ -147,6 +148,7 @@ class QuotationUpdateService:
                 "sale_order_id": order.id,
                 "requested_by_id": self.env.uid,
                 "channel": channel,
+                "client_name": self._client(),
                 "idempotency_key": idempotency_key,
                 "changes": changes,
                 "answer": answer,
@@ -189,8 +191,11 @@ class QuotationUpdateService:
                 )
             )
         version = quotation_version(order)
-        # the builder's own writes may be flushed by the cron's user (OdooBot)
-        edited_by_another = order.write_uid.id not in (self.env.uid, SUPERUSER_ID)
+        # what the customer is quoted, not an e-mail or a state: sending the
+        # quotation (as its salesperson) is no edit; the builder's own writes
+        # may be flushed by the cron's user (OdooBot)
+        editor = order._content_editor()
+        edited_by_another = editor.id not in (self.env.uid, SUPERUSER_ID)
         if (expected_version and expected_version != version) or (
             not expected_version and edited_by_another
         ):
@@ -200,7 +205,7 @@ class QuotationUpdateService:
                     "since you last read it. Read it again (get_quotation), "
                     "check it with the customer, and give its version as "
                     "expected_version.",
-                    user=order.write_uid.name,
+                    user=editor.name,
                     reference=order.name,
                 )
             )
@@ -277,9 +282,19 @@ class QuotationUpdateService:
             message_type="comment",
         )
 
+    def _client(self):
+        """Which agent calls: what its MCP client calls itself, else its OAuth
+        client's or API key's name (``caller.py``); None if nothing says."""
+        return self.env.context.get(CLIENT_CONTEXT_KEY) or None
+
     def _agent(self, channel):
+        client = self._client()
         if channel == "rest":
+            if client:
+                return self.env._("%s (REST API)", client)
             return self.env._("a voice agent (REST API)")
+        if client:
+            return self.env._("%s (MCP client)", client)
         return self.env._("an MCP client")
 
     def _answer(self, order, changes):
@@ -316,6 +331,7 @@ class QuotationUpdateService:
             name=f"updated-{count}",
             document={
                 "channel": channel,
+                "client": self._client(),
                 "idempotency_key": idempotency_key,
                 "sale_order": {"id": order.id, "name": order.name},
                 "changes": changes,

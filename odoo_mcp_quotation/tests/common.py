@@ -1,8 +1,10 @@
 import shutil
+from datetime import timedelta
 
 from odoo import Command
 from odoo.tests import HttpCase, TransactionCase, new_test_user
 
+from ..services.oauth_server import ACCESS_PREFIX
 from ..services.quotation_service import QuotationService
 
 SALESMAN = "sales_team.group_sale_salesman"
@@ -32,6 +34,35 @@ def api_key(user, name="tests"):
     """A new API key of ``user``, as its owner makes one in the preferences."""
     keys = user.env["res.users.apikeys"].with_user(user).sudo()
     return keys._generate(None, name, None)
+
+
+CLAUDE_CALLBACK = "https://claude.com/api/mcp/auth_callback"
+# what Claude registers (RFC 7591)
+PUBLIC_CLIENT = {
+    "client_name": "Claude",
+    "redirect_uris": [CLAUDE_CALLBACK],
+    "token_endpoint_auth_method": "none",
+    "grant_types": ["authorization_code", "refresh_token"],
+}
+
+
+def oauth_token(user, resource, scopes="quotations:create", client=None):
+    """A grant of ``user`` to ``client`` (else a new PUBLIC_CLIENT) and its
+    access token, as the token endpoint leaves them."""
+    env = user.env
+    client = client or env["mcp.oauth.client"]._register_client(PUBLIC_CLIENT)[0]
+    grant = env["mcp.oauth.grant"].create(
+        {
+            "client_id": client.id,
+            "user_id": user.id,
+            "scopes": scopes,
+            "resource": resource,
+            "connected": True,
+        }
+    )
+    token = f"{ACCESS_PREFIX}{user.login}-{grant.id}"
+    env["mcp.oauth.token"]._issue(grant, "access", token, timedelta(hours=1))
+    return grant, token
 
 
 def company_user(env, login, company, groups=SALESMAN):

@@ -26,7 +26,7 @@ class TestApiKeyLookup(TransactionCase):
 
     def _live(self, uid, key):
         """Whether the fast check accepts ``key`` for ``uid``."""
-        return caller._live_key_scopes(self.env, uid, key) is not None
+        return caller._live_key(self.env, uid, key) is not None
 
     def _key(self, user, scope=None, expiration=None):
         keys = self.env["res.users.apikeys"].with_user(user).sudo()
@@ -97,8 +97,10 @@ class TestApiKeyLookup(TransactionCase):
         self.owner.ai_agent_scopes = "quotations:read"
         self.env.flush_all()
         first = caller.identify(self.env, key)
+        # the key's name says which agent the user runs (the chatter names it)
         self.assertEqual(
-            (first.uid, first.scopes), (self.owner.id, {"quotations:read"})
+            (first.uid, first.scopes, first.client),
+            (self.owner.id, {"quotations:read"}, "pin test"),
         )
         before = self.env.cr.sql_log_count
         self.assertEqual(caller.identify(self.env, key), first)

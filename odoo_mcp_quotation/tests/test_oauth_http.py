@@ -9,17 +9,16 @@ from odoo.tools import config
 
 from ..lib.client_registration import MAX_REDIRECT_URIS, MAX_URI
 from ..lib.settings import SETTINGS
-from ..services.oauth_server import ACCESS_PREFIX, secret_hash
-from .common import SALESMAN, TestUsersMixin, api_key
+from ..services.oauth_server import secret_hash
+from .common import (
+    CLAUDE_CALLBACK,
+    PUBLIC_CLIENT,
+    SALESMAN,
+    TestUsersMixin,
+    api_key,
+    oauth_token,
+)
 from .mcp_messages import initialize_message
-
-CLAUDE_CALLBACK = "https://claude.com/api/mcp/auth_callback"
-PUBLIC_CLIENT = {
-    "client_name": "Claude",
-    "redirect_uris": [CLAUDE_CALLBACK],
-    "token_endpoint_auth_method": "none",
-    "grant_types": ["authorization_code", "refresh_token"],
-}
 
 
 @tagged("post_install", "-at_install")
@@ -41,23 +40,9 @@ class TestOauthHttp(TestUsersMixin, HttpCase):
         )
 
     def connect(self, user, client=None):
-        """A grant of ``user`` and its access token, as the token endpoint
-        leaves them."""
-        client = (
-            client or self.env["mcp.oauth.client"]._register_client(PUBLIC_CLIENT)[0]
+        return oauth_token(
+            user.with_env(self.env), f"{self.base_url()}/mcp", client=client
         )
-        grant = self.env["mcp.oauth.grant"].create(
-            {
-                "client_id": client.id,
-                "user_id": user.id,
-                "scopes": "quotations:create",
-                "resource": f"{self.base_url()}/mcp",
-                "connected": True,
-            }
-        )
-        token = f"{ACCESS_PREFIX}{user.login}-{grant.id}"
-        self.env["mcp.oauth.token"]._issue(grant, "access", token, timedelta(hours=1))
-        return grant, token
 
     def initialize(self, token):
         return self.url_open(

@@ -6,10 +6,11 @@ from odoo.tests import HttpCase, new_test_user, tagged
 
 from ..lib import scopes
 from ..services.quotation_service import QuotationService
-from .common import SALESMAN, TestUsersMixin, api_key
+from .common import SALESMAN, TestUsersMixin, api_key, oauth_token
 from .mcp_messages import ASKING_CLIENT_META as MODERN
+from .mcp_messages import initialize_message
 
-SCOPES = "quotations:create quotations:read quotations:update"
+SCOPES = "quotations:create quotations:read quotations:update quotations:send"
 
 
 @tagged("post_install", "-at_install")
@@ -32,7 +33,9 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.key = api_key(cls.agent)
+        # named as their owner names them: the chatter says which agent changed it
+        cls.key = api_key(cls.agent, "ElevenLabs voice agent")
+        cls.mcp_key = api_key(cls.agent, "Claude Desktop")
         cls.other_key = api_key(cls.other)
         Product = cls.env["product.product"]
         cls.desk, cls.lamp, cls.oak, cls.pine = Product.create(
@@ -123,14 +126,20 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
         )
         note = self.notes()
         self.assertEqual(len(note), 1)
-        self.assertIn("Update Agent", note.body)
-        self.assertIn("voice agent (REST API)", note.body)
-        self.assertIn("Upd Lamp", note.body)
+        self.assertIn(
+            "Update Agent changed this quotation through ElevenLabs voice agent "
+            "(REST API):",
+            note.body,
+        )
+        self.assertIn("[UPD-LAMP] Upd Lamp: 1.0 → 0.0", note.body)
         self.assertEqual(note.author_id, self.agent.partner_id)
         change = self.env["quotation.task.change"].search(
             [("sale_order_id", "=", self.order.id)]
         )
-        self.assertEqual((change.channel, change.requested_by_id), ("rest", self.agent))
+        self.assertEqual(
+            (change.channel, change.client_name, change.requested_by_id),
+            ("rest", "ElevenLabs voice agent", self.agent),
+        )
 
     def test_the_audit_log_records_who_changed_what(self):
         self.env["ir.config_parameter"].sudo().set_param(
@@ -150,7 +159,8 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
         document = json.loads(entry.document)
         self.assertEqual(document["actor"]["login"], "omq_upd_agent")
         self.assertEqual(
-            (document["channel"], document["idempotency_key"]), ("rest", "k-1")
+            (document["channel"], document["client"], document["idempotency_key"]),
+            ("rest", "ElevenLabs voice agent", "k-1"),
         )
         self.assertEqual(
             document["changes"],
@@ -260,6 +270,59 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(self.lines()["UPD-DESK"], 9.0)
 
+    def send(self):
+        """The agent e-mails its quotation; Odoo sends it as the salesperson."""
+        response = self.opener.post(
+            f"{self.base_url()}/api/quotation/{self.order.name}/send",
+            data=json.dumps({"confirm": True}),
+            headers={
+                "Authorization": f"Bearer {self.key}",
+                "Content-Type": "application/json",
+            },
+            timeout=20,
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.json()["email"], "sent")
+        self.order.invalidate_recordset()
+
+    def test_rest_a_quotation_e_mailed_as_its_salesperson_may_still_be_changed(self):
+        """The e-mail is no edit: sent as the salesperson, who then last wrote
+        the order (marked sent, its chatter), the agent's next changes go
+        through, also with the version it read before the e-mail."""
+        self.order.user_id = self.seller
+        read = QuotationService(self.env).get_quotation(self.order.name)["version"]
+        self.send()
+        self.assertEqual(
+            (self.order.state, self.order.write_uid), ("sent", self.seller)
+        )
+        response = self.rest(
+            self.order.name,
+            {
+                "lines": [{"product": "UPD-DESK", "quantity": 3}],
+                "expected_version": read,
+            },
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        response = self.rest(
+            self.order.name, {"lines": [{"product": "UPD-LAMP", "quantity": 2}]}
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(self.lines(), {"UPD-DESK": 3.0, "UPD-LAMP": 2.0})
+        self.assertEqual(len(self.notes()), 2)
+
+    def test_rest_a_line_the_salesperson_changed_after_the_e_mail_is_409(self):
+        self.order.user_id = self.seller
+        self.send()
+        desk = self.order.order_line.filtered(lambda line: line.product_id == self.desk)
+        desk.with_user(self.seller).product_uom_qty = 5
+        response = self.rest(
+            self.order.name, {"lines": [{"product": "UPD-DESK", "quantity": 9}]}
+        )
+        self.assertEqual(response.status_code, 409, response.text)
+        self.assertIn("Sam Seller edited", response.json()["message"])
+        self.assertEqual(self.lines(), {"UPD-DESK": 5.0, "UPD-LAMP": 1.0})
+        self.assertFalse(self.notes())
+
     def test_the_update_scope_is_nobodys_by_default(self):
         self.assertNotIn(scopes.UPDATE, scopes.DEFAULT)
         newcomer = new_test_user(self.env, login="omq_upd_newcomer", groups=SALESMAN)
@@ -284,9 +347,9 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
         self.assertIn("409", post["responses"])
 
     # ------------------------------------------------------------------ MCP
-    def mcp(self, arguments, meta=None, responses=None, key=None):
+    def mcp(self, arguments, meta=None, responses=None, key=None, headers=None):
         params = {"name": "update_quotation", "arguments": arguments}
-        headers = {"MCP-Protocol-Version": "2025-11-25"}
+        headers = {"MCP-Protocol-Version": "2025-11-25", **(headers or {})}
         if meta:
             params["_meta"] = meta
             headers = {
@@ -302,13 +365,26 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
                 {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
             ),
             headers={
-                "Authorization": f"Bearer {key or self.key}",
+                "Authorization": f"Bearer {key or self.mcp_key}",
                 "Content-Type": "application/json",
                 "Accept": "application/json, text/event-stream",
                 **headers,
             },
         )
         return response.json()["result"]
+
+    def initialize(self, client_name):
+        """A handshake-era session whose client says it is ``client_name``."""
+        response = self.url_open(
+            "/mcp",
+            data=json.dumps(initialize_message(client_name=client_name)),
+            headers={
+                "Authorization": f"Bearer {self.mcp_key}",
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+            },
+        )
+        return response.headers["Mcp-Session-Id"]
 
     def test_mcp_tool_is_listed_as_a_write_that_is_not_idempotent(self):
         response = self.url_open(
@@ -341,7 +417,56 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
         self.assertFalse(result.get("isError"), result)
         self.assertEqual(self.lines(), {"UPD-DESK": 1.0})
         self.assertEqual(result["structuredContent"]["reference"], self.order.name)
-        self.assertIn("an MCP client", self.notes().body)
+        # a client that never said its name: the key's
+        self.assertIn(
+            "Update Agent changed this quotation through Claude Desktop (MCP client):",
+            self.notes().body,
+        )
+
+    def test_mcp_the_note_names_the_client_as_it_calls_itself(self):
+        """At initialize (handshake revisions) or in every request's _meta
+        (2026-07-28), before the key's name."""
+        session = self.initialize("Claude Code")
+        change = {"quotation": self.order.name}
+        result = self.mcp(
+            {**change, "lines": [{"product": "UPD-DESK", "quantity": 3}]},
+            headers={"Mcp-Session-Id": session},
+        )
+        self.assertFalse(result.get("isError"), result)
+        meta = {
+            **MODERN,
+            "io.modelcontextprotocol/clientInfo": {"name": "claude-ai", "version": "1"},
+        }
+        result = self.mcp(
+            {**change, "lines": [{"product": "UPD-DESK", "quantity": 4}]}, meta=meta
+        )
+        self.assertFalse(result.get("isError"), result)
+        older, newer = self.notes().sorted("id")
+        self.assertIn("through Claude Code (MCP client):", older.body)
+        self.assertIn("through claude-ai (MCP client):", newer.body)
+        self.assertEqual(
+            self.env["quotation.task.change"]
+            .search([("sale_order_id", "=", self.order.id)])
+            .mapped("client_name"),
+            ["claude-ai", "Claude Code"],
+        )
+
+    def test_mcp_over_oauth_a_client_that_never_said_its_name_is_its_apps(self):
+        _grant, token = oauth_token(
+            self.agent.with_env(self.env), f"{self.base_url()}/mcp", SCOPES
+        )
+        result = self.mcp(
+            {
+                "quotation": self.order.name,
+                "lines": [{"product": "UPD-DESK", "quantity": 3}],
+            },
+            key=token,
+        )
+        self.assertFalse(result.get("isError"), result)
+        self.assertIn(
+            "Update Agent changed this quotation through Claude (MCP client):",
+            self.notes().body,
+        )
 
     def test_mcp_refuses_another_users_and_a_confirmed_quotation(self):
         theirs = self.quotation_of(self.other)

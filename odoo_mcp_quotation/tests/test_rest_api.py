@@ -95,11 +95,16 @@ class TestRestApi(TestUsersMixin, HttpCase):
         self.assertEqual(self.cr.sql_log_count - before, 5)
 
     def test_elevenlabs_tools_as_the_agent_calls_them(self):
-        """Fill the generated tool definitions as ElevenLabs would, then call them."""
-        tools = self.opener.get(
-            self.base_url() + "/api/quotation/elevenlabs-tools.json", timeout=20
-        ).json()
-        create, status_tool = (tool["tool_config"]["api_schema"] for tool in tools)
+        """Fill the generated tool definitions as ElevenLabs would, then call
+        them: the quotation asked for, followed, changed and e-mailed."""
+        tools = {
+            tool["tool_config"]["name"]: tool["tool_config"]
+            for tool in self.opener.get(
+                self.base_url() + "/api/quotation/elevenlabs-tools.json", timeout=20
+            ).json()
+        }
+        create = tools["create_quotation"]["api_schema"]
+        status_tool = tools["get_quotation_status"]["api_schema"]
         # what the LLM extracts from the call, by property description
         said = {
             "customer_name": "Lucía Fernández",
@@ -125,7 +130,7 @@ class TestRestApi(TestUsersMixin, HttpCase):
         self.assertEqual(first.json()["tracking_id"], retried.json()["tracking_id"])
         self.assertIn("Gracias", first.json()["message"])
 
-        assignment = tools[0]["tool_config"]["assignments"][0]
+        assignment = tools["create_quotation"]["assignments"][0]
         variables = {
             assignment["dynamic_variable"]: first.json()[assignment["value_path"]]
         }
@@ -137,6 +142,35 @@ class TestRestApi(TestUsersMixin, HttpCase):
         status = self.call(status_tool["method"], url.removeprefix(self.base_url()))
         self.assertEqual(status.json()["status"], "done")
         self.assertIn("está listo", status.json()["message"])
+
+        # the caller wants three desks, then says yes to the e-mail
+        self.agent.ai_agent_scopes = (
+            "quotations:create quotations:update quotations:send"
+        )
+        self.env.flush_all()
+
+        def call_tool(name, said):
+            api = tools[name]["api_schema"]
+            properties = api["request_body_schema"]["properties"]
+            self.assertEqual(set(said), set(properties))
+            self.assertTrue(all(prop["description"] for prop in properties.values()))
+            path_param = api["path_params_schema"]["tracking_id"]
+            url = api["url"].replace(
+                "{tracking_id}", variables[path_param["dynamic_variable"]]
+            )
+            return self.call(api["method"], url.removeprefix(self.base_url()), said)
+
+        changed = call_tool(
+            "update_quotation", {"lines": [{"product": "OMQ-DESK", "quantity": 3}]}
+        )
+        self.assertEqual(changed.status_code, 200, changed.text)
+        self.env.invalidate_all()
+        order = self.tasks().sale_order_id
+        self.assertEqual(order.order_line.product_uom_qty, 3.0)
+        self.assertAlmostEqual(changed.json()["amount_untaxed"], 1500)
+        sent = call_tool("send_quotation", {"confirm": True})
+        self.assertEqual(sent.status_code, 200, sent.text)
+        self.assertEqual((sent.json()["email"], order.state), ("sent", "sent"))
 
     def test_legacy_field_names_are_accepted(self):
         response = self.post(
