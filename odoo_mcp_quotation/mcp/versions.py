@@ -6,6 +6,10 @@ the handshake ones (``initialize`` opens a session) and the stateless
 capabilities in ``_meta``.
 """
 
+import base64
+import binascii
+from contextlib import suppress
+
 import mcp_types as types
 from mcp_types.version import (
     HANDSHAKE_PROTOCOL_VERSIONS,
@@ -47,3 +51,11 @@ NAME_PARAMS = {
 def is_modern(version):
     """2026-07-28 and later: stateless, ``_meta`` on every request."""
     return version in MODERN_PROTOCOL_VERSIONS
+
+
+def decode_name_header(value):
+    """An ``Mcp-Name`` value: plain ASCII, or ``=?base64?…?=`` for anything else."""
+    if value and value.startswith("=?base64?") and value.endswith("?="):
+        with suppress(binascii.Error, UnicodeDecodeError):
+            return base64.b64decode(value[9:-2], validate=True).decode()
+    return value
