@@ -191,6 +191,7 @@ class TestMcpApps(TestUsersMixin, HttpCase):
         queued = self.tool(headers, "create_quotation", **request)
         self.assertEqual(queued["structuredContent"]["status"], "pending")
         self.assertNotIn("quotation", queued["structuredContent"])
+        self.pending = queued  # the card's short form
         self.env["quotation.task"]._process_due()
         created = self.tool(headers, "create_quotation", **request)
         reference = created["structuredContent"]["order_reference"]
@@ -399,9 +400,19 @@ class TestMcpApps(TestUsersMixin, HttpCase):
 
     def test_chromium_draws_the_card_in_english(self):
         results = self.results()
-        seen = self.render(
-            "en-US", results, self._screenshot("mcp_quotation_card_en.png")
+        *seen, pending = self.render(
+            "en-US",
+            [*results, self.pending],
+            self._screenshot("mcp_quotation_card_en.png"),
         )
+        # still being built: what the request says, nothing it does not know
+        self.assertEqual(pending["state"], "Being prepared")
+        self.assertEqual(
+            pending["facts"],
+            {"Tracking id": self.pending["structuredContent"]["tracking_id"]},
+        )
+        self.assertEqual(pending["rows"], [])
+        self.assertIn(self.pending["structuredContent"]["message"], pending["text"])
         for card in seen:
             self.assertEqual(
                 card["log"][:2], ["ui/initialize", "ui/notifications/initialized"]
