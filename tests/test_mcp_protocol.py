@@ -723,6 +723,38 @@ def test_claude_traffic_under_an_older_header_is_served_as_the_body_says(server)
     assert "Mcp-Session-Id" not in discovered.headers
 
 
+@pytest.mark.parametrize("header_version", [MODERN, "2025-11-25", None])
+def test_modern_requests_without_routing_headers_are_routed_by_their_body(
+    server, header_version
+):
+    """Claude's connectors may send neither ``Mcp-Method`` nor ``Mcp-Name``
+    (notes/clients.md): the body says what is asked; a header that is sent
+    and contradicts it is still refused."""
+    meta = {
+        mcp_types.PROTOCOL_VERSION_META_KEY: MODERN,
+        mcp_types.CLIENT_CAPABILITIES_META_KEY: {},
+    }
+    headers = {"MCP-Protocol-Version": header_version} if header_version else {}
+
+    def bare(method, params=None, **extra):
+        message = request(method, {**(params or {}), "_meta": meta})
+        return post(server, None, message, **headers, **extra)
+
+    discovered = bare("server/discover")
+    assert discovered.status == 200, discovered.body
+    assert discovered.body["result"]["resultType"] == "complete"
+    listed = bare("tools/list").body["result"]
+    assert [tool["name"] for tool in listed["tools"]] == ["greet", "echo"]
+    greet = {"name": "greet", "arguments": {"name": "Ana"}}
+    called = bare("tools/call", greet)
+    assert called.status == 200, called.body
+    assert called.body["result"]["structuredContent"]["greeting"] == "Hello Ana"
+    for contradicting in ({"Mcp-Method": "tools/list"}, {"Mcp-Name": "echo"}):
+        refused = bare("tools/call", greet, **contradicting)
+        assert refused.status == 400
+        assert refused.body["error"]["code"] == errors.HEADER_MISMATCH
+
+
 def test_modern_drops_the_handshake_its_batches_and_its_ping(server):
     assert modern(server, "initialize").status == 404
     assert modern(server, "ping").status == 404

@@ -71,13 +71,17 @@ class McpController(http.Controller):
             reply = streamable_http.serve_delete(httprequest.headers, sessions)
         else:
             server = mcp_server(granted)
+            session_id = httprequest.headers.get("Mcp-Session-Id")
+            env = sessions.tool_env(session_id, payload)
             writes = server.calls_writing_tool(payload)
-            env = sessions.tool_env(httprequest.headers.get("Mcp-Session-Id"), payload)
-            env = deferring_wake_up(env) if writes else env
             reply = streamable_http.serve_post(
-                server, httprequest.headers, payload, env, sessions
+                server,
+                httprequest.headers,
+                payload,
+                deferring_wake_up(env) if writes else env,
+                sessions,
             )
-            if reply.elicitation:
+            if reply.elicitation:  # answered on a stream: it wakes the crons
                 session = sessions.find(session_id)
                 stream = mcp_streams.elicitation_stream(
                     sessions.held, session, reply.elicitation, env
@@ -119,11 +123,14 @@ class McpController(http.Controller):
             return self._respond(reply)
         sessions = McpSessionStore(request.env, "sse")
         server = mcp_server(granted)
-        writes = server.calls_writing_tool(payload)
         env = sessions.tool_env(session_id, payload)
-        env = deferring_wake_up(env) if writes else env
+        writes = server.calls_writing_tool(payload)
         reply, answers = sse.serve_sse_message(
-            server, payload, env, sessions, session_id
+            server,
+            payload,
+            deferring_wake_up(env) if writes else env,
+            sessions,
+            session_id,
         )
         session = sessions.find(session_id)
         for answer in answers:

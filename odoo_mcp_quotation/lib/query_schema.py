@@ -129,25 +129,6 @@ class QuotationStatus(_Answer):
     )
 
 
-class QuotationQueued(QuotationStatus):
-    """The answer to a new request, over REST and MCP alike: its status (the
-    first request's, for a retry) and where to follow it."""
-
-    status_url: str = Field(description="GET it with the same API key.")
-
-
-class QuotationSent(_Answer):
-    """The answer to a send: sent, or not yet (retried on its own), or failed."""
-
-    reference: str = Field(examples=["S00042"])
-    email: Literal["to_send", "sent", "failed"] = Field(
-        description="sent: e-mailed now; to_send: not yet, retried on its own; "
-        "failed: given up, see error."
-    )
-    message: str = Field(description="A sentence the agent can read aloud.")
-    error: str | None = Field(default=None, description="Why it is not sent yet.")
-
-
 class Product(_Answer):
     reference: str | None = Field(description="Internal reference, if any.")
     name: str
@@ -214,6 +195,33 @@ class Quotation(_Answer):
         default=None,
         description="Changes with every edit: give it as update_quotation's "
         "expected_version.",
+    )
+
+
+class QuotationQueued(QuotationStatus):
+    """The answer to a new request, over REST and MCP alike: its status (the
+    first request's, for a retry), where to follow it, and the quotation once
+    built (a status poll stays small: it names the reference and total only)."""
+
+    status_url: str = Field(description="GET it with the same API key.")
+    quotation: Quotation | None = Field(
+        default=None,
+        description="Once done: the quotation, as get_quotation returns it.",
+    )
+
+
+class QuotationSent(_Answer):
+    """The answer to a send: sent, or not yet (retried on its own), or failed."""
+
+    reference: str = Field(examples=["S00042"])
+    email: Literal["to_send", "sent", "failed"] = Field(
+        description="sent: e-mailed now; to_send: not yet, retried on its own; "
+        "failed: given up, see error."
+    )
+    message: str = Field(description="A sentence the agent can read aloud.")
+    error: str | None = Field(default=None, description="Why it is not sent yet.")
+    quotation: Quotation = Field(
+        description="The quotation as it is now, as get_quotation returns it."
     )
 
 

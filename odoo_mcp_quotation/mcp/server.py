@@ -8,11 +8,8 @@ definitions and results), ``tasks``, ``elicitation``, and the transports
 with the official ``mcp_types`` models and version helpers, per revision.
 """
 
-import base64
-import binascii
 import logging
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,6 +49,7 @@ from .versions import (
     STREAMABLE_HTTP_VERSIONS,
     TASKS_SINCE,
     client_label,
+    decode_name_header,
     is_modern,
 )
 
@@ -187,7 +185,8 @@ class McpServer:
 
     def _check_modern_envelope(self, request, exchange):
         """2026-07-28: ``_meta`` carries version and capabilities, and agrees
-        with the ``MCP-Protocol-Version``, ``Mcp-Method`` and ``Mcp-Name`` headers."""
+        with the ``MCP-Protocol-Version`` header and the ``Mcp-Method`` /
+        ``Mcp-Name`` ones when sent (without them the body routes)."""
         params = request.params or {}
         meta = params.get("_meta")
         required = (types.PROTOCOL_VERSION_META_KEY, types.CLIENT_CAPABILITIES_META_KEY)
@@ -203,7 +202,8 @@ class McpServer:
                 "The MCP-Protocol-Version header and params._meta name different "
                 "versions: send the same one in both.",
             )
-        if exchange.routing.get("method") != request.method:
+        routed = exchange.routing.get("method")
+        if routed not in (None, request.method):
             raise McpError(
                 HEADER_MISMATCH,
                 f"The Mcp-Method header must be the request's method "
@@ -211,7 +211,8 @@ class McpServer:
             )
         name_param = NAME_PARAMS.get(request.method)
         named = params.get(name_param) if name_param else None
-        if named is not None and _decode_header(exchange.routing.get("name")) != named:
+        routed = exchange.routing.get("name")
+        if None not in (named, routed) and decode_name_header(routed) != named:
             raise McpError(
                 HEADER_MISMATCH,
                 f"The Mcp-Name header must be params.{name_param} ({named}).",
@@ -431,14 +432,6 @@ def _invalid(request_id, message, data=None):
     error = McpError(INVALID_REQUEST, message, data)
     error.request_id = request_id
     return error
-
-
-def _decode_header(value):
-    """An ``Mcp-Name`` value: plain ASCII, or ``=?base64?…?=`` for anything else."""
-    if value and value.startswith("=?base64?") and value.endswith("?="):
-        with suppress(binascii.Error, UnicodeDecodeError):
-            return base64.b64decode(value[9:-2], validate=True).decode()
-    return value
 
 
 def _safe_id(message):

@@ -6,6 +6,10 @@ the handshake ones (``initialize`` opens a session) and the stateless
 capabilities in ``_meta``.
 """
 
+import base64
+import binascii
+from contextlib import suppress
+
 import mcp_types as types
 from mcp_types.version import (
     HANDSHAKE_PROTOCOL_VERSIONS,
@@ -66,3 +70,11 @@ def reported_client_name(message):
     info = meta.get(types.CLIENT_INFO_META_KEY) if isinstance(meta, dict) else None
     name = info.get("name") if isinstance(info, dict) else None
     return client_label(name) if isinstance(name, str) and name.strip() else None
+
+
+def decode_name_header(value):
+    """An ``Mcp-Name`` value: plain ASCII, or ``=?base64?…?=`` for anything else."""
+    if value and value.startswith("=?base64?") and value.endswith("?="):
+        with suppress(binascii.Error, UnicodeDecodeError):
+            return base64.b64decode(value[9:-2], validate=True).decode()
+    return value

@@ -193,12 +193,11 @@ class QuotationService:
         if task.state == "pending" and not task.error:
             message = messages.say(messages.QUEUED, self._lang(task))
         base_url = (base_url or task.get_base_url()).rstrip("/")
-        return self._status(
-            task,
-            QuotationQueued,
-            message=message,
-            status_url=f"{base_url}{STATUS_PATH}{task.tracking_id}",
-        )
+        extra = {"status_url": f"{base_url}{STATUS_PATH}{task.tracking_id}"}
+        order = _quotation_of(task)
+        if task.state == "done" and order:  # what the quotation card draws
+            extra["quotation"] = Quotation(**self.quotation_facts(order))
+        return self._status(task, QuotationQueued, message=message, **extra)
 
     def summary(self, task):
         """The task as agents see it: state, and the quotation once it exists."""
@@ -373,7 +372,10 @@ class QuotationService:
         return _answer(Quotation(**self.quotation_facts(order)))
 
     def quotation_facts(self, order):
-        """What agents read of a quotation (``Quotation``'s members)."""
+        """What agents read of a quotation (``Quotation``'s members), in the
+        caller's language: a unit's name too (an MCP request has none in its
+        context)."""
+        order = order.with_context(lang=self.env["res.users"].context_get()["lang"])
         return {
             "reference": order.name,
             "state": order.state,
@@ -491,4 +493,5 @@ class QuotationService:
         facts = {"reference": order.name, "email": state, "message": message}
         if state != "sent" and send.error:
             facts["error"] = send.error
+        facts["quotation"] = Quotation(**self.quotation_facts(order))
         return _answer(QuotationSent(**facts))

@@ -323,7 +323,9 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
 
     def test_claude_traffic_with_an_older_header_is_served_as_2026_07_28(self):
         """Claude's connectors send ``MCP-Protocol-Version: 2025-11-25`` while
-        ``_meta`` names 2026-07-28 (claude-code issue 93290): the body wins."""
+        ``_meta`` names 2026-07-28 (claude-code issue 93290): the body wins;
+        without the ``Mcp-Method`` / ``Mcp-Name`` headers too, while a header
+        that contradicts the body is refused."""
         meta = {
             "io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientCapabilities": {},
@@ -333,7 +335,7 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
             },
         }
 
-        def claude(request_id, method, params=None, **headers):
+        def claude(request_id, method, params=None, routing=None):
             return self.post(
                 {
                     "jsonrpc": "2.0",
@@ -341,26 +343,48 @@ class TestMcpHttp(TestUsersMixin, HttpCase):
                     "method": method,
                     "params": {**(params or {}), "_meta": meta},
                 },
-                **{"MCP-Protocol-Version": "2025-11-25", "Mcp-Method": method},
-                **headers,
+                **{"MCP-Protocol-Version": "2025-11-25", **(routing or {})},
             )
 
-        discovered = claude(1, "server/discover")
-        self.assertEqual(discovered.status_code, 200, discovered.text)
-        self.assertIn("2026-07-28", discovered.json()["result"]["supportedVersions"])
-        listed = claude(2, "tools/list").json()["result"]
-        self.assertIn("get_quotation", [tool["name"] for tool in listed["tools"]])
-        self.assertEqual(listed["resultType"], "complete")
-        found = claude(
-            3,
-            "tools/call",
-            {"name": "search_products", "arguments": {"query": "MCP Desk"}},
-            **{"Mcp-Name": "search_products"},
-        ).json()["result"]
-        self.assertFalse(found["isError"])
-        self.assertEqual(found["resultType"], "complete")
-        self.assertIn("MCP-DESK", json.dumps(found["structuredContent"]))
-        self.assertNotIn("Mcp-Session-Id", discovered.headers)
+        search = {"name": "search_products", "arguments": {"query": "MCP Desk"}}
+        for routed in (True, False):
+            with self.subTest(routing_headers=routed):
+
+                def routing(method, name=None, routed=routed):
+                    if not routed:
+                        return None
+                    return {
+                        "Mcp-Method": method,
+                        **({"Mcp-Name": name} if name else {}),
+                    }
+
+                discovered = claude(
+                    1, "server/discover", routing=routing("server/discover")
+                )
+                self.assertEqual(discovered.status_code, 200, discovered.text)
+                self.assertIn(
+                    "2026-07-28", discovered.json()["result"]["supportedVersions"]
+                )
+                self.assertNotIn("Mcp-Session-Id", discovered.headers)
+                listed = claude(2, "tools/list", routing=routing("tools/list"))
+                listed = listed.json()["result"]
+                self.assertIn(
+                    "get_quotation", [tool["name"] for tool in listed["tools"]]
+                )
+                self.assertEqual(listed["resultType"], "complete")
+                found = claude(
+                    3, "tools/call", search, routing("tools/call", "search_products")
+                ).json()["result"]
+                self.assertFalse(found["isError"])
+                self.assertEqual(found["resultType"], "complete")
+                self.assertIn("MCP-DESK", json.dumps(found["structuredContent"]))
+        for contradicting in (
+            {"Mcp-Method": "tools/list"},
+            {"Mcp-Name": "get_quotation"},
+        ):
+            refused = claude(4, "tools/call", search, contradicting)
+            self.assertEqual(refused.status_code, 400, contradicting)
+            self.assertEqual(refused.json()["error"]["code"], -32020)
 
     # ------------------------------------------------------------ abuse
     def test_a_batch_counts_each_message_against_the_rate_limit(self):
