@@ -351,7 +351,7 @@ class CronQueueMixin(models.AbstractModel):
     @api.model
     def _cron_process(self):
         """What a queue's cron runs: one batch, committing as it goes."""
-        self._process_due(commit=True)
+        return self._process_due(commit=True)
 
     @api.model
     def _release_after_lost_connection(self, records):

@@ -126,8 +126,9 @@ class ElevenlabsWebhookDelivery(models.Model):
     # ------------------------------------------------------------------ processing
     @api.model
     def _cron_process(self):
-        super()._cron_process()
+        processed = super()._cron_process()
         self._vacuum_landed()
+        return processed
 
     @api.model
     def _vacuum_landed(self):
