@@ -1,5 +1,10 @@
+import logging
+import smtplib
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from ..services.quotation_builder import QuotationBuilder
 from .cron_queue_mixin import FAILED, PENDING, PROCESSING
@@ -7,6 +12,8 @@ from .cron_queue_mixin import FAILED, PENDING, PROCESSING
 CRON = "odoo_mcp_quotation.ir_cron_send_quotations"
 SENT = "sent"
 BATCH_SIZE = 10
+
+_logger = logging.getLogger(__name__)
 
 
 class QuotationSend(models.Model):
@@ -99,6 +106,17 @@ class QuotationSend(models.Model):
     def _describe_failure(self, error):
         if isinstance(error, UserError):  # the report engine missing, say
             return str(error.args[0]), True
+        if isinstance(error, (MailDeliveryException, smtplib.SMTPException)):
+            # the mail server down or refusing: to retry, not a bug to trace
+            message = ": ".join(str(arg) for arg in error.args)
+            _logger.warning(
+                "%s %s: attempt %s failed: %s",
+                self._description,
+                self.display_name,
+                self.attempts,
+                message,
+            )
+            return message, True
         return super()._describe_failure(error)
 
     def _postpone(self, error):

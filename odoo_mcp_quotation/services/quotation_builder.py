@@ -8,6 +8,7 @@ retry finds what it already made instead of making it twice.
 import zlib
 
 from odoo import Command, _
+from odoo.exceptions import UserError
 from odoo.tools import email_normalize, escape_psql
 
 from .. import compat
@@ -330,17 +331,49 @@ class QuotationBuilder:
         return values
 
     def _send_quotation(self, order):
-        """E-mail the quotation with Sale's own template, as "Send by Email" does.
+        """E-mail the quotation with Sale's own template, as "Send by Email"
+        does, and hand the customer's e-mail to the mail server now.
 
-        Odoo sends chatter e-mails after the commit, so a task that fails
-        after this point never leaves an e-mail about a quotation that is gone.
+        Odoo would send it after the commit, where a mail server that is down
+        only marks the e-mail failed: here a failure raises, so the caller's
+        savepoint takes back the message and its e-mail, and the send is
+        retried. Every pending write reaches the database before the mail
+        server is called, so that nothing is likely to roll back once the
+        e-mail is out (a retry would send it again). Copies to followers, if
+        any, go through Odoo's mail queue as usual.
         """
         order = order.sudo()  # already handed to its salesperson: not the requester's
-        order.with_context(mark_so_as_sent=True).message_post_with_source(
+        message = order.with_context(mark_so_as_sent=True).message_post_with_source(
             order._find_mail_template(),
             email_layout_xmlid=QUOTATION_EMAIL_LAYOUT,
             subtype_xmlid="mail.mt_comment",
+            force_send=False,  # queued, then sent below within this transaction
         )
+        to_customer = (
+            self.env["mail.mail"]
+            .sudo()
+            .search([("mail_message_id", "in", message.ids)])
+            .filtered(lambda mail: order.partner_id in mail.recipient_ids)
+        )
+        if not to_customer:
+            raise UserError(
+                self.env._(
+                    "The quotation's e-mail template does not address the customer."
+                )
+            )
+        self.env.flush_all()
+        to_customer.send(raise_exception=True)
+        failed = to_customer.exists().filtered(lambda mail: mail.state != "sent")
+        if failed:  # refused without raising: an invalid address, say
+            reasons = dict(
+                failed._fields["failure_type"]._description_selection(self.env)
+            )
+            raise UserError(
+                self.env._(
+                    "The e-mail to the customer was not sent: %s",
+                    reasons.get(failed[0].failure_type) or failed[0].failure_reason,
+                )
+            )
 
     # ------------------------------------------------------------------ settings
     def _configured(self, key, model):
