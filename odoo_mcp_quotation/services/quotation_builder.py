@@ -340,7 +340,7 @@ class QuotationBuilder:
         retried. Every pending write reaches the database before the mail
         server is called, so that nothing is likely to roll back once the
         e-mail is out (a retry would send it again). Copies to followers, if
-        any, go through Odoo's mail queue as usual.
+        any, go after the commit, as Odoo sends them.
         """
         order = order.sudo()  # already handed to its salesperson: not the requester's
         message = order.with_context(mark_so_as_sent=True).message_post_with_source(
@@ -349,22 +349,30 @@ class QuotationBuilder:
             subtype_xmlid="mail.mt_comment",
             force_send=False,  # queued, then sent below within this transaction
         )
-        to_customer = (
+        emails = (
             self.env["mail.mail"]
             .sudo()
             .search([("mail_message_id", "in", message.ids)])
-            .filtered(lambda mail: order.partner_id in mail.recipient_ids)
         )
-        if not to_customer:
+        to_customer = emails.filtered(
+            lambda mail: order.partner_id in mail.recipient_ids
+        )
+        self._deliver_now(to_customer)
+        (emails - to_customer).send_after_commit()
+
+    def _deliver_now(self, emails):
+        """Hand ``emails`` to the mail server, or raise why they did not go:
+        also when Odoo refused one without raising (an invalid address)."""
+        if not emails:
             raise UserError(
                 self.env._(
                     "The quotation's e-mail template does not address the customer."
                 )
             )
         self.env.flush_all()
-        to_customer.send(raise_exception=True)
-        failed = to_customer.exists().filtered(lambda mail: mail.state != "sent")
-        if failed:  # refused without raising: an invalid address, say
+        emails.send(raise_exception=True)
+        failed = emails.exists().filtered(lambda mail: mail.state != "sent")
+        if failed:
             reasons = dict(
                 failed._fields["failure_type"]._description_selection(self.env)
             )
