@@ -19,12 +19,15 @@ from helpers.servers import free_port, odoo_shell, start_odoo_server, stop_odoo_
 from helpers.voice_agent import ELEVENLABS_BODY, post_quotation, wait_until_final
 
 CUSTOMER = ELEVENLABS_BODY["email"]
-# the mail server the addon's e-mails go to, on a port where nothing listens
+# the mail server the addon's e-mails go to, on a port where nothing listens;
+# the quotation's PDF left out: no report engine (wkhtmltopdf) here, whose
+# absence test_quotation_send tries on its own
 MAIL_SERVER_SETUP = """
 env["ir.mail_server"].create({{
     "name": "Test SMTP", "smtp_host": "127.0.0.1", "smtp_port": {port},
     "smtp_encryption": "none", "sequence": 1,
 }})
+env.ref("sale.email_template_edi_sale").report_template_ids = False
 user.email = "integration@example.com"
 user.ai_agent_scopes = (user.ai_agent_scopes or "") + " quotations:send"
 """
@@ -95,7 +98,7 @@ def _unsent_mails(server, order_id):
     """E-mails about the quotation still queued or failed in Odoo."""
     return _query(
         server,
-        "SELECT id, state FROM mail_mail m JOIN mail_message msg"
+        "SELECT m.id, m.state FROM mail_mail m JOIN mail_message msg"
         " ON msg.id = m.mail_message_id WHERE msg.model = 'sale.order'"
         " AND msg.res_id = %s AND m.state IN ('outgoing', 'exception')",
         order_id,
@@ -140,9 +143,10 @@ def _build(server, conversation_id):
     body = dict(ELEVENLABS_BODY, conversation_id=conversation_id, lang="en")
     response = post_quotation(server, body, Prefer="wait=5")
     assert response.status_code in (200, 202), response.text
-    status = wait_until_final(server, response.json()["status_url"])
+    status_url = response.json()["status_url"]
+    status = wait_until_final(server, status_url)
     assert status["status"] == "done", status
-    return status
+    return dict(status, status_url=status_url)
 
 
 def _assert_one_email_to_the_customer(inbox, reference):
@@ -199,13 +203,19 @@ def test_a_send_while_the_mail_server_is_down_is_retried_and_sent_once(server):
         _assert_no_second_email(server, inbox, order_id)
 
 
-def test_the_build_time_email_waits_for_the_mail_server_too(server):
+def _send_after_build(server, on):
+    """Switch *send the quotation by e-mail* as the settings form would, the
+    running workers told (their cached settings dropped)."""
     odoo_shell(
         server.database,
         "env['ir.config_parameter'].set_param("
-        "'odoo_mcp_quotation.send_quotation_email', 'True')\n"
-        "env.cr.commit()\nprint('OMQ_DONE=1')\n",
+        f"'odoo_mcp_quotation.send_quotation_email', {on!r})\n"
+        "env.cr.commit()\nenv.registry.signal_changes()\nprint('OMQ_DONE=1')\n",
     )
+
+
+def test_the_build_time_email_waits_for_the_mail_server_too(server):
+    _send_after_build(server, True)
     try:
         built = _build(server, "conv_mail_down_build")
         status = _wait_for_email_state(
@@ -227,9 +237,4 @@ def test_the_build_time_email_waits_for_the_mail_server_too(server):
             _assert_one_email_to_the_customer(inbox, reference)
             _assert_no_second_email(server, inbox, order_id)
     finally:
-        odoo_shell(
-            server.database,
-            "env['ir.config_parameter'].set_param("
-            "'odoo_mcp_quotation.send_quotation_email', False)\n"
-            "env.cr.commit()\nprint('OMQ_DONE=1')\n",
-        )
+        _send_after_build(server, False)

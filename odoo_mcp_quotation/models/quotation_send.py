@@ -76,12 +76,23 @@ class QuotationSend(models.Model):
         self._trigger_retries(self)
 
     def _write_engine_fields(self, vals):
-        """Every state change shows on the task too, read with it by agents."""
+        """Every state change shows on the task too, read with it by agents.
+
+        Written only when it changes, so an attempt updates its task once:
+        PostgreSQL re-checks the foreign keys of a row updated twice in one
+        transaction, and a lead changed meanwhile (CRM's enrichment, right
+        after a build) would then fail the commit of an attempt whose e-mail
+        already went out, which the queue would send again.
+        """
         res = super()._write_engine_fields(vals)
         for send in self.filtered("task_id"):
-            send.task_id.sudo().write(
-                {"send_state": send._send_state(), "send_error": send.error or False}
-            )
+            task = send.task_id.sudo()
+            shown = {
+                "send_state": send._send_state(),
+                "send_error": send.error or False,
+            }
+            if any(task[name] != value for name, value in shown.items()):
+                task.write(shown)
         return res
 
     # ------------------------------------------------------------------ queue
