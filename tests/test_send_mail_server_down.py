@@ -15,6 +15,7 @@ import harness
 import pytest
 import requests
 from aiosmtpd.controller import Controller
+from helpers.pure_modules import load
 from helpers.servers import free_port, odoo_shell, start_odoo_server, stop_odoo_server
 from helpers.voice_agent import ELEVENLABS_BODY, post_quotation, wait_until_final
 
@@ -31,22 +32,12 @@ env.ref("sale.email_template_edi_sale").report_template_ids = False
 user.email = "integration@example.com"
 user.ai_agent_scopes = (user.ai_agent_scopes or "") + " quotations:send"
 """
+Inbox = load("tests.smtp_server").Inbox
 # retried two seconds after a failure, so the test need not wait the default
 RETRY_PARAMS = {
     "odoo_mcp_quotation.backoff_seconds": "2",
     "odoo_mcp_quotation.backoff_max_seconds": "2",
 }
-
-
-class Inbox:
-    """What the SMTP server received: one envelope per e-mail."""
-
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):  # aiosmtpd names it
-        self.envelopes.append(envelope)
-        return "250 Message accepted for delivery"
 
 
 @contextmanager

@@ -7,12 +7,13 @@ from ..lib.request_schema import SendQuotationRequest, inline_json_schema
 from ..services.quotation_service import QuotationService
 from .common import SALESMAN, TestUsersMixin, api_key, quotation_payload
 from .mcp_messages import ASKING_CLIENT_META
+from .smtp_server import MailServerMixin
 
 PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}
 
 
 @tagged("post_install", "-at_install")
-class TestSendQuotationHttp(TestUsersMixin, HttpCase):
+class TestSendQuotationHttp(MailServerMixin, TestUsersMixin, HttpCase):
     """send_quotation through REST and MCP, behind its own scope."""
 
     test_users = {
