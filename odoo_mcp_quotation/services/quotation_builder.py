@@ -361,8 +361,7 @@ class QuotationBuilder:
         (emails - to_customer).send_after_commit()
 
     def _deliver_now(self, emails):
-        """Hand ``emails`` to the mail server, or raise why they did not go:
-        also when Odoo refused one without raising (an invalid address)."""
+        """Hand ``emails`` to the mail server now, or raise why they did not go."""
         if not emails:
             raise UserError(
                 self.env._(
@@ -371,17 +370,6 @@ class QuotationBuilder:
             )
         self.env.flush_all()
         emails.send(raise_exception=True)
-        failed = emails.exists().filtered(lambda mail: mail.state != "sent")
-        if failed:
-            reasons = dict(
-                failed._fields["failure_type"]._description_selection(self.env)
-            )
-            raise UserError(
-                self.env._(
-                    "The e-mail to the customer was not sent: %s",
-                    reasons.get(failed[0].failure_type) or failed[0].failure_reason,
-                )
-            )
 
     # ------------------------------------------------------------------ settings
     def _configured(self, key, model):

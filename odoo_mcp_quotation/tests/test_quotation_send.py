@@ -149,24 +149,6 @@ class TestSendQuotation(MailServerMixin, TestUsersMixin, QuotationTaskCase):
         )
         self.assertEqual(len(self.emails()), 2)
 
-    def test_an_address_refused_is_not_counted_sent(self):
-        """Odoo refuses the address without raising: the send is retried,
-        not reported done, and the quotation stays as it was."""
-        self.order.partner_id.email = "lucia-at-example"
-        answer = self.service.send_quotation(
-            {"quotation": self.order.name, "confirm": True}
-        )
-        self.assertEqual(answer["email"], "to_send")
-        self.assertIn("Invalid email address", answer["error"])
-        self.assertIn("not been e-mailed", answer["message"])
-        self.assertEqual(self.order.state, "draft")
-        self.assertFalse(self.emails())
-        self.assertFalse(
-            self.env["mail.mail"].search(
-                [("model", "=", "sale.order"), ("res_id", "=", self.order.id)]
-            )
-        )
-
     def test_refusals_send_nothing(self):
         with self.assertRaisesRegex(UserError, "ask the person to confirm"):
             self.service.send_quotation({"quotation": self.order.name})
