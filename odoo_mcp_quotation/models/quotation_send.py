@@ -1,11 +1,18 @@
+import logging
+import smtplib
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
+
+from odoo.addons.base.models.ir_mail_server import MailDeliveryException
 
 from ..services.quotation_builder import QuotationBuilder
 from .cron_queue_mixin import FAILED, PENDING, PROCESSING
 
 CRON = "odoo_mcp_quotation.ir_cron_send_quotations"
 SENT = "sent"
+
+_logger = logging.getLogger(__name__)
 
 
 class QuotationSend(models.Model):
@@ -68,12 +75,23 @@ class QuotationSend(models.Model):
         self._trigger_retries(self)
 
     def _write_engine_fields(self, vals):
-        """Every state change shows on the task too, read with it by agents."""
+        """Every state change shows on the task too, read with it by agents.
+
+        Written only when it changes, so an attempt updates its task once:
+        PostgreSQL re-checks the foreign keys of a row updated twice in one
+        transaction, and a lead changed meanwhile (CRM's enrichment, right
+        after a build) would then fail the commit of an attempt whose e-mail
+        already went out, which the queue would send again.
+        """
         res = super()._write_engine_fields(vals)
         for send in self.filtered("task_id"):
-            send.task_id.sudo().write(
-                {"send_state": send._send_state(), "send_error": send.error or False}
-            )
+            task = send.task_id.sudo()
+            shown = {
+                "send_state": send._send_state(),
+                "send_error": send.error or False,
+            }
+            if any(task[name] != value for name, value in shown.items()):
+                task.write(shown)
         return res
 
     # ------------------------------------------------------------------ queue
@@ -87,6 +105,17 @@ class QuotationSend(models.Model):
     def _describe_failure(self, error):
         if isinstance(error, UserError):  # the report engine missing, say
             return str(error.args[0]), True
+        if isinstance(error, (MailDeliveryException, smtplib.SMTPException)):
+            # the mail server down or refusing: to retry, not a bug to trace
+            message = ": ".join(str(arg) for arg in error.args)
+            _logger.warning(
+                "%s %s: attempt %s failed: %s",
+                self._description,
+                self.display_name,
+                self.attempts,
+                message,
+            )
+            return message, True
         return super()._describe_failure(error)
 
     def _postpone(self, error):

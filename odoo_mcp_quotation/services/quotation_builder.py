@@ -8,6 +8,7 @@ retry finds what it already made instead of making it twice.
 import zlib
 
 from odoo import Command, _
+from odoo.exceptions import UserError
 from odoo.tools import email_normalize, escape_psql
 
 from .. import compat
@@ -330,17 +331,45 @@ class QuotationBuilder:
         return values
 
     def _send_quotation(self, order):
-        """E-mail the quotation with Sale's own template, as "Send by Email" does.
+        """E-mail the quotation with Sale's own template, as "Send by Email"
+        does, and hand the customer's e-mail to the mail server now.
 
-        Odoo sends chatter e-mails after the commit, so a task that fails
-        after this point never leaves an e-mail about a quotation that is gone.
+        Odoo would send it after the commit, where a mail server that is down
+        only marks the e-mail failed: here a failure raises, so the caller's
+        savepoint takes back the message and its e-mail, and the send is
+        retried. Every pending write reaches the database before the mail
+        server is called, so that nothing is likely to roll back once the
+        e-mail is out (a retry would send it again). Copies to followers, if
+        any, go after the commit, as Odoo sends them.
         """
         order = order.sudo()  # already handed to its salesperson: not the requester's
-        order.with_context(mark_so_as_sent=True).message_post_with_source(
+        message = order.with_context(mark_so_as_sent=True).message_post_with_source(
             order._find_mail_template(),
             email_layout_xmlid=QUOTATION_EMAIL_LAYOUT,
             subtype_xmlid="mail.mt_comment",
+            force_send=False,  # queued, then sent below within this transaction
         )
+        emails = (
+            self.env["mail.mail"]
+            .sudo()
+            .search([("mail_message_id", "in", message.ids)])
+        )
+        to_customer = emails.filtered(
+            lambda mail: order.partner_id in mail.recipient_ids
+        )
+        self._deliver_now(to_customer)
+        (emails - to_customer).send_after_commit()
+
+    def _deliver_now(self, emails):
+        """Hand ``emails`` to the mail server now, or raise why they did not go."""
+        if not emails:
+            raise UserError(
+                self.env._(
+                    "The quotation's e-mail template does not address the customer."
+                )
+            )
+        self.env.flush_all()
+        emails.send(raise_exception=True)
 
     # ------------------------------------------------------------------ settings
     def _configured(self, key, model):

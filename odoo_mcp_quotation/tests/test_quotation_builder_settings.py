@@ -2,10 +2,11 @@ from odoo.tests import new_test_user, tagged
 
 from ..lib.settings import SETTINGS
 from .common import SALESMAN, QuotationTaskCase, TestUsersMixin, company_user
+from .smtp_server import MailServerMixin
 
 
 @tagged("post_install", "-at_install")
-class TestQuotationBuilderSettings(TestUsersMixin, QuotationTaskCase):
+class TestQuotationBuilderSettings(MailServerMixin, TestUsersMixin, QuotationTaskCase):
     """The Sales settings shape every quotation agents ask for."""
 
     test_users = {

@@ -10,6 +10,7 @@ from ..lib.request_schema import RequestInvalid
 from ..lib.settings import SETTINGS
 from ..services.quotation_service import QuotationService
 from .common import SALESMAN, QuotationTaskCase, TestUsersMixin
+from .smtp_server import MailServerMixin
 
 
 @contextmanager
@@ -22,7 +23,7 @@ def report_engine_missing(env):
 
 
 @tagged("post_install", "-at_install")
-class TestQuotationSend(TestUsersMixin, QuotationTaskCase):
+class TestQuotationSend(MailServerMixin, TestUsersMixin, QuotationTaskCase):
     """E-mailing a quotation never undoes it: a failed send is kept and retried."""
 
     test_users = {
@@ -100,7 +101,7 @@ class TestQuotationSend(TestUsersMixin, QuotationTaskCase):
 
 
 @tagged("post_install", "-at_install")
-class TestSendQuotation(TestUsersMixin, QuotationTaskCase):
+class TestSendQuotation(MailServerMixin, TestUsersMixin, QuotationTaskCase):
     """send_quotation: one's own quotation, confirmed, one e-mail per request."""
 
     test_users = {

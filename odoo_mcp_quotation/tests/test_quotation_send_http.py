@@ -7,12 +7,13 @@ from ..lib.request_schema import SendQuotationRequest, inline_json_schema
 from ..services.quotation_service import QuotationService
 from .common import SALESMAN, TestUsersMixin, api_key, quotation_payload
 from .mcp_messages import ASKING_CLIENT_META
+from .smtp_server import MailServerMixin
 
 PROTOCOL = {"MCP-Protocol-Version": "2025-11-25"}
 
 
 @tagged("post_install", "-at_install")
-class TestSendQuotationHttp(TestUsersMixin, HttpCase):
+class TestSendQuotationHttp(MailServerMixin, TestUsersMixin, HttpCase):
     """send_quotation through REST and MCP, behind its own scope."""
 
     test_users = {
@@ -130,6 +131,27 @@ class TestSendQuotationHttp(TestUsersMixin, HttpCase):
         self.assertEqual(self.order.state, "sent")
         unknown = self.rest("S99999", {"confirm": True})
         self.assertEqual(unknown.status_code, 404, unknown.text)
+
+    def test_rest_refuses_others_and_confirmed_quotations(self):
+        """Another agent's quotation does not exist for them; a confirmed one
+        may no longer be e-mailed: either way nothing is sent or queued."""
+        other = new_test_user(
+            self.env,
+            login="omq_send_other_agent",
+            groups=f"{SALESMAN},base.group_user",
+            ai_agent_scopes="quotations:create quotations:send",
+        )
+        response = self.rest(self.order.name, {"confirm": True}, key=api_key(other))
+        self.assertEqual(response.status_code, 404, response.text)
+        self.assertNotIn(self.order.partner_id.name, response.text)
+        self.order.state = "sale"
+        response = self.rest(self.order.name, {"confirm": True})
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertIn("Nothing was sent", response.json()["message"])
+        self.assertEqual(self.emails(), 0)
+        self.assertFalse(
+            self.env["quotation.send"].search([("order_id", "=", self.order.id)])
+        )
 
     def test_keys_made_before_keep_what_they_had(self):
         voice = new_test_user(
