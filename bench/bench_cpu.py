@@ -11,7 +11,9 @@ cron workers, the master, the workers it reaped) plus the PostgreSQL
 backends serving the database, divided by the quotations (or calls) made:
 
 - the in-process floor: the same quotation queued and built by the ORM in one
-  ``odoo-bin shell`` (its own process and backends), no HTTP;
+  ``odoo-bin shell`` (its own process and backends), no HTTP, while the server
+  runs: what the server spends meanwhile (Odoo's crons woken by its
+  quotations, CRM's lead enrichment) counts too;
 - this module over REST (POST, then status until done, at a voice agent's
   pace), one at a time and 10 in flight; over MCP (create_quotation, then
   get_quotation_status), one at a time;
