@@ -295,8 +295,8 @@ def test_sdk_changes_and_sends_its_own_quotation_and_no_one_elses(
         for text in ("could not serialize access", "MCP tools/call failed")
     ):
         pytest.xfail(
-            "known bug: a tool call that meets a concurrent update (CRM's lead "
-            "enrichment cron locks the new quotation's opportunity) answers "
+            "known bug: a tool call that meets a concurrent update (likely CRM's "
+            "lead enrichment cron on the new quotation's opportunity) answers "
             "-32603 instead of being served again as Odoo does other requests"
         )
     assert "exception" not in report, report["exception"]
