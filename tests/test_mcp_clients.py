@@ -5,6 +5,7 @@ whole quotation over Streamable HTTP and over legacy SSE; raw HTTP checks what
 SDKs hide: status codes, headers and the SSE path across worker processes.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -22,7 +23,14 @@ from helpers.mcp import (
     port_open,
     rpc,
 )
-from helpers.servers import start_odoo_server, stop_odoo_server
+from helpers.odoo_rpc import Rpc, wait_for
+from helpers.servers import (
+    SCOPES,
+    odoo_shell,
+    start_odoo_server,
+    stop_odoo_server,
+)
+from seed_data import seed_script
 
 CLIENT_SCRIPT = Path(__file__).parent / "mcp_clients" / "sdk_flow.py"
 SDKS = {"sdk2": "OMQ_VENV_MCP_CLIENT", "sdk1": "OMQ_VENV_MCP_CLIENT_V1"}
@@ -169,6 +177,182 @@ def test_sdk_with_a_wrong_key_fails_and_creates_nothing(odoo_server, sdk):
     report = run_sdk(sdk, f"{odoo_server.url}/mcp", "not-a-key")
     assert "exception" in report
     assert "created" not in report
+
+
+def made_quotation(server, product):
+    """A quotation made over MCP with ``server``'s key: its reference."""
+    _status, _headers, body = modern_rpc(
+        server,
+        "tools/call",
+        {
+            "name": "create_quotation",
+            "arguments": {
+                "customer_name": "Refusals Customer",
+                "email": "refusals@example.com",
+                "lines": [{"product": product, "quantity": 1}],
+            },
+        },
+    )
+    tracking_id = body["result"]["structuredContent"]["tracking_id"]
+
+    def reference():
+        _status, _headers, body = modern_rpc(
+            server,
+            "tools/call",
+            {"name": "get_quotation_status", "arguments": {"tracking_id": tracking_id}},
+        )
+        return body["result"]["structuredContent"].get("order_reference")
+
+    return wait_for(reference, 60, f"a quotation of {product}")
+
+
+def order_facts(admin, reference):
+    """What Odoo holds of a quotation: state, lines, e-mails queued or sent."""
+    [order] = admin(
+        "sale.order", "search_read", [("name", "=", reference)], fields=["state"]
+    )
+    lines = admin(
+        "sale.order.line",
+        "search_read",
+        [("order_id", "=", order["id"])],
+        fields=["product_id", "product_uom_qty"],
+    )
+    return {
+        "state": order["state"],
+        "lines": sorted(
+            (line["product_id"][1], line["product_uom_qty"]) for line in lines
+        ),
+        "sends": admin(
+            "quotation.send", "search_count", [("order_id", "=", order["id"])]
+        ),
+        "emails": admin(
+            "mail.notification",
+            "search_count",
+            [
+                ("mail_message_id.model", "=", "sale.order"),
+                ("mail_message_id.res_id", "=", order["id"]),
+                ("notification_type", "=", "email"),
+            ],
+        ),
+    }
+
+
+@dataclasses.dataclass
+class Editing:
+    server: object  # the session's server, with the editor's key
+    admin: Rpc
+    foreign: str  # the integration user's quotation
+    confirmed: str  # the editor's own, confirmed
+
+
+@pytest.fixture(scope="module")
+def editing(odoo_server):
+    """An agent whose key may also change and send its own quotations, on the
+    session's server; another user's quotation and a confirmed one of its own,
+    which it may do neither to."""
+    scopes = f"{SCOPES} quotations:update quotations:send"
+    users = {"editor": {"name": "Quotation Editor", "ai_agent_scopes": scopes}}
+    outputs = odoo_shell(
+        odoo_server.database,
+        seed_script((), users, api_key=("editor", "sdk")) + "env.cr.commit()\n",
+    )
+    server = dataclasses.replace(odoo_server, api_key=outputs["API_KEY"])
+    admin = Rpc(odoo_server, "admin", "admin")
+    confirmed = made_quotation(server, "DESK-STD")
+    [order_id] = admin("sale.order", "search", [("name", "=", confirmed)])
+    admin("sale.order", "action_confirm", [order_id])
+    return Editing(server, admin, made_quotation(odoo_server, "CHAIR-ERG"), confirmed)
+
+
+@pytest.mark.parametrize(
+    ("sdk", "version"),
+    [
+        ("sdk2", "2026-07-28"),  # each question an input-required result
+        ("sdk1", "2025-11-25"),  # elicitation/create on the call's stream
+    ],
+)
+def test_sdk_changes_and_sends_its_own_quotation_and_no_one_elses(
+    editing, sdk, version
+):
+    """The key owner changes a quantity, removes a line, adds one (picking
+    which "desk" when asked) and another by reference; a send declined when
+    asked sends nothing, accepted sends; a client that cannot be asked must
+    pass confirm: true. Another user's quotation and a confirmed one are
+    refused, and stay as they were."""
+    others = {name: getattr(editing, name) for name in ("foreign", "confirmed")}
+    before = {name: order_facts(editing.admin, ref) for name, ref in others.items()}
+    report = run_sdk(
+        sdk,
+        f"{editing.server.url}/mcp",
+        editing.server.api_key,
+        "--edit",
+        "--answer",
+        "DESK-XL",
+        *("--foreign", others["foreign"], "--confirmed", others["confirmed"]),
+    )
+    if "Internal error" in report.get("exception", "") and all(
+        text in editing.server.log()
+        for text in ("could not serialize access", "MCP tools/call failed")
+    ):
+        pytest.xfail(
+            "known bug: a tool call that meets a concurrent update (likely CRM's "
+            "lead enrichment cron on the new quotation's opportunity) answers "
+            "-32603 instead of being served again as Odoo does other requests"
+        )
+    assert "exception" not in report, report["exception"]
+    assert report["protocol_version"] == version
+    reference = report["quotation"]["reference"]
+    assert report["quotation"]["state"] == "draft"
+    changes = [
+        (change["product"], change["quantity_before"], change["quantity_after"])
+        for change in report["changed"]["changes"]
+    ]
+    assert sorted(changes) == [
+        ("[CHAIR-ERG] Ergonomic Chair", 3, 1),
+        ("[DESK-STD] Standing Desk", 2, 0),
+    ]
+    assert report["asked"]["options"] == ["DESK-STD", "DESK-XL"]
+    assert "line 1" in report["asked"]["message"]
+    assert report["chosen"]["changes"] == [
+        {
+            "product": "[DESK-XL] Standing Desk XL",
+            "quantity_before": 0,
+            "quantity_after": 2,
+        }
+    ]
+    updated = report["updated"]
+    assert sorted(
+        (line["product_reference"], line["quantity"]) for line in updated["lines"]
+    ) == [("CHAIR-ERG", 1.0), ("DESK-STD", 1.0), ("DESK-XL", 2.0)]
+    assert updated["amount_untaxed"] == pytest.approx(189 + 520 + 2 * 640)
+    assert updated["state"] == "draft"
+
+    for refused in ("update_foreign", "update_confirmed"):
+        assert report[refused]["is_error"] is True, report[refused]
+    assert "no quotation" in report["update_foreign"]["text"]
+    assert others["confirmed"] in report["update_confirmed"]["text"]
+    assert "Nothing was changed" in report["update_confirmed"]["text"]
+    assert report["send_foreign"] == {
+        "is_error": True,
+        "text": f"You have no quotation {others['foreign']}.",
+    }
+    assert report["send_confirmed"]["is_error"] is True
+    assert "Nothing was sent" in report["send_confirmed"]["text"]
+    after = {name: order_facts(editing.admin, ref) for name, ref in others.items()}
+    assert after == before
+
+    # asked twice: declined with confirm: true passed, then accepted
+    assert len(report["confirm_asked"]) == 2
+    assert reference in report["confirm_asked"][0]
+    assert report["declined"]["is_error"] is True
+    assert "Nothing was sent" in report["declined"]["text"]
+    assert report["unconfirmed"]["is_error"] is True
+    assert "confirm: true" in report["unconfirmed"]["text"]
+    # without wkhtmltopdf no PDF, so no e-mail yet: queued, retried on its own
+    emails = [report[sent]["email"] for sent in ("accepted", "confirmed_send")]
+    assert set(emails) <= {"sent", "to_send"}, report
+    facts = order_facts(editing.admin, reference)
+    assert (facts["sends"], facts["emails"]) == (2, emails.count("sent"))
 
 
 # ---------------------------------------------------------------- raw HTTP
