@@ -432,7 +432,7 @@ class QuotationService:
         request = parse_object(
             SendQuotationRequest, arguments, "(arguments)", "The arguments"
         )
-        task = self._own_quotation_task(request.quotation)
+        task = self.own_quotation_task(request.quotation)
         order = _quotation_of(task)
         lang = self._lang(task)
         if order.state not in SENDABLE_STATES:
@@ -455,18 +455,21 @@ class QuotationService:
         send._attempt_claimed()
         return self._sent_answer(send, lang)
 
-    def _own_quotation_task(self, quotation):
+    def own_quotation_task(self, quotation):
         """The caller's task that made ``quotation`` (a reference or a tracking
         id), or MissingError: others' quotations do not exist for them. Found
-        as superuser among the caller's own tasks: the quotation may since
-        belong to a salesperson the caller cannot read."""
+        as superuser among the caller's own tasks of its companies: the
+        quotation may since belong to a salesperson the caller cannot read."""
         key = (
-            "tracking_id" if TRACKING_ID.fullmatch(quotation) else "sale_order_id.name"
+            "tracking_id"
+            if TRACKING_ID.fullmatch(quotation or "")
+            else "sale_order_id.name"
         )
         domain = [
-            ("requested_by_id", "=", self.env.uid),
-            ("sale_order_id", "!=", False),
             (key, "=", quotation),
+            ("requested_by_id", "=", self.env.uid),
+            ("company_id", "in", self.env.companies.ids),
+            ("sale_order_id", "!=", False),
         ]
         task = self.tasks.sudo().search(domain, limit=1)
         if not task:

@@ -11,11 +11,10 @@ import psycopg2
 from markupsafe import Markup, escape
 
 from odoo import SUPERUSER_ID, Command
-from odoo.exceptions import MissingError, UserError
+from odoo.exceptions import UserError
 
 from ..lib.query_schema import QuotationUpdated
-from ..lib.request_schema import TRACKING_ID, parse_idempotency_key, parse_update
-from . import agent_messages as messages
+from ..lib.request_schema import parse_idempotency_key, parse_update
 from .caller import CLIENT_CONTEXT_KEY
 from .quotation_builder import AMBIGUOUS_SHOWN, QuotationBuilder
 from .quotation_service import QuotationService, quotation_version
@@ -34,33 +33,6 @@ class QuotationUpdateService:
         self.builder = QuotationBuilder(env)
 
     # ------------------------------------------------------------------ finding
-    def find_task(self, identifier):
-        """The caller's own task that made the quotation ``identifier`` (its
-        reference or the task's tracking id); MissingError for anyone else's."""
-        field = (
-            "tracking_id"
-            if TRACKING_ID.fullmatch(identifier or "")
-            else "sale_order_id.name"
-        )
-        # as superuser: the order, handed to a salesperson, may be beyond the
-        # caller's record rules; the requester and companies keep it theirs
-        task = (
-            self.env["quotation.task"]
-            .sudo()
-            .search(
-                [
-                    (field, "=", identifier),
-                    ("requested_by_id", "=", self.env.uid),
-                    ("company_id", "in", self.env.companies.ids),
-                    ("sale_order_id", "!=", False),
-                ],
-                limit=1,
-            )
-        )
-        if not task:
-            raise MissingError(messages.say(messages.NOT_FOUND, self.env.lang))
-        return task.with_env(self.env)
-
     # ------------------------------------------------------------------ products
     def _matches(self, order, reference):
         """The builder's matches, narrowed to the order's own products when
@@ -73,7 +45,8 @@ class QuotationUpdateService:
         """``{line number: [(reference, name), ...]}`` for the changes whose
         product is ambiguous or unknown, as ``QuotationService`` asks for a
         new quotation."""
-        order = self.find_task(identifier).sale_order_id.sudo()
+        task = QuotationService(self.env).own_quotation_task(identifier)
+        order = task.sale_order_id.sudo()
         return self.builder.product_questions(
             [line.product for line in parse_update(payload).lines],
             lambda reference: self._matches(order, reference),
@@ -133,7 +106,7 @@ class QuotationUpdateService:
             done = Change._find_by_idempotency_key(idempotency_key)
             if done:
                 return done.answer
-        task = self.find_task(identifier)
+        task = QuotationService(self.env).own_quotation_task(identifier)
         order = task.sale_order_id.sudo()  # handed over: maybe not the caller's
         self._lock(order)
         self._check_editable(order, request.expected_version)
