@@ -1,10 +1,11 @@
 """Hostile input at every door: the corpus in ``tests/hostile/*.json``, run for real.
 
 One Odoo server (three prefork workers: one holds the legacy SSE stream) serves
-every case over REST, MCP Streamable HTTP, MCP legacy SSE and Odoo's own
-XML-RPC and JSON-RPC. Each case must get its documented 4xx (or JSON-RPC
-error), never a 5xx, leave the database as it was (rows counted) and write no
-traceback to the server log. The crons are off, so nothing else moves.
+every case over REST, MCP Streamable HTTP, MCP legacy SSE, the ElevenLabs
+webhooks and Odoo's own XML-RPC and JSON-RPC. Each case must get its
+documented 4xx (or JSON-RPC error), never a 5xx, leave the database as it was
+(rows counted) and write no traceback to the server log. The crons are off,
+so nothing else moves.
 """
 
 import http.client
@@ -36,7 +37,9 @@ COUNTED_TABLES = (
     "mcp_session",
     "res_users_apikeys",
     "mcp_oauth_client",
+    "elevenlabs_webhook_delivery",
 )
+INIT_SECRET = "hostile-init-secret"
 SETUP = """
 from odoo.addons.odoo_mcp_quotation.compat import USER_GROUPS
 from odoo.addons.odoo_mcp_quotation.lib.request_schema import parse_request
@@ -59,6 +62,10 @@ manager = Users.create({"name": "AI Manager", "login": "manager", USER_GROUPS: [
 portal = Users.create({"name": "Portal Customer", "login": "portal",
                        USER_GROUPS: [(6, 0, [env.ref("base.group_portal").id])]})
 company_b = env["res.company"].create({"name": "Company B"})
+# the REST update and send doors need their scopes
+closer = Users.create({"name": "Closer", "login": "closer",
+    "ai_agent_scopes": "quotations:create quotations:update quotations:send",
+    USER_GROUPS: [(6, 0, [seller.id])]})
 b_seller = Users.create({"name": "B Seller", "login": "b_seller",
     "company_id": company_b.id, "company_ids": [(6, 0, [company_b.id])],
     USER_GROUPS: [(6, 0, [seller.id])]})
@@ -72,7 +79,8 @@ other_task = new_task(other, "Other Task")
 b_task = new_task(b_seller, "B Task", allowed_company_ids=[company_b.id])
 refs = dict(
     OTHER_KEY=new_key(other, "other"), MANAGER_KEY=new_key(manager, "manager"),
-    PORTAL_KEY=new_key(portal, "portal"), EXPIRED_KEY=expired, REVOKED_KEY=revoked,
+    PORTAL_KEY=new_key(portal, "portal"), CLOSER_KEY=new_key(closer, "closer"),
+    EXPIRED_KEY=expired, REVOKED_KEY=revoked,
     INTEGRATION_UID=user.id, MANAGER_UID=manager.id, PORTAL_UID=portal.id,
     ADMIN_UID=env.ref("base.user_admin").id, B_COMPANY_ID=company_b.id,
     OWN_TASK_ID=own_task.id, OWN_LINE_ID=own_task.line_ids.id,
@@ -97,12 +105,15 @@ def server(tmp_path_factory):
             "odoo_mcp_quotation.rate_limit_per_minute": "100000",
             "odoo_mcp_quotation.rate_limit_per_user_per_minute": "100000",
             "odoo_mcp_quotation.oauth_enabled": "True",
+            "odoo_mcp_quotation.elevenlabs_init_secret": INIT_SECRET,
+            "odoo_mcp_quotation.elevenlabs_webhook_secret": "wsec_hostile",
         },
         setup=SETUP,
     )
     refs = dict(server.extra)
     refs["OTHER_TRACKING_ID_UPPER"] = refs["OTHER_TRACKING_ID"].upper()
     refs["INTEGRATION_KEY"] = server.api_key
+    refs["INIT_SECRET"] = INIT_SECRET
     server.extra["refs"] = refs
     yield server
     stop_odoo_server(server)
@@ -187,6 +198,8 @@ KEYS = {
     "revoked": "Bearer $REVOKED_KEY",
     "portal": "Bearer $PORTAL_KEY",
     "other": "Bearer $OTHER_KEY",
+    "closer": "Bearer $CLOSER_KEY",
+    "init_bearer": "Bearer $INIT_SECRET",  # the webhook's secret, sent otherwise
     "basic": "Basic aW50ZWdyYXRpb246aW50ZWdyYXRpb24=",
     "long": "Bearer " + "k" * 10_000,
     "nul": "Bearer abc\x00def",
@@ -444,10 +457,13 @@ def test_malformed_http(case, server, mcp, sse):
     assert status == expected["status"], reply
     if transport == "oauth":  # RFC 6749's error shape
         assert reply["error"] == expected["code"], reply
-    elif transport == "rest" and expected["code"]:
-        assert reply["error"]["code"] == expected["code"], reply
-        assert reply["message"] == reply["error"]["message"]
-    elif transport != "rest" and expected["rpc_error"] is not None:
+    elif transport in ("rest", "webhook"):
+        if expected["code"]:
+            assert reply["error"]["code"] == expected["code"], reply
+        if expected["code"] and transport == "rest":  # read aloud by an agent
+            assert reply["message"] == reply["error"]["message"]
+        assert INIT_SECRET not in str(reply)
+    elif expected["rpc_error"] is not None:
         assert reply["error"]["code"] == expected["rpc_error"], reply
 
 

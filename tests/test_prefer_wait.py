@@ -2,12 +2,30 @@
 quotation in the answer to the first call when the queue is idle, the usual
 202 when it is busy or the build is late, and never a task lost."""
 
-from contextlib import contextmanager
+import http.client
+import json
+import os
+import signal
+import time
+from contextlib import closing, contextmanager
+from urllib.parse import urlsplit
 
 import harness
+import pytest
 import requests
+from helpers.exactly_once import (
+    assert_built_once,
+    cursor,
+    customers_by_email,
+    history,
+    process_blocked_by,
+    row_locked_for,
+)
 from helpers.mcp import modern_rpc
+from helpers.servers import start_odoo_server, stop_odoo_server
 from helpers.voice_agent import ELEVENLABS_BODY, post_quotation, wait_until_final
+
+LEASE_SECONDS = 6  # a killed worker's task is resumed after this
 
 
 def _body(conversation_id):
@@ -66,6 +84,34 @@ def test_preferences_other_than_a_whole_wait_are_ignored(odoo_server):
         assert _status(odoo_server, response.json())["status"] == "done"
 
 
+def test_a_wait_longer_than_allowed_is_the_longest_allowed(odoo_server):
+    """However long the number (past 4,300 digits ``int()`` refuses it), and
+    however often ``wait`` is repeated (the first one counts)."""
+    for number, wait in enumerate(["99999999999999999999", "9" * 5000, "0010"]):
+        response = post_quotation(
+            odoo_server, _body(f"conv_wait_long_{number}"), Prefer=f"wait={wait}"
+        )
+        assert response.status_code == 200, (wait[:20], response.text)
+        assert response.headers["Preference-Applied"] == "wait=10"
+    parts = urlsplit(odoo_server.url)
+    client = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    body = json.dumps(_body("conv_wait_repeated")).encode()
+    client.putrequest("POST", "/api/quotation/async")
+    for name, value in (
+        ("Authorization", f"Bearer {odoo_server.api_key}"),
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(body))),
+        ("Prefer", "respond-async, wait=2"),
+        ("Prefer", "wait=soon"),
+    ):
+        client.putheader(name, value)
+    client.endheaders(body)
+    with closing(client):
+        response = client.getresponse()
+        assert response.status == 200, response.read()
+        assert response.headers["Preference-Applied"] == "wait=2"
+
+
 def test_a_late_build_answers_202_and_still_finishes(odoo_server):
     with orders_locked(odoo_server):
         response = post_quotation(odoo_server, _body("conv_wait_late"), Prefer="wait=1")
@@ -95,6 +141,99 @@ def test_a_busy_queue_answers_202_at_once_and_loses_nothing(odoo_server):
         assert status["status"] == "done", status
         references.add(status["order_reference"])
     assert len(references) == 2
+
+
+@pytest.fixture(scope="module")
+def leased_server(tmp_path_factory):
+    """A server whose tasks are resumed 6 s after their worker stopped."""
+    server = start_odoo_server(
+        tmp_path_factory.mktemp("odoo-lease"),
+        params={
+            "odoo_mcp_quotation.lease_seconds": str(LEASE_SECONDS),
+            "odoo_mcp_quotation.backoff_seconds": "1",
+        },
+    )
+    yield server
+    stop_odoo_server(server)
+
+
+def _rows(server, query, params):
+    with cursor(server.database) as cr:
+        cr.execute(query, params)
+        return cr.fetchall()
+
+
+def test_a_worker_killed_mid_build_leaves_the_task_to_finish_once(leased_server):
+    """The HTTP worker that builds while its client waits is killed (SIGKILL)
+    with the quotation half made: the client gets no answer, its retry finds
+    the same task, and a cron worker resumes it once its lease has run out."""
+    server = leased_server
+    body = dict(
+        _body("conv_wait_killed"),
+        email="ana@killed.example",
+        lines=[{"product": "CHAIR-ERG", "quantity": 2}],
+    )
+    # the order line's product: the build stops there, with the customer and
+    # the opportunity already made in its transaction
+    locker, locker_pid = row_locked_for(
+        server.database,
+        "SELECT id FROM product_product WHERE default_code = 'CHAIR-ERG'",
+    )
+    parts = urlsplit(server.url)
+    client = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        client.request(
+            "POST",
+            "/api/quotation/async",
+            json.dumps(body),
+            headers={
+                "Authorization": f"Bearer {server.api_key}",
+                "Content-Type": "application/json",
+                "Prefer": "wait=10",
+            },
+        )
+        worker = process_blocked_by(server.database, [server], locker_pid)
+        # the idle queue: the worker holding this very request builds it
+        client_port = client.sock.getsockname()[1]
+        assert any(
+            c.raddr and c.raddr.port == client_port
+            for c in worker.connections(kind="tcp")
+        ), "a cron worker took the task, not the HTTP worker"
+        [(tracking_id, state, attempts)] = _rows(
+            server,
+            "SELECT tracking_id, state, attempts FROM quotation_task "
+            "WHERE request_payload->>'conversation_id' = %s",
+            [body["conversation_id"]],
+        )
+        assert (state, attempts) == ("processing", 1)
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        killed_at = time.monotonic()
+        with pytest.raises(ConnectionError):
+            client.getresponse()
+    finally:
+        client.close()
+        locker.rollback()
+        locker.close()
+
+    # the agent heard nothing and asks again: the same task, still under way
+    retry = post_quotation(server, body, Prefer="wait=3")
+    assert retry.status_code == 202, retry.text
+    assert retry.json()["tracking_id"] == tracking_id
+    status = wait_until_final(server, retry.json()["status_url"], LEASE_SECONDS + 60)
+    assert status["status"] == "done", status
+    assert status["attempts"] == 2
+    assert time.monotonic() - killed_at > LEASE_SECONDS - 2, "resumed after its lease"
+    assert_built_once(server.database, [tracking_id])
+    claims, _done, _created = history(server.database, [tracking_id])[tracking_id]
+    assert claims == 2, "claimed by the killed worker, then by a cron worker"
+    assert customers_by_email(server.database, "killed.example") == {
+        "ana@killed.example": 1
+    }
+    leads = _rows(
+        server, "SELECT count(*) FROM crm_lead WHERE email_from = %s", [body["email"]]
+    )
+    assert leads == [(1,)], "one opportunity"
 
 
 def test_the_mcp_tool_returns_the_finished_quotation(odoo_server):

@@ -2,8 +2,8 @@
 
 What a sales team that outgrew one server runs: bursts through the proxy,
 REST and MCP through both servers at once, a cron worker killed mid-task.
-Exactly-once is counted from each task's own history (its tracked state
-changes and chatter), not from its final state.
+Exactly-once is counted from each task's own history
+(``helpers/exactly_once.py``), not from its final state.
 """
 
 import os
@@ -14,9 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import harness
-import psutil
 import pytest
 import requests
+from helpers.exactly_once import (
+    assert_built_once,
+    customers_by_email,
+    history,
+    process_blocked_by,
+    row_locked_for,
+)
 from helpers.mcp import initialize_message
 from helpers.servers import (
     burst,
@@ -102,61 +108,6 @@ def wait_until_final(cluster, tracking_ids, timeout):
             time.sleep(0.5)
 
 
-def history(cluster, tracking_ids):
-    """Per task: claims, completions and "created" messages in its chatter."""
-    with cluster.db() as connection, connection.cursor() as cr:
-        cr.execute(
-            """
-            SELECT t.tracking_id,
-                   count(v.id) FILTER (WHERE v.new_value_char = 'Processing'),
-                   count(v.id) FILTER (WHERE v.new_value_char = 'Done'),
-                   count(DISTINCT m.id) FILTER (WHERE m.body LIKE %s)
-              FROM quotation_task t
-              JOIN mail_message m ON m.model = 'quotation.task' AND m.res_id = t.id
-              LEFT JOIN mail_tracking_value v
-                     ON v.mail_message_id = m.id
-                    AND v.field_id = (SELECT id FROM ir_model_fields
-                                       WHERE model = 'quotation.task'
-                                         AND name = 'state')
-             WHERE t.tracking_id = ANY(%s)
-             GROUP BY t.tracking_id
-            """,
-            ["%Quotation S% created.%", list(tracking_ids)],
-        )
-        return {row[0]: row[1:] for row in cr.fetchall()}
-
-
-def assert_built_once(cluster, tracking_ids):
-    """Each task completed once and announced one quotation; the claims.
-
-    A task whose lease ran out while it waited in a busy worker's batch may be
-    claimed again, but is built by one worker only.
-    """
-    records = history(cluster, tracking_ids)
-    assert len(records) == len(tracking_ids)
-    outcomes = Counter((done, created) for _claims, done, created in records.values())
-    assert outcomes == {(1, 1): len(tracking_ids)}, outcomes
-    with cluster.db() as connection, connection.cursor() as cr:
-        cr.execute(
-            "SELECT origin, count(*) FROM sale_order WHERE origin = ANY(%s) "
-            "GROUP BY origin",
-            [list(tracking_ids)],
-        )
-        orders = dict(cr.fetchall())
-    assert len(orders) == len(tracking_ids)
-    assert set(orders.values()) == {1}
-
-
-def customers_by_email(cluster, domain):
-    with cluster.db() as connection, connection.cursor() as cr:
-        cr.execute(
-            "SELECT lower(email), count(*) FROM res_partner WHERE email ILIKE %s "
-            "GROUP BY lower(email)",
-            [f"%@{domain}"],
-        )
-        return dict(cr.fetchall())
-
-
 def test_a_burst_of_300_connections_through_the_proxy_loses_nothing(cluster):
     """300 POSTs sent at once on 300 open connections: all 202, all done once."""
     count = 300
@@ -177,7 +128,7 @@ def test_a_burst_of_300_connections_through_the_proxy_loses_nothing(cluster):
     tracking_ids = {body["tracking_id"] for _status, body in answers}
     assert len(tracking_ids) == count
     assert wait_until_final(cluster, tracking_ids, timeout=180) == {"done": count}
-    assert_built_once(cluster, tracking_ids)
+    assert_built_once(cluster.database, tracking_ids)
 
 
 class McpClient:
@@ -237,8 +188,8 @@ def test_500_quotations_through_two_servers_are_built_exactly_once(cluster):
 
     assert len(tracking_ids) == count
     assert wait_until_final(cluster, tracking_ids, timeout=240) == {"done": count}
-    assert_built_once(cluster, tracking_ids)
-    customers = customers_by_email(cluster, domain)
+    assert_built_once(cluster.database, tracking_ids)
+    customers = customers_by_email(cluster.database, domain)
     assert len(customers) == emails
     assert set(customers.values()) == {1}, "one customer per e-mail"
     with cluster.db() as connection, connection.cursor() as cr:
@@ -248,46 +199,18 @@ def test_500_quotations_through_two_servers_are_built_exactly_once(cluster):
         assert cr.fetchone()[0] == count, "one opportunity per request"
 
 
-def _cron_worker_blocked_by(cluster, locker_pid, timeout=30):
-    """The Odoo process whose database session waits for the test's lock."""
-    deadline = time.monotonic() + timeout
-    with cluster.db() as connection, connection.cursor() as cr:
-        while time.monotonic() < deadline:
-            cr.execute(
-                "SELECT client_port FROM pg_stat_activity "
-                "WHERE %s = ANY(pg_blocking_pids(pid))",
-                [locker_pid],
-            )
-            ports = {row[0] for row in cr.fetchall()}
-            if ports:
-                break
-            time.sleep(0.2)
-        else:
-            raise AssertionError("no worker started the task")
-    for server in cluster.servers:
-        for process in psutil.Process(server.process.pid).children(recursive=True):
-            if any(c.laddr.port in ports for c in process.connections(kind="tcp")):
-                return process
-    raise AssertionError(f"no Odoo process holds the session on ports {ports}")
-
-
 def test_a_cron_worker_killed_mid_task_is_resumed_once_after_its_lease(cluster):
     domain = "killed.example"
     body = quotation(0, domain, product="CHAIR-ERG")
-    locker = cluster.db()
-    locker.autocommit = False
+    # the order line's product: the worker stops there, customer and
+    # opportunity already made in its transaction
+    locker, locker_pid = row_locked_for(
+        cluster.database,
+        "SELECT id FROM product_product WHERE default_code = 'CHAIR-ERG'",
+    )
     try:
-        with locker.cursor() as cr:
-            # the order line's product: the worker stops there, customer and
-            # opportunity already made in its transaction
-            cr.execute(
-                "SELECT id FROM product_product WHERE default_code = 'CHAIR-ERG' "
-                "FOR UPDATE"
-            )
-            cr.execute("SELECT pg_backend_pid()")
-            locker_pid = cr.fetchone()[0]
         queued = submit(cluster.servers[0], cluster.api_key, body)
-        worker = _cron_worker_blocked_by(cluster, locker_pid)
+        worker = process_blocked_by(cluster.database, cluster.servers, locker_pid)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
@@ -308,10 +231,12 @@ def test_a_cron_worker_killed_mid_task_is_resumed_once_after_its_lease(cluster):
     assert status["status"] == "done", status
     assert status["attempts"] == 2
     assert time.monotonic() - killed_at > LEASE_SECONDS - 2, "resumed after its lease"
-    assert_built_once(cluster, [queued["tracking_id"]])
-    claims, _done, _created = history(cluster, [queued["tracking_id"]]).popitem()[1]
+    assert_built_once(cluster.database, [queued["tracking_id"]])
+    claims, _done, _created = history(
+        cluster.database, [queued["tracking_id"]]
+    ).popitem()[1]
     assert claims == 2, "claimed by the killed worker, then by another"
-    assert customers_by_email(cluster, domain) == {f"customer0@{domain}": 1}
+    assert customers_by_email(cluster.database, domain) == {f"customer0@{domain}": 1}
     with cluster.db() as connection, connection.cursor() as cr:
         cr.execute(
             "SELECT count(*) FROM crm_lead WHERE email_from = %s", [body["email"]]

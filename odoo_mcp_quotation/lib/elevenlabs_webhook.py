@@ -32,6 +32,7 @@ CONVERSATION_ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 # ASCII digits and hex only (``\d`` would take ``²``, ``int()`` 5,000 digits)
 SIGNATURE_PART = re.compile(r"(t)=([0-9]{1,12})|(v0)=([0-9a-fA-F]{64})", re.ASCII)
 MAX_SIGNATURES = 8
+MAX_PARTS = 1 + MAX_SIGNATURES  # one t, then the v0s
 
 
 class SignatureInvalid(Exception):
@@ -52,19 +53,17 @@ class Signature(NamedTuple):
 
 
 def parse_signature_header(header):
-    """``(timestamp, [v0, ...])`` of a well-formed header, else SignatureInvalid."""
-    timestamps, signatures = [], []
-    parts = (header or "").split(",")
-    for part in parts[: 1 + MAX_SIGNATURES + 1]:
-        match = SIGNATURE_PART.fullmatch(part)
-        if not match:
-            break
-        if match[1]:
-            timestamps.append(int(match[2]))
-        else:
-            signatures.append(match[4].lower())
-    else:
-        if len(timestamps) == 1 and 0 < len(signatures) <= MAX_SIGNATURES:
+    """``(timestamp, [v0, ...])`` of a well-formed header, else SignatureInvalid.
+
+    Every part is read and none is skipped: a header of more than
+    ``MAX_PARTS`` parts is refused whole (split no further than that, however
+    many commas it holds), as is one with an unknown part."""
+    parts = (header or "").split(",", MAX_PARTS)
+    matches = [SIGNATURE_PART.fullmatch(part) for part in parts[:MAX_PARTS]]
+    if len(parts) <= MAX_PARTS and all(matches):
+        timestamps = [int(match[2]) for match in matches if match[1]]
+        signatures = [match[4].lower() for match in matches if match[3]]
+        if len(timestamps) == 1 and signatures:
             return timestamps[0], signatures
     raise SignatureInvalid(
         f"Missing or malformed {SIGNATURE_HEADER} header: expected "

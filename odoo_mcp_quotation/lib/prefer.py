@@ -17,5 +17,10 @@ def preferred_wait(values):
             token = token.strip().strip('"')
             if not (token.isascii() and token.isdigit()):
                 return 0
-            return min(int(token), MAX_WAIT_SECONDS)
+            # only the first wait counts (RFC 7240 2); a number too long for
+            # int() (over 4,300 digits) is still only "as long as allowed"
+            significant = token.lstrip("0")
+            if len(significant) > len(str(MAX_WAIT_SECONDS)):
+                return MAX_WAIT_SECONDS
+            return min(int(significant or 0), MAX_WAIT_SECONDS)
     return 0

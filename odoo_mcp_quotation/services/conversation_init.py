@@ -31,6 +31,18 @@ _lt = LazyTranslate(__name__)
 GREETING = _lt("Hello %(name)s, thank you for calling again. How can I help you today?")
 GREETING_NAMELESS = _lt("Hello, thank you for calling again. How can I help you today?")
 OPEN_STATES = ("draft", "sent")
+# what the answer reads of the caller and of a quotation, fetched with the search
+CALLER_FIELDS = [
+    "name",
+    "email",
+    "lang",
+    "user_id",
+    "parent_id",
+    "is_company",
+    "company_name",
+    "commercial_partner_id",
+]
+SUMMARY_FIELDS = ["name", "state", "amount_total", "currency_id", "date_order"]
 
 
 class InitiationRefused(Exception):
@@ -79,12 +91,17 @@ def answer_initiation(env, payload):
 def normalised_number(env, number):
     """``number`` in E.164 as Odoo formats its contacts' numbers, the
     company's country for one without a prefix. Without the phonenumbers
-    library Odoo keeps numbers as typed, and so does this."""
+    library Odoo keeps numbers as typed, and so does this.
+
+    A number with its ``+`` prefix (what Twilio and SIP send) is parsed
+    without a country, which it does not need: the company's country is a
+    computed address (a few queries on each call)."""
     partners = env["res.partner"]
+    international = number.startswith("+")
     try:
-        return partners._phone_format(
-            number=number,
-            country=env.company.country_id,
+        return partners._phone_format_number(
+            number,
+            env["res.country"] if international else env.company.country_id,
             force_format="E164",
             raise_exception=True,
         )
@@ -99,11 +116,12 @@ def find_caller(env, number):
     company), or an empty recordset."""
     e164 = normalised_number(env, number)
     partners = env["res.partner"].sudo()
-    return partners.search(
+    return partners.search_fetch(
         compat.any_of(
             [("phone_sanitized", "=", e164)],
             [("phone_mobile_search", "=", e164)],
         ),
+        CALLER_FIELDS,
         order="is_company, id",
         limit=1,
     )
@@ -113,14 +131,15 @@ def caller_values(partner):
     """Every variable's value for a known ``partner``."""
     commercial = partner.commercial_partner_id
     orders = partner.env["sale.order"].sudo()
-    domain = [("partner_id", "child_of", commercial.id)]
-    last = orders.search(
-        domain, order="date_order desc, id desc", limit=QUOTATIONS_LISTED
+    # the people of the customer once, for both lists
+    people = (
+        partner.env["res.partner"].sudo()._search([("id", "child_of", commercial.id)])
     )
-    pending = orders.search(
-        [*domain, ("state", "in", OPEN_STATES)],
-        order="date_order desc, id desc",
-        limit=QUOTATIONS_LISTED,
+    domain = [("partner_id", "in", people)]
+    listed = {"order": "date_order desc, id desc", "limit": QUOTATIONS_LISTED}
+    last = orders.search_fetch(domain, SUMMARY_FIELDS, **listed)
+    pending = orders.search_fetch(
+        [*domain, ("state", "in", OPEN_STATES)], SUMMARY_FIELDS, **listed
     )
     company = commercial if commercial.is_company else partner.parent_id
     return {

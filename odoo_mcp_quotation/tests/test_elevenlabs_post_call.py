@@ -405,9 +405,11 @@ class TestElevenlabsPostCall(HttpCase):
 
     def test_signature_headers_are_parsed_strictly_and_never_fail(self):
         """``t`` is 1 to 12 ASCII digits and each ``v0`` 64 hex digits, without
-        spaces: anything else is a 401 that writes nothing, never a 500 (``²``
-        passed ``isdigit()``, 5,000 digits broke ``int()``, a non-ASCII ``v0``
-        broke ``compare_digest``)."""
+        spaces, eight ``v0`` at most: anything else is a 401 that writes
+        nothing, never a 500 (``²`` passed ``isdigit()``, 5,000 digits broke
+        ``int()``, a non-ASCII ``v0`` broke ``compare_digest``). No part is
+        skipped: a header longer than allowed is refused even when it holds
+        the right signature."""
         self.quotation_task("conv_12sig")
         raw, headers = payloads.signed(payloads.transcription("conv_12sig"))
         timestamp, v0 = (
@@ -423,6 +425,11 @@ class TestElevenlabsPostCall(HttpCase):
             f"t={timestamp},v0={v0[:63]}",
             f"t={timestamp},t={timestamp},v0={v0}",
             f"t={timestamp}",
+            f"t={timestamp},v0={v0},",
+            f"t={timestamp},v0={v0},v0=",
+            f"t={timestamp},v0={v0},x=1",
+            f"t={timestamp},{','.join([f'v0={v0}'] * 9)}",
+            f"t={timestamp},v0={v0}{',' * 5000}",
         ):
             with self.subTest(header[:40]):
                 response = self.post(
@@ -430,9 +437,9 @@ class TestElevenlabsPostCall(HttpCase):
                 )
                 self.assert_refused(response, 401, "invalid_signature")
         self.assertEqual(self.counts(), before)
-        # while ElevenLabs rotates a secret it lists two: either may match (only
-        # the last one counted)
-        rotating = f"t={timestamp},v0={v0},v0={'0' * 64}"
+        # while ElevenLabs rotates a secret it lists more than one: any of the
+        # eight allowed may match
+        rotating = f"t={timestamp},{','.join([f'v0={0:064}'] * 7)},v0={v0}"
         accepted = self.post(
             raw=raw, headers={**headers, "ElevenLabs-Signature": rotating}
         )
