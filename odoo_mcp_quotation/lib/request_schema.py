@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -77,6 +78,11 @@ IdempotencyKey = Annotated[
     AfterValidator(clean_line),
 ]
 _IDEMPOTENCY_KEY = TypeAdapter(IdempotencyKey)
+# a quotation's reference (S00042) or its request's tracking id
+QuotationReference = Annotated[
+    str, Field(min_length=1, max_length=64), AfterValidator(clean_line)
+]
+_QUOTATION_REFERENCE = TypeAdapter(QuotationReference)
 # a product as an agent names it, in a requested line and in a line change;
 # not built on Text: a max_length after Text's validator would be checked after
 # it, with another error
@@ -212,7 +218,7 @@ class SendConfirmation(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="SendConfirmation")
 
-    confirm: bool = Field(
+    confirm: StrictBool = Field(  # a confirmation is true, not "yes" nor 1
         default=False,
         description="true once the person confirmed that the quotation may be "
         "e-mailed to the customer now; without it nothing is sent.",
@@ -291,6 +297,20 @@ def parse_idempotency_key(value):
         raise RequestInvalid(
             [
                 {"field": "Idempotency-Key", "message": problem["message"]}
+                for problem in problems_of(error)
+            ]
+        ) from None
+
+
+def parse_quotation_reference(value):
+    """A quotation's reference or tracking id as sent (a URL's path, a tool's
+    argument), checked like the schema's; RequestInvalid otherwise."""
+    try:
+        return _QUOTATION_REFERENCE.validate_python((value or "").strip())
+    except ValidationError as error:
+        raise RequestInvalid(
+            [
+                {"field": "quotation", "message": problem["message"]}
                 for problem in problems_of(error)
             ]
         ) from None

@@ -28,6 +28,7 @@ from ..lib.request_schema import (
     SendQuotationRequest,
     parse_idempotency_key,
     parse_object,
+    parse_quotation_reference,
     parse_request,
 )
 from . import agent_messages as messages
@@ -460,10 +461,9 @@ class QuotationService:
         id), or MissingError: others' quotations do not exist for them. Found
         as superuser among the caller's own tasks of its companies: the
         quotation may since belong to a salesperson the caller cannot read."""
+        quotation = parse_quotation_reference(quotation)
         key = (
-            "tracking_id"
-            if TRACKING_ID.fullmatch(quotation or "")
-            else "sale_order_id.name"
+            "tracking_id" if TRACKING_ID.fullmatch(quotation) else "sale_order_id.name"
         )
         domain = [
             (key, "=", quotation),

@@ -124,6 +124,10 @@ class TestSendQuotationHttp(MailServerMixin, TestUsersMixin, HttpCase):
         self.assertEqual(refused.status_code, 400, refused.text)
         self.assertIn("confirm", refused.json()["message"])
         self.assertEqual(self.emails(), 0)
+        for loose in ("yes", "true", 1):  # a confirmation is true, nothing like it
+            refused = self.rest(self.order.name, {"confirm": loose})
+            self.assertEqual(refused.status_code, 422, (loose, refused.text))
+        self.assertEqual(self.emails(), 0)
         response = self.rest(self.order.name, {"confirm": True})
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(response.json()["email"], "sent")

@@ -240,6 +240,16 @@ class TestQuotationUpdate(TestUsersMixin, HttpCase):
         self.assertEqual(self.lines(theirs), {"UPD-DESK": 2.0, "UPD-LAMP": 1.0})
         self.assertFalse(self.notes(theirs))
 
+    def test_rest_a_reference_no_quotation_has_is_refused_not_a_500(self):
+        for reference in ("S%00001", "%20", "S" * 65):
+            response = self.rest(
+                reference, {"lines": [{"product": "UPD-DESK", "quantity": 9}]}
+            )
+            self.assertIn(response.status_code, (404, 422), (reference, response.text))
+            self.assertIn("quotation", response.json()["message"])
+        self.assertEqual(self.lines(), {"UPD-DESK": 2.0, "UPD-LAMP": 1.0})
+        self.assertFalse(self.notes())
+
     def test_rest_a_confirmed_quotation_is_409_and_unchanged(self):
         self.order.action_confirm()
         response = self.rest(
