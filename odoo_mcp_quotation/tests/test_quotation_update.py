@@ -9,12 +9,13 @@ from ..services.quotation_service import QuotationService
 from .common import SALESMAN, TestUsersMixin, api_key, oauth_token
 from .mcp_messages import ASKING_CLIENT_META as MODERN
 from .mcp_messages import initialize_message
+from .smtp_server import MailServerMixin
 
 SCOPES = "quotations:create quotations:read quotations:update quotations:send"
 
 
 @tagged("post_install", "-at_install")
-class TestQuotationUpdate(TestUsersMixin, HttpCase):
+class TestQuotationUpdate(MailServerMixin, TestUsersMixin, HttpCase):
     test_users = {
         "agent": {
             "login": "omq_upd_agent",

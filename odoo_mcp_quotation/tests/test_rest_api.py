@@ -5,12 +5,13 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from ..lib.request_schema import request_json_schema
 from ..models.quotation_task import _last_wake_up
 from .common import SALESMAN, TestUsersMixin, api_key, quotation_payload
+from .smtp_server import MailServerMixin
 
 ASYNC = "/api/quotation/async"
 
 
 @tagged("post_install", "-at_install")
-class TestRestApi(TestUsersMixin, HttpCase):
+class TestRestApi(MailServerMixin, TestUsersMixin, HttpCase):
     test_users = {"agent": {"login": "omq_voice", "groups": SALESMAN}}
 
     @classmethod
