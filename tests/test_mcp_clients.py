@@ -712,3 +712,60 @@ def test_an_update_that_meets_a_concurrent_one_is_served_again(editing, update):
         ],
     )
     assert notes == 1
+
+
+def test_an_answer_that_meets_a_concurrent_update_is_served_again(editing):
+    """The tool call finishing on its stream, once its client answered, runs
+    its transaction again when PostgreSQL refuses it."""
+    server, admin = editing.server, editing.admin
+    reference = made_quotation(server, "CHAIR-ERG")
+    [order] = admin(
+        "sale.order",
+        "search_read",
+        [("name", "=", reference)],
+        fields=["opportunity_id"],
+    )
+    _status, headers, _body = rpc(
+        server, initialize_message(capabilities={"elicitation": {}})
+    )
+    session = {
+        "Mcp-Session-Id": headers["Mcp-Session-Id"],
+        "MCP-Protocol-Version": "2025-11-25",
+        "Content-Type": "application/json",
+    }
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {
+            "name": "update_quotation",
+            "arguments": {
+                "quotation": reference,
+                "lines": [{"product": "desk", "quantity": 2}],
+            },
+        },
+    }
+    stream = SseStream(server, server.url, call, session)
+    retries = server.log().count("SERIALIZATION_FAILURE, 4 tries left")
+    try:
+        question = json.loads(stream.next_event()[1])
+        assert question["method"] == "elicitation/create"
+
+        def answer_and_wait():
+            accepted = {"action": "accept", "content": {"product": "DESK-XL"}}
+            answer = {"jsonrpc": "2.0", "id": question["id"], "result": accepted}
+            assert rpc(server, answer, session)[0] == 202
+            return json.loads(stream.next_event()[1])
+
+        response = served_across_a_concurrent_update(
+            server, "crm_lead", order["opportunity_id"][0], answer_and_wait
+        )
+    finally:
+        stream.close()
+    assert server.log().count("SERIALIZATION_FAILURE, 4 tries left") == retries + 1
+    assert response["id"] == 2
+    assert response["result"]["isError"] is False, response
+    assert order_facts(admin, reference)["lines"] == [
+        ("[CHAIR-ERG] Ergonomic Chair", 1.0),
+        ("[DESK-XL] Standing Desk XL", 2.0),
+    ]
