@@ -6,6 +6,7 @@ with what was checked. Nothing else in the addon reads Odoo's version.
 """
 
 from odoo import models, release
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 from odoo.tools import config
 
 ODOO_MAJOR = release.version_info[0]
@@ -112,6 +113,23 @@ def report_cron_progress(env, done, remaining):
         crons._notify_progress(done=done, remaining=remaining)
     elif env.context.get("ir_cron_progress_id"):
         crons._commit_progress(done, remaining=remaining)
+
+
+# the errors of a concurrent transaction after which Odoo serves a request
+# again (odoo/service/model.py, ``retrying``): PostgreSQL's serialization
+# failure, deadlock and lock not available; 19.0 adds its ConcurrencyError
+if ODOO_MAJOR < 19:
+    _RETRIED_ERRORS = PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+else:
+    from odoo.exceptions import ConcurrencyError
+
+    _RETRIED_ERRORS = (*PG_CONCURRENCY_EXCEPTIONS_TO_RETRY, ConcurrencyError)
+
+
+def retried_by_odoo(error):
+    """Whether Odoo serves a request again after ``error``: it must reach
+    Odoo's ``retrying`` rather than be answered."""
+    return isinstance(error, _RETRIED_ERRORS)
 
 
 # sale.order.line's unit of measure (odoo/addons/sale/models/sale_order_line.py)

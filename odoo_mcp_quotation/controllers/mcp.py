@@ -74,13 +74,18 @@ class McpController(http.Controller):
             session_id = httprequest.headers.get("Mcp-Session-Id")
             env = sessions.tool_env(session_id, payload)
             writes = server.calls_writing_tool(payload)
-            reply = streamable_http.serve_post(
-                server,
-                httprequest.headers,
-                payload,
-                deferring_wake_up(env) if writes else env,
-                sessions,
-            )
+            try:
+                reply = streamable_http.serve_post(
+                    server,
+                    httprequest.headers,
+                    payload,
+                    deferring_wake_up(env) if writes else env,
+                    sessions,
+                )
+            except Exception:  # Odoo may serve the request again: it takes its own
+                if sessions.held:
+                    sessions.held.close()
+                raise
             if reply.elicitation:  # answered on a stream: it wakes the crons
                 session = sessions.find(session_id)
                 stream = mcp_streams.elicitation_stream(

@@ -19,7 +19,18 @@ def read_body(httprequest, limit):
         raise JsonBodyError.too_large_for(limit)
     # Odoo's HTTPRequest offers only get_data(), which reads to the end:
     # werkzeug's request, which it wraps, has the stream
-    stream = httprequest._HTTPRequest__wrapped.stream
+    wrapped = httprequest._HTTPRequest__wrapped
+    # read once, kept where werkzeug's get_data() keeps it: a request Odoo
+    # serves again after a conflict (``retrying``) finds the stream drained
+    if getattr(wrapped, "_cached_data", None) is None:
+        wrapped._cached_data = _read_at_most(wrapped.stream, limit)
+    if len(wrapped._cached_data) > limit:
+        raise JsonBodyError.too_large_for(limit)
+    return wrapped._cached_data
+
+
+def _read_at_most(stream, limit):
+    """The stream's bytes, up to one past ``limit``."""
     parts, size = [], 0
     try:
         while size <= limit:
@@ -37,6 +48,4 @@ def read_body(httprequest, limit):
             f"The body could not be read ({cause or 'the client went away'}): "
             "send it with a Content-Length, or as valid chunks."
         ) from None
-    if size > limit:
-        raise JsonBodyError.too_large_for(limit)
     return b"".join(parts)

@@ -247,7 +247,9 @@ class QuotationRestController(http.Controller):
                 args = (payload,)
             with request.env.cr.savepoint() if savepoint else nullcontext():
                 status, body = handler(*args)
-        except Exception as error:  # every outcome gets a JSON answer
+        except Exception as error:  # every outcome gets a JSON answer...
+            if compat.retried_by_odoo(error):
+                raise  # ...but a conflict, after which Odoo serves it again
             return self._error_response(self._api_error(error, lang))
         return json_response(body, status=status)
 

@@ -109,18 +109,23 @@ class Elicitation(Exception):
             for key, _question in self._questions.values()
         }
         try:
-            try:
-                result = self.server.run_tool(
-                    self.tool, context, self.arguments, answers, self.version
-                )
-            except InputRequired:  # asks again: go on as for a client that cannot
-                result = self.server.run_tool(
-                    self.tool, context, self.arguments, None, self.version
-                )
+            result = self.server.run_tool(
+                self.tool, context, self.arguments, answers, self.version
+            )
+        except InputRequired:  # asks again: go on as for a client that cannot
+            result = self.server.run_tool(
+                self.tool, context, self.arguments, None, self.version
+            )
+        return {"jsonrpc": "2.0", "id": self.request_id, "result": result}
+
+    def _answer(self, respond):
+        """The response ``respond`` computes; an Internal error when it fails
+        (after the transport's own retries, if any)."""
+        try:
+            return respond(self.response)
         except Exception:
             _logger.exception("MCP tools/call failed after asking the client")
             return error_response(self.request_id, INTERNAL_ERROR, INTERNAL_MESSAGE)
-        return {"jsonrpc": "2.0", "id": self.request_id, "result": result}
 
     def events(self, mailbox, respond):
         """The stream's body: each question, then the response.
@@ -130,7 +135,8 @@ class Elicitation(Exception):
         generator that yields keep-alives and returns the answer, None at its
         deadline or :data:`CLIENT_LEFT`, ``close()`` once the asking is over.
         ``respond(self.response)`` computes the response as the caller, in a
-        transaction of its own. A client that hangs up is not answered, and
+        transaction of its own (which it may run again when a concurrent
+        one conflicts with it). A client that hangs up is not answered, and
         nothing is made for it.
         """
         try:
@@ -145,7 +151,7 @@ class Elicitation(Exception):
                 self.answer(question["id"], answer)
         finally:
             mailbox.close()
-        yield sse_event(dumps(respond(self.response)))
+        yield sse_event(dumps(self._answer(respond)))
 
 
 def answers_forms(elicitation):

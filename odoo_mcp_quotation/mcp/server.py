@@ -125,6 +125,9 @@ class McpServer:
     tools: list
     tasks: TaskStore | None = None
     apps: Apps | None = None
+    # errors the host serves the whole request again after (Odoo: a
+    # concurrent transaction's conflict): they propagate, never answered
+    retried: Callable[[Exception], bool] = lambda _error: False
     _by_name: dict = field(init=False, repr=False)
     _static: dict = field(init=False, repr=False, default_factory=dict)
 
@@ -179,7 +182,9 @@ class McpServer:
         except elicitation.Elicitation as asking:
             asking.request_id = request.id
             return asking
-        except Exception:
+        except Exception as error:
+            if self.retried(error):
+                raise
             _logger.exception("MCP %s failed", request.method)
             return error_response(request.id, INTERNAL_ERROR, INTERNAL_MESSAGE)
 

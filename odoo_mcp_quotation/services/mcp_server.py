@@ -5,6 +5,7 @@ import functools
 from odoo.modules.module import get_manifest
 from odoo.tools.misc import file_open
 
+from .. import compat
 from ..lib import scopes
 from ..mcp.apps import App, Apps
 from ..mcp.server import McpServer
@@ -97,4 +98,5 @@ def mcp_server(granted=scopes.ALL):
         tools=tools,
         tasks=QuotationTaskStore() if scopes.TASKS_SCOPE in granted else None,
         apps=Apps([QUOTATION_CARD]),
+        retried=compat.retried_by_odoo,
     )

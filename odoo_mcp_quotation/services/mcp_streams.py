@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import odoo
 from odoo import api
 from odoo.modules.registry import Registry
+from odoo.service.model import retrying
 from odoo.sql_db import db_connect
 from odoo.tools import SQL, config
 
@@ -360,12 +361,14 @@ def elicitation_stream(held, session, elicitation, env):
     """The event stream of a tools/call that asks its client first: the
     questions and answers on ``held``'s connection, then the response
     computed as the caller (``env``'s user and context), in a transaction
-    of its own."""
+    of its own, which Odoo's ``retrying`` runs again after a concurrent
+    transaction's conflict, as it does a request's."""
     dbname, uid, context = env.cr.dbname, env.uid, dict(env.context)
 
     def respond(response):
         with Registry(dbname).cursor() as cr:
-            return response(api.Environment(cr, uid, context))
+            caller = api.Environment(cr, uid, context)
+            return retrying(lambda: response(caller), caller)
 
     def events():
         mailbox = AnswerMailbox(held, session.id)
