@@ -20,6 +20,7 @@ from helpers.mcp import (
     TOOLS,
     SseStream,
     ask_about_a_desk,
+    asking_session,
     health_answers,
     initialize_message,
     modern_rpc,
@@ -672,6 +673,13 @@ def _update_over_rest(server, reference, lines):
     return response.json()
 
 
+def _order(admin, reference):
+    [order] = admin(
+        "sale.order", "search_read", [("name", "=", reference)], ["opportunity_id"]
+    )
+    return order
+
+
 @pytest.mark.parametrize("update", [_update_over_mcp, _update_over_rest])
 def test_an_update_that_meets_a_concurrent_one_is_served_again(editing, update):
     """PostgreSQL refuses the update's transaction ("could not serialize"):
@@ -679,12 +687,7 @@ def test_an_update_that_meets_a_concurrent_one_is_served_again(editing, update):
     made once, with one note in the chatter."""
     server, admin = editing.server, editing.admin
     reference = made_quotation(server, "CHAIR-ERG")
-    [order] = admin(
-        "sale.order",
-        "search_read",
-        [("name", "=", reference)],
-        fields=["opportunity_id"],
-    )
+    order = _order(admin, reference)
     retries = server.log().count("SERIALIZATION_FAILURE, 4 tries left")
 
     answer = served_across_a_concurrent_update(
@@ -719,20 +722,8 @@ def test_an_answer_that_meets_a_concurrent_update_is_served_again(editing):
     its transaction again when PostgreSQL refuses it."""
     server, admin = editing.server, editing.admin
     reference = made_quotation(server, "CHAIR-ERG")
-    [order] = admin(
-        "sale.order",
-        "search_read",
-        [("name", "=", reference)],
-        fields=["opportunity_id"],
-    )
-    _status, headers, _body = rpc(
-        server, initialize_message(capabilities={"elicitation": {}})
-    )
-    session = {
-        "Mcp-Session-Id": headers["Mcp-Session-Id"],
-        "MCP-Protocol-Version": "2025-11-25",
-        "Content-Type": "application/json",
-    }
+    order = _order(admin, reference)
+    session = asking_session(server)
     call = {
         "jsonrpc": "2.0",
         "id": 2,

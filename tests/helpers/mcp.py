@@ -110,18 +110,23 @@ def health_answers(base, timeout=10):
         connection.close()
 
 
+def asking_session(server):
+    """The headers of a new 2025-11-25 session whose client takes forms."""
+    message = initialize_message(capabilities={"elicitation": {}})
+    _status, headers, _body = rpc(server, message)
+    return {
+        "Mcp-Session-Id": headers["Mcp-Session-Id"],
+        "MCP-Protocol-Version": "2025-11-25",
+        "Content-Type": "application/json",
+    }
+
+
 def ask_about_a_desk(server):
     """A 2025-11-25 session whose client takes forms, and a create_quotation
     whose "desk" matches several products, posted on the HTTP port: the
     session's headers, the call, and the stream that answers it (it asks
     which desk was meant, if a stream may be held)."""
-    message = initialize_message(capabilities={"elicitation": {}})
-    _status, headers, _body = rpc(server, message)
-    session = {
-        "Mcp-Session-Id": headers["Mcp-Session-Id"],
-        "MCP-Protocol-Version": "2025-11-25",
-        "Content-Type": "application/json",
-    }
+    session = asking_session(server)
     call = {
         "jsonrpc": "2.0",
         "id": 2,
