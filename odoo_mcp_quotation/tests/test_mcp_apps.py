@@ -14,6 +14,7 @@ from odoo.tests import HttpCase, tagged
 
 from .common import BROWSERS, SALESMAN, TestUsersMixin, api_key
 from .mcp_messages import initialize_message
+from .smtp_server import MailServerMixin
 
 UI = "io.modelcontextprotocol/ui"
 SHOWS_APPS = {"extensions": {UI: {"mimeTypes": ["text/html;profile=mcp-app"]}}}
@@ -89,7 +90,7 @@ RESULTS.forEach(function (result, index) {
 
 
 @tagged("post_install", "-at_install")
-class TestMcpApps(TestUsersMixin, HttpCase):
+class TestMcpApps(MailServerMixin, TestUsersMixin, HttpCase):
     """The quotation card (MCP Apps) through real HTTP at /mcp, and drawn by
     headless Chromium from real tool results."""
 
